@@ -1,0 +1,118 @@
+// The LocalGate a router gets: how signals from other nodes reach local
+// processes. Everything arriving here has already crossed the wire, so each
+// method checks that its target is a live local process and drops otherwise.
+import { Pid, type Ref } from "../wire/terms.ts";
+import type { Kernel } from "./_kernel.ts";
+import type { ProcessImpl } from "./_process.ts";
+import { Down } from "./messages.ts";
+import { addLink, removeLink, trackNode } from "./link.ts";
+import { deliverDown } from "./monitor.ts";
+import type { ExitReason } from "./reason.ts";
+import type { ExitCause, LocalGate } from "./router.ts";
+
+export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
+  const target = (dest: Pid | string): ProcessImpl | undefined =>
+    dest instanceof Pid ? kernel.lookup(dest) : kernel.names.get(dest);
+  return {
+    node: kernel.node,
+    creation: kernel.creation,
+    deliver(to: Pid, message: unknown): void {
+      const proc = kernel.lookup(to);
+      if (proc !== undefined) kernel.deliver(proc, message);
+    },
+    deliverNamed(name: string, message: unknown): boolean {
+      const proc = kernel.names.get(name);
+      if (proc === undefined) return false;
+      kernel.deliver(proc, message);
+      return true;
+    },
+    link(from: Pid, to: Pid): boolean {
+      const proc = kernel.lookup(to);
+      if (proc === undefined) return false;
+      addLink(kernel, proc, from);
+      return true;
+    },
+    unlink(from: Pid, to: Pid): void {
+      const proc = kernel.lookup(to);
+      if (proc !== undefined) removeLink(kernel, proc, from);
+    },
+    exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void {
+      const proc = kernel.lookup(to);
+      if (proc === undefined) return;
+      if (cause === "link" && !removeLink(kernel, proc, from)) return;
+      kernel.signal(proc, from, reason, cause);
+    },
+    monitor(from: Pid, dest: Pid | string, ref: Ref): Pid | undefined {
+      const proc = target(dest);
+      if (proc === undefined) return undefined;
+      (proc.monitoredBy ??= new Map()).set(kernel.refKey(ref), {
+        ref,
+        watcher: from,
+        name: typeof dest === "string" ? dest : undefined,
+      });
+      trackNode(kernel, proc, from.node);
+      return proc.self;
+    },
+    demonitor(_from: Pid, dest: Pid | string, ref: Ref): void {
+      target(dest)?.monitoredBy?.delete(kernel.refKey(ref));
+    },
+    down(
+      to: Pid,
+      ref: Ref,
+      from: Pid | string,
+      _node: string,
+      reason: ExitReason,
+    ): void {
+      const proc = kernel.lookup(to);
+      if (proc !== undefined) {
+        deliverDown(
+          kernel,
+          proc,
+          ref,
+          reason,
+          from instanceof Pid ? from : undefined,
+        );
+      }
+    },
+    nodeDown(node: string): void {
+      const procs = kernel.byNode.get(node);
+      if (procs === undefined) return;
+      kernel.byNode.delete(node);
+      // First forget everything the connection carried, then deliver, so a
+      // process reacting to a Down sees a consistent state (D7).
+      const downs: [ProcessImpl, Down][] = [];
+      const exits: [ProcessImpl, Pid][] = [];
+      for (const proc of procs) {
+        if (!proc.alive) continue;
+        if (proc.links !== undefined) {
+          for (const [key, pid] of proc.links) {
+            if (typeof key === "string" && pid.node === node) {
+              proc.links.delete(key);
+              exits.push([proc, pid]);
+            }
+          }
+        }
+        if (proc.monitors !== undefined) {
+          for (const [key, out] of proc.monitors) {
+            if (out.node === node) {
+              proc.monitors.delete(key);
+              downs.push([proc, new Down(out.ref, out, "noconnection")]);
+            }
+          }
+        }
+        if (proc.monitoredBy !== undefined) {
+          for (const [key, entry] of proc.monitoredBy) {
+            if (entry.watcher.node === node) proc.monitoredBy.delete(key);
+          }
+        }
+      }
+      for (const [proc, down] of downs) kernel.deliver(proc, down);
+      for (const [proc, pid] of exits) {
+        kernel.signal(proc, pid, "noconnection", "link");
+      }
+    },
+    makeRef: () => kernel.makeRef(),
+    processCount: () => kernel.table.size,
+    detach,
+  };
+}

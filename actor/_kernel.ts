@@ -1,0 +1,482 @@
+// The process table and the rules that act on it: spawning, delivery, exit
+// signals and termination. The public face is `Runtime`; link and monitor
+// bookkeeping live in link.ts and monitor.ts.
+import { Crash, Pid, Ref } from "../wire/terms.ts";
+import type { Clock } from "./clock.ts";
+import {
+  InvalidArgumentError,
+  InvalidMessageError,
+  NameTakenError,
+  NoProcessError,
+  NotRegisteredError,
+  RuntimeStoppedError,
+} from "./errors.ts";
+import { Exit } from "./messages.ts";
+import { type EntryKey, ProcessImpl } from "./_process.ts";
+import type { Dest, ProcessBody, SpawnOptions } from "./process.ts";
+import type { ExitReason } from "./reason.ts";
+import type { ExitCause, Router } from "./router.ts";
+import type { Runtime } from "./runtime.ts";
+import { addLink, dropLinks, removeLink } from "./link.ts";
+import { addMonitor, dropMonitors, removeMonitor } from "./monitor.ts";
+
+/** Logger the runtime reports process crashes and protocol trouble to. */
+export interface Logger {
+  /** Something went wrong that nobody else will hear about. */
+  error(message: string, details?: Record<string, unknown>): void;
+  /** Worth knowing, not an error. */
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+export class Kernel {
+  readonly runtime: Runtime;
+  readonly node: string;
+  readonly creation: number;
+  readonly clock: Clock;
+  readonly logger: Logger | undefined;
+  /** A promise that never settles: what a dead process's receive returns. */
+  readonly never: Promise<never> = new Promise<never>(() => {});
+  readonly table: Map<number, ProcessImpl> = new Map();
+  readonly names: Map<string, ProcessImpl> = new Map();
+  /** Local processes that hold links or monitors with each remote node. */
+  readonly byNode: Map<string, Set<ProcessImpl>> = new Map();
+  router: Router | undefined = undefined;
+  stopped = false;
+  #nextId = 0;
+  #nextRef = 0;
+  #startQueue: ProcessImpl[] = [];
+  #startScheduled = false;
+  #exitQueue: (ProcessImpl | ExitReason)[] = [];
+  #draining = false;
+
+  constructor(
+    runtime: Runtime,
+    node: string,
+    creation: number,
+    clock: Clock,
+    logger: Logger | undefined,
+  ) {
+    this.runtime = runtime;
+    this.node = node;
+    this.creation = creation;
+    this.clock = clock;
+    this.logger = logger;
+  }
+
+  isLocal(pid: Pid): boolean {
+    return pid.node === this.node && pid.creation === this.creation;
+  }
+
+  /** The live local process `pid` names, if any. */
+  lookup(pid: Pid): ProcessImpl | undefined {
+    if (pid.node !== this.node || pid.creation !== this.creation) {
+      return undefined;
+    }
+    return this.table.get(pid.id);
+  }
+
+  /** Key under which `pid` is stored in link maps. */
+  keyOf(pid: Pid): EntryKey {
+    return this.isLocal(pid) ? pid.id : pid.key;
+  }
+
+  refKey(ref: Ref): EntryKey {
+    return ref.node === this.node && ref.creation === this.creation
+      ? ref.id
+      : ref.key;
+  }
+
+  makeRef(): Ref {
+    return new Ref(this.node, ++this.#nextRef, this.creation);
+  }
+
+  spawn(
+    body: ProcessBody,
+    options: SpawnOptions | undefined,
+    parent: ProcessImpl | undefined,
+    link: boolean,
+  ): Pid {
+    if (this.stopped) throw new RuntimeStoppedError("Cannot spawn");
+    if (typeof body !== "function") {
+      throw new InvalidArgumentError(
+        "process body",
+        `expected a function, got ${typeof body}`,
+      );
+    }
+    const name = options?.name;
+    if (name !== undefined) this.#checkName(name);
+    const pid = new Pid(this.node, ++this.#nextId, this.creation);
+    const proc = new ProcessImpl(this, pid, body);
+    this.table.set(pid.id, proc);
+    if (options?.trapExit === true) proc.trapping = true;
+    if (name !== undefined) this.#bindName(name, proc);
+    if (link && parent !== undefined && parent.alive) {
+      addLink(this, parent, pid);
+      addLink(this, proc, parent.self);
+    }
+    this.#startQueue.push(proc);
+    if (!this.#startScheduled) {
+      this.#startScheduled = true;
+      queueMicrotask(this.#flushStarts);
+    }
+    return pid;
+  }
+
+  // Bodies start together on a later turn than their spawn (P1).
+  #flushStarts = (): void => {
+    this.#startScheduled = false;
+    const queue = this.#startQueue;
+    this.#startQueue = [];
+    for (let i = 0; i < queue.length; i++) this.#start(queue[i]!);
+  };
+
+  #start(proc: ProcessImpl): void {
+    const body = proc.body;
+    proc.body = undefined;
+    if (!proc.alive || body === undefined) return;
+    let result: void | Promise<void>;
+    try {
+      result = body(proc);
+    } catch (error) {
+      this.exit(proc, Crash.from(error));
+      return;
+    }
+    if (
+      result !== undefined &&
+      typeof (result as Promise<void>).then === "function"
+    ) {
+      (result as Promise<void>).then(
+        () => this.exit(proc, "normal"),
+        (error) => this.exit(proc, Crash.from(error)),
+      );
+    } else {
+      this.exit(proc, "normal");
+    }
+  }
+
+  /** Puts a message in a live process's mailbox, or hands it to its pending receive. */
+  deliver(proc: ProcessImpl, message: unknown): void {
+    if (!proc.alive) return;
+    const resolve = proc.waitResolve;
+    if (resolve !== undefined) {
+      const match = proc.waitMatch;
+      let accepted = true;
+      if (match !== undefined) {
+        try {
+          accepted = match(message) === true;
+        } catch (error) {
+          proc.mailbox.push(message);
+          this.exit(proc, Crash.from(error));
+          return;
+        }
+      }
+      if (accepted) {
+        proc.waitResolve = undefined;
+        proc.waitMatch = undefined;
+        if (proc.waitTimer !== undefined) {
+          this.clock.clearTimeout(proc.waitTimer);
+          proc.waitTimer = undefined;
+        }
+        resolve(message);
+        return;
+      }
+    }
+    proc.mailbox.push(message);
+  }
+
+  send(dest: Dest, message: unknown, from: Pid | undefined): void {
+    if (message === undefined) {
+      throw new InvalidMessageError(
+        "Cannot send undefined: receive uses undefined to report a timeout; send null instead",
+      );
+    }
+    if (dest instanceof Pid) {
+      if (dest.node === this.node) {
+        // Same node name: a live local pid, or a pid of an earlier creation (dropped, D1).
+        if (dest.creation === this.creation) {
+          const proc = this.table.get(dest.id);
+          if (proc !== undefined) this.deliver(proc, message);
+        }
+        return;
+      }
+      this.router?.send(dest, message);
+      return;
+    }
+    if (typeof dest === "string") {
+      const proc = this.names.get(dest);
+      if (proc === undefined) throw new NotRegisteredError(dest);
+      this.deliver(proc, message);
+      return;
+    }
+    const [name, node] = this.#remoteName(dest);
+    if (node === this.node) {
+      const proc = this.names.get(name);
+      if (proc === undefined) throw new NotRegisteredError(name);
+      this.deliver(proc, message);
+      return;
+    }
+    this.router?.sendNamed(name, node, message, from);
+  }
+
+  /** Validates `[name, node]`. */
+  #remoteName(dest: unknown): [string, string] {
+    if (
+      Array.isArray(dest) && dest.length === 2 && typeof dest[0] === "string" &&
+      typeof dest[1] === "string"
+    ) {
+      return [dest[0], dest[1]];
+    }
+    throw new InvalidArgumentError(
+      "destination",
+      `expected a Pid, a registered name or [name, node], got ${
+        describe(dest)
+      }`,
+    );
+  }
+
+  /** Resolves a destination to a pid; `undefined` for an unregistered name. */
+  resolve(
+    dest: Dest,
+  ): { pid: Pid | undefined; name: string | undefined; node: string } {
+    if (dest instanceof Pid) {
+      return { pid: dest, name: undefined, node: dest.node };
+    }
+    if (typeof dest === "string") {
+      return { pid: this.names.get(dest)?.self, name: dest, node: this.node };
+    }
+    const [name, node] = this.#remoteName(dest);
+    if (node === this.node) {
+      return { pid: this.names.get(name)?.self, name, node };
+    }
+    return { pid: undefined, name, node };
+  }
+
+  link(proc: ProcessImpl, dest: Dest): void {
+    const { pid, node } = this.resolve(dest);
+    if (pid === undefined) {
+      // An unregistered name, local or remote: links need a pid.
+      this.signal(proc, new Pid(node, 0, 0), "noproc", "explicit");
+      return;
+    }
+    if (pid.equals(proc.self)) return;
+    if (this.isLocal(pid) || pid.node === this.node) {
+      const other = this.lookup(pid);
+      if (other === undefined) {
+        this.signal(proc, pid, "noproc", "explicit"); // L4
+        return;
+      }
+      addLink(this, proc, pid);
+      addLink(this, other, proc.self);
+      return;
+    }
+    const added = addLink(this, proc, pid);
+    if (!added) return;
+    if (this.router === undefined) {
+      removeLink(this, proc, pid);
+      this.signal(proc, pid, "noconnection", "explicit");
+      return;
+    }
+    this.router.link(proc.self, pid);
+  }
+
+  unlink(proc: ProcessImpl, pid: Pid): void {
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(
+        "unlink target",
+        `expected a Pid, got ${describe(pid)}`,
+      );
+    }
+    if (!removeLink(this, proc, pid)) return;
+    const other = this.lookup(pid);
+    if (other !== undefined) {
+      removeLink(this, other, proc.self);
+      return;
+    }
+    if (!this.isLocal(pid) && pid.node !== this.node) {
+      this.router?.unlink(proc.self, pid);
+    }
+  }
+
+  monitor(proc: ProcessImpl, dest: Dest): Ref {
+    const ref = this.makeRef();
+    if (!proc.alive) return ref;
+    addMonitor(this, proc, ref, dest);
+    return ref;
+  }
+
+  demonitor(proc: ProcessImpl, ref: Ref, flush: boolean): boolean {
+    if (!(ref instanceof Ref)) {
+      throw new InvalidArgumentError(
+        "monitor reference",
+        `expected a Ref, got ${describe(ref)}`,
+      );
+    }
+    return removeMonitor(this, proc, ref, flush);
+  }
+
+  /** `exit(dest, reason)` sent by `from` (a process, or the runtime itself). */
+  exitSignal(dest: Dest, reason: ExitReason, from: Pid): void {
+    const { pid } = this.resolve(dest);
+    if (pid === undefined) return;
+    const target = this.lookup(pid);
+    if (target !== undefined) {
+      this.signal(target, from, reason, "explicit");
+      return;
+    }
+    if (pid.node !== this.node) {
+      this.router?.exit(from, pid, reason, "explicit");
+    }
+  }
+
+  /**
+   * Applies an exit signal to a live local process (L2, L3). For a link
+   * signal, the caller has already checked and removed the link.
+   */
+  signal(
+    target: ProcessImpl,
+    from: Pid,
+    reason: ExitReason,
+    cause: ExitCause,
+  ): void {
+    if (!target.alive) return;
+    if (cause === "explicit" && reason === "kill") {
+      this.exit(target, "killed");
+    } else if (target.trapping) {
+      this.deliver(target, new Exit(from, reason));
+    } else if (reason !== "normal") {
+      this.exit(target, reason);
+    } else if (cause === "explicit" && from.equals(target.self)) {
+      // As in Erlang, exit(self(), normal) ends the caller.
+      this.exit(target, "normal");
+    }
+  }
+
+  /**
+   * Ends a process with `reason` (P2: once). Exits caused while another is
+   * being processed are queued, so a chain of thousands of links unwinds
+   * iteratively instead of recursing.
+   */
+  exit(proc: ProcessImpl, reason: ExitReason): void {
+    if (!proc.alive) return;
+    this.#exitQueue.push(proc, reason);
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (let i = 0; i < this.#exitQueue.length; i += 2) {
+        this.#terminate(
+          this.#exitQueue[i] as ProcessImpl,
+          this.#exitQueue[i + 1] as ExitReason,
+        );
+      }
+    } finally {
+      this.#exitQueue = [];
+      this.#draining = false;
+    }
+  }
+
+  #terminate(proc: ProcessImpl, reason: ExitReason): void {
+    if (!proc.alive) return;
+    proc.alive = false;
+    proc.exitReason = reason;
+    proc.body = undefined;
+    this.table.delete(proc.self.id);
+    if (proc.name !== undefined) {
+      this.names.delete(proc.name);
+      proc.name = undefined;
+    }
+    // A pending receive is abandoned: the body never continues after it (P5).
+    if (proc.waitTimer !== undefined) this.clock.clearTimeout(proc.waitTimer);
+    proc.waitTimer = proc.waitResolve = proc.waitMatch = undefined;
+    proc.mailbox.clear();
+    if (
+      reason !== "normal" && reason !== "shutdown" && this.logger !== undefined
+    ) {
+      this.logger.error(`Process ${proc.self} exited`, {
+        pid: proc.self,
+        reason,
+      });
+    }
+    dropLinks(this, proc, reason);
+    dropMonitors(this, proc, reason);
+    const waiters = proc.exitWaiters;
+    proc.exitWaiters = undefined;
+    if (waiters !== undefined) { for (const w of waiters) w(reason); }
+    proc.controller?.abort(reason);
+  }
+
+  register(name: string, pid: Pid): void {
+    this.#checkName(name);
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(
+        "pid",
+        `expected a Pid, got ${describe(pid)}`,
+      );
+    }
+    const proc = this.lookup(pid);
+    if (proc === undefined) {
+      throw new NoProcessError(`Cannot register "${name}"`, pid);
+    }
+    if (proc.name !== undefined) {
+      throw new NameTakenError(
+        name,
+        pid,
+        `Cannot register "${name}": ${pid} is already registered as "${proc.name}"`,
+      );
+    }
+    this.#bindName(name, proc);
+  }
+
+  #checkName(name: unknown): asserts name is string {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new InvalidArgumentError(
+        "name",
+        `expected a non-empty string, got ${describe(name)}`,
+      );
+    }
+    const holder = this.names.get(name);
+    if (holder !== undefined) {
+      throw new NameTakenError(
+        name,
+        holder.self,
+        `Cannot register "${name}": the name is taken by ${holder.self}`,
+      );
+    }
+  }
+
+  #bindName(name: string, proc: ProcessImpl): void {
+    this.names.set(name, proc);
+    proc.name = name;
+  }
+
+  unregister(name: string): boolean {
+    const proc = this.names.get(name);
+    if (proc === undefined) return false;
+    this.names.delete(name);
+    proc.name = undefined;
+    return true;
+  }
+
+  /** Resolves with the exit reason of `pid` (`noproc` if it is not alive). */
+  whenExited(pid: Pid): Promise<ExitReason> {
+    const proc = this.lookup(pid);
+    if (proc === undefined) return Promise.resolve("noproc");
+    return new Promise((resolve) => (proc.exitWaiters ??= []).push(resolve));
+  }
+
+  shutdown(): void {
+    this.stopped = true;
+    this.#startQueue = [];
+    for (const proc of [...this.table.values()]) this.exit(proc, "shutdown");
+  }
+}
+
+/** A short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === "object") {
+    return `an object (${value.constructor?.name ?? "Object"})`;
+  }
+  if (typeof value === "string") return JSON.stringify(value);
+  return `${typeof value} ${String(value)}`;
+}

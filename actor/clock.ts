@@ -1,0 +1,108 @@
+/**
+ * The clock a runtime reads time and schedules timers from. Injected so that
+ * tests can drive receive timeouts and heartbeats deterministically.
+ *
+ * @module
+ */
+
+/** An opaque timer handle returned by {@linkcode Clock.setTimeout}. */
+export type TimerHandle = unknown;
+
+/**
+ * Time and timers. Contract: `setTimeout` calls `fn` once, on a later turn,
+ * no earlier than `ms` milliseconds from now, unless `clearTimeout` is called
+ * first; `clearTimeout` on a fired or cleared handle does nothing; `now` is
+ * monotonic, in milliseconds.
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic scale. */
+  now(): number;
+  /** Schedules `fn` to run once after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer that has not fired yet. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/**
+ * The clock of the host: `performance.now()` and the global timers.
+ *
+ * @example
+ * ```ts
+ * import { realClock } from "./clock.ts";
+ * const clock = realClock();
+ * const t = clock.setTimeout(() => {}, 1000);
+ * clock.clearTimeout(t);
+ * ```
+ */
+export function realClock(): Clock {
+  return {
+    now: () => performance.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (handle) => clearTimeout(handle as number),
+  };
+}
+
+/**
+ * A clock that moves only when told to, for tests: timers fire during
+ * {@linkcode ManualClock.advance}, in due order.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "./clock.ts";
+ * const clock = new ManualClock();
+ * let fired = false;
+ * clock.setTimeout(() => fired = true, 50);
+ * clock.advance(49);
+ * if (fired) throw new Error("too early");
+ * clock.advance(1);
+ * if (!fired) throw new Error("did not fire");
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now = 0;
+  #seq = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  /** The current time in milliseconds (starts at 0). */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `fn` at `now() + ms`. */
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  }
+
+  /** Cancels a pending timer. */
+  clearTimeout(handle: TimerHandle): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** How many timers are pending. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let nextId = -1;
+      let nextAt = Infinity;
+      for (const [id, t] of this.#timers) {
+        if (t.at <= target && t.at < nextAt) {
+          nextAt = t.at;
+          nextId = id;
+        }
+      }
+      if (nextId < 0) break;
+      const timer = this.#timers.get(nextId)!;
+      this.#timers.delete(nextId);
+      this.#now = Math.max(this.#now, timer.at);
+      timer.fn();
+    }
+    this.#now = target;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The seam between the process core and a distribution layer. The runtime
+ * calls a {@linkcode Router} for everything aimed at a pid or name of another
+ * node, and hands the router a {@linkcode LocalGate} through which signals
+ * arriving from other nodes reach local processes. `actor/` never imports
+ * `dist/`: this interface is all either side knows of the other.
+ *
+ * @module
+ */
+import type { Pid, Ref } from "../wire/terms.ts";
+import type { ExitReason } from "./reason.ts";
+
+/** Whether an exit signal comes from a link (DIST_EXIT) or from `exit(pid, reason)`. */
+export type ExitCause = "link" | "explicit";
+
+/**
+ * Outbound: what the runtime asks of the distribution layer. Each method must
+ * return without waiting; signals to one node must leave in call order (D5).
+ * A destination that cannot be reached is the router's to report back through
+ * the gate (`noconnection`), never by throwing — with one exception: `send`
+ * and `sendNamed` throw when the message can never cross the wire (P3).
+ */
+export interface Router {
+  /** Sends `message` to the remote pid `to`. */
+  send(to: Pid, message: unknown): void;
+  /** Sends `message` to the process registered as `name` on `node`. */
+  sendNamed(
+    name: string,
+    node: string,
+    message: unknown,
+    from: Pid | undefined,
+  ): void;
+  /** Local `from` linked to remote `to` (the local side is already recorded). */
+  link(from: Pid, to: Pid): void;
+  /** Local `from` unlinked from remote `to` (the local side is already removed). */
+  unlink(from: Pid, to: Pid): void;
+  /** An exit signal from local `from` to remote `to`. */
+  exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void;
+  /** Local `from` monitors `target` (a pid, or a name on `node`) under `ref`. */
+  monitor(from: Pid, target: Pid | string, node: string, ref: Ref): void;
+  /** Local `from` removed its monitor `ref` on `target`. */
+  demonitor(from: Pid, target: Pid | string, node: string, ref: Ref): void;
+  /** Local process `from` (monitored as `name`, if by name) exited: tell remote watcher `to`. */
+  monitorExit(
+    from: Pid,
+    to: Pid,
+    ref: Ref,
+    reason: ExitReason,
+    name: string | undefined,
+  ): void;
+  /** The runtime is shutting down: close every connection and listener. */
+  close(): Promise<void>;
+}
+
+/**
+ * Inbound: how the distribution layer reaches local processes. Pids of an
+ * older creation of this node are treated as dead (D1).
+ */
+export interface LocalGate {
+  /** This node's name. */
+  readonly node: string;
+  /** This node's creation number. */
+  readonly creation: number;
+  /** Delivers a message to a local pid; dropped if it is not alive. */
+  deliver(to: Pid, message: unknown): void;
+  /** Delivers a message to a locally registered name; false if unregistered. */
+  deliverNamed(name: string, message: unknown): boolean;
+  /** Remote `from` links to local `to`; false if `to` is not alive. */
+  link(from: Pid, to: Pid): boolean;
+  /** Remote `from` unlinked from local `to`. */
+  unlink(from: Pid, to: Pid): void;
+  /** An exit signal from remote `from` to local `to`. Link signals for a link that no longer exists are ignored. */
+  exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void;
+  /**
+   * Remote `from` monitors local `target` (pid or registered name) under
+   * `ref`. Returns the monitored pid, or undefined when there is no such
+   * live process (the caller answers `noproc`).
+   */
+  monitor(from: Pid, target: Pid | string, ref: Ref): Pid | undefined;
+  /** Remote `from` removed its monitor `ref` on local `target`. */
+  demonitor(from: Pid, target: Pid | string, ref: Ref): void;
+  /** A monitored remote process (or name) exited: deliver `Down` to local watcher `to`. */
+  down(
+    to: Pid,
+    ref: Ref,
+    from: Pid | string,
+    node: string,
+    reason: ExitReason,
+  ): void;
+  /**
+   * The connection to `node` is gone (D7): every link across it gives
+   * `noconnection`, every monitor across it a `Down` `noconnection`, and every
+   * record of that node is dropped.
+   */
+  nodeDown(node: string): void;
+  /** Makes a fresh reference of this node. */
+  makeRef(): Ref;
+  /** The local pids currently alive (for diagnostics). */
+  processCount(): number;
+  /** Detaches the router; remote destinations become unreachable. */
+  detach(): void;
+}
