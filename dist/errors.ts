@@ -1,0 +1,58 @@
+/**
+ * Errors of the distribution layer: named classes with the node they concern.
+ *
+ * @module
+ */
+import { MoteError } from "../actor/errors.ts";
+
+/** A node could not be reached: no address is known, the connection or the handshake failed. */
+export class NodeUnreachableError extends MoteError {
+  /** The node that could not be reached. */
+  readonly node: string;
+  /** Builds the error; `why` says what failed. */
+  constructor(node: string, why: string, options?: ErrorOptions) {
+    super(`Cannot reach node ${node}: ${why}`, options);
+    this.node = node;
+  }
+}
+
+/** The handshake with a peer failed: wrong cookie, refusal, timeout or a malformed frame (D3). */
+export class HandshakeError extends MoteError {
+  /** The peer's node name, when it was learnt. */
+  readonly node: string | undefined;
+  /** Builds the error. */
+  constructor(message: string, node?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.node = node;
+  }
+}
+
+/** The peer refused the handshake, with its reason (e.g. `"simultaneous connect"`). */
+export class HandshakeRefusedError extends HandshakeError {
+  /** The reason the peer gave. */
+  readonly reason: string;
+  /** Builds the error. */
+  constructor(node: string | undefined, reason: string) {
+    super(`Handshake refused by ${node ?? "peer"}: ${reason}`, node);
+    this.reason = reason;
+  }
+}
+
+/** A peer broke the protocol after the handshake (D10): the connection is closed. */
+export class ProtocolError extends MoteError {
+  /** The peer's node name. */
+  readonly node: string;
+  /** Builds the error. */
+  constructor(node: string, message: string, options?: ErrorOptions) {
+    super(`Protocol error from ${node}: ${message}`, options);
+    this.node = node;
+  }
+}
+
+/** The node has been stopped, so it cannot do what was asked. */
+export class NodeStoppedError extends MoteError {
+  /** Builds the error; `what` says what could not be done. */
+  constructor(what: string) {
+    super(`${what}: the node has been stopped`);
+  }
+}

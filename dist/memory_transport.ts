@@ -1,0 +1,171 @@
+/**
+ * An in-memory {@linkcode Transport} for tests: no sockets, no permissions,
+ * and links that a test can cut or stall deterministically.
+ *
+ * @module
+ */
+import type { Address, Connection, Listener, Transport } from "./transport.ts";
+
+/** One end of an in-memory connection, with controls for tests. */
+export interface MemoryConnection extends Connection {
+  /** Stops delivering bytes to this end until {@linkcode MemoryConnection.resume}: a frozen peer. */
+  stall(): void;
+  /** Delivers what was held back by {@linkcode MemoryConnection.stall}. */
+  resume(): void;
+  /** Breaks the link silently: neither end is told, nothing more arrives. */
+  cut(): void;
+}
+
+class Pipe {
+  chunks: Uint8Array[] = [];
+  ended = false;
+  stalled = false;
+  waiter: (() => void) | undefined;
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
+
+function end(
+  inbox: Pipe,
+  outbox: Pipe,
+  remoteAddr: Address,
+  onClose: () => void,
+): MemoryConnection {
+  let closed = false;
+  let cut = false;
+  return {
+    remoteAddr,
+    async read(buffer: Uint8Array): Promise<number | null> {
+      for (;;) {
+        if (closed) return null;
+        if (!inbox.stalled && !cut && inbox.chunks.length > 0) {
+          const chunk = inbox.chunks[0]!;
+          const n = Math.min(chunk.length, buffer.length);
+          buffer.set(chunk.subarray(0, n));
+          if (n === chunk.length) inbox.chunks.shift();
+          else inbox.chunks[0] = chunk.subarray(n);
+          return n;
+        }
+        if (inbox.ended && inbox.chunks.length === 0) return null;
+        await new Promise<void>((resolve) => inbox.waiter = resolve);
+      }
+    },
+    write(bytes: Uint8Array): Promise<void> {
+      if (closed || outbox.ended) {
+        return Promise.reject(new Error("connection closed"));
+      }
+      if (!cut) {
+        outbox.chunks.push(bytes.slice());
+        outbox.wake();
+      }
+      return Promise.resolve();
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      outbox.ended = true;
+      outbox.wake();
+      inbox.wake();
+      onClose();
+    },
+    stall(): void {
+      inbox.stalled = true;
+    },
+    resume(): void {
+      inbox.stalled = false;
+      inbox.wake();
+    },
+    cut(): void {
+      cut = true;
+    },
+  };
+}
+
+/**
+ * A transport whose listeners live in this object only: two nodes given the
+ * same `MemoryTransport` can reach each other; nothing else can.
+ *
+ * @example
+ * ```ts
+ * import { MemoryTransport } from "./memory_transport.ts";
+ * const t = new MemoryTransport();
+ * const listener = await t.listen({ host: "mem", port: 0 });
+ * const client = await t.connect(listener.addr);
+ * const server = (await listener.accept())!;
+ * await client.write(new Uint8Array([1, 2, 3]));
+ * const buf = new Uint8Array(8);
+ * if (await server.read(buf) !== 3) throw new Error();
+ * client.close(); server.close(); listener.close();
+ * ```
+ */
+export class MemoryTransport implements Transport {
+  #listeners = new Map<
+    string,
+    { queue: Connection[]; waiter: (() => void) | undefined; closed: boolean }
+  >();
+  #nextPort = 1;
+  /** Every connection end made so far, newest last (both ends of each pair). */
+  readonly connections: MemoryConnection[] = [];
+
+  /** Listens on `addr` (port 0 picks a free one). */
+  listen(addr: Address): Promise<Listener> {
+    const port = addr.port === 0 ? this.#nextPort++ : addr.port;
+    const key = `${addr.host}:${port}`;
+    if (this.#listeners.has(key)) {
+      return Promise.reject(new Error(`address in use: ${key}`));
+    }
+    const state = {
+      queue: [] as Connection[],
+      waiter: undefined as (() => void) | undefined,
+      closed: false,
+    };
+    this.#listeners.set(key, state);
+    const listeners = this.#listeners;
+    return Promise.resolve({
+      addr: { host: addr.host, port },
+      async accept(): Promise<Connection | null> {
+        for (;;) {
+          if (state.closed) return null;
+          const conn = state.queue.shift();
+          if (conn !== undefined) return conn;
+          await new Promise<void>((resolve) => state.waiter = resolve);
+        }
+      },
+      close(): void {
+        if (state.closed) return;
+        state.closed = true;
+        listeners.delete(key);
+        for (const c of state.queue) c.close();
+        state.queue.length = 0;
+        const w = state.waiter;
+        state.waiter = undefined;
+        w?.();
+      },
+    });
+  }
+
+  /** Connects to a listener of this transport. */
+  connect(addr: Address): Promise<Connection> {
+    const state = this.#listeners.get(`${addr.host}:${addr.port}`);
+    if (state === undefined || state.closed) {
+      return Promise.reject(
+        new Error(`connection refused: ${addr.host}:${addr.port}`),
+      );
+    }
+    const a = new Pipe();
+    const b = new Pipe();
+    let open = 2;
+    const done = () => void --open;
+    const client = end(a, b, addr, done);
+    const server = end(b, a, { host: "memory", port: 0 }, done);
+    this.connections.push(client, server);
+    state.queue.push(server);
+    const w = state.waiter;
+    state.waiter = undefined;
+    w?.();
+    return Promise.resolve(client);
+  }
+}

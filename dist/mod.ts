@@ -1,0 +1,43 @@
+/**
+ * Distribution for Mote: nodes that connect over TCP (or any
+ * {@linkcode Transport}), so processes on different nodes send to, link to
+ * and monitor each other, and a crash or a lost connection on one node
+ * reaches the watchers on the other (`noconnection`, `NodeDown`).
+ *
+ * @example
+ * ```ts
+ * import { startNode } from "./mod.ts";
+ * import { Down } from "../mod.ts";
+ * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+ * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+ * await a.connect(b.name, b.address!);
+ * const remote = b.runtime.spawn(async (proc) => { await proc.receive(); });
+ * const got = Promise.withResolvers<Down>();
+ * a.runtime.spawn(async (proc) => {
+ *   proc.monitor(remote);
+ *   got.resolve(await proc.receive((m): m is Down => m instanceof Down));
+ * });
+ * await new Promise((r) => setTimeout(r, 50));
+ * b.runtime.exit(remote, "bye");
+ * if ((await got.promise).reason !== "bye") throw new Error();
+ * ```
+ *
+ * @module
+ */
+export { Node, startNode } from "./node.ts";
+export type { NodeOptions, PeerStats } from "./node.ts";
+export { NodeDown, NodeUp } from "./messages.ts";
+export type { NodeDownReason, NodeEvent } from "./messages.ts";
+export { tcpTransport } from "./transport.ts";
+export type { Address, Connection, Listener, Transport } from "./transport.ts";
+export { MemoryTransport } from "./memory_transport.ts";
+export type { MemoryConnection } from "./memory_transport.ts";
+export {
+  HandshakeError,
+  HandshakeRefusedError,
+  NodeStoppedError,
+  NodeUnreachableError,
+  ProtocolError,
+} from "./errors.ts";
+export { Session } from "./session.ts";
+export type { SessionHost, SessionStats } from "./session.ts";

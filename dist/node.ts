@@ -1,0 +1,862 @@
+/**
+ * A distributed node: a runtime made reachable from other nodes over a
+ * {@linkcode Transport}. It listens, connects on first use (D2), forms a full
+ * mesh from peer lists, routes messages and signals for remote pids (D5, D6),
+ * runs D7 for every lost connection, and offers node monitoring (D8).
+ *
+ * @module
+ */
+import {
+  type Codec,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameWriter,
+  MsgpackCodec,
+  type PeerInfo,
+  Pid,
+  type Ref,
+  Tag,
+} from "../wire/mod.ts";
+import { Runtime } from "../actor/runtime.ts";
+import type { Clock } from "../actor/clock.ts";
+import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
+import type { ExitReason } from "../actor/reason.ts";
+import type { Logger } from "../actor/runtime.ts";
+import { InvalidArgumentError } from "../actor/errors.ts";
+import {
+  type Address,
+  type Connection,
+  type Listener,
+  tcpTransport,
+  type Transport,
+} from "./transport.ts";
+import {
+  acceptorHandshake,
+  connectorHandshake,
+  cookieKey,
+  FrameReader,
+  type PeerIdentity,
+} from "./handshake.ts";
+import { Session, type SessionHost } from "./session.ts";
+import {
+  HandshakeError,
+  HandshakeRefusedError,
+  NodeStoppedError,
+  NodeUnreachableError,
+} from "./errors.ts";
+import {
+  NodeDown,
+  type NodeDownReason,
+  type NodeEvent,
+  NodeUp,
+} from "./messages.ts";
+
+/** The refusal reason that settles simultaneous connects (D4). */
+const SIMULTANEOUS = "simultaneous connect";
+
+/** Options for {@linkcode startNode}. */
+export interface NodeOptions {
+  /**
+   * The runtime to distribute; its node name is the node's name. When
+   * omitted, give `name` and the node makes (and owns) a runtime.
+   */
+  readonly runtime?: Runtime;
+  /** Node name when no runtime is given, e.g. `"a@127.0.0.1"`. */
+  readonly name?: string;
+  /** Shared secret: only nodes with the same cookie connect (D3). */
+  readonly cookie: string;
+  /** Host to listen on. Default `"127.0.0.1"`. */
+  readonly host?: string;
+  /** Port to listen on; `0` (default) lets the OS choose. */
+  readonly port?: number;
+  /** Listen for connections. Default `true`; a node that only connects out may say `false`. */
+  readonly listen?: boolean;
+  /** Known nodes and their addresses, for connecting on first use (D2). */
+  readonly peers?: Readonly<Record<string, Address>>;
+  /** Asked for the address of a node not otherwise known. */
+  readonly resolve?: (
+    node: string,
+  ) => Address | undefined | Promise<Address | undefined>;
+  /** Connect to the nodes that peers list, forming a full mesh. Default `true`. */
+  readonly mesh?: boolean;
+  /** D9: a connection silent this long (ms) is lost. Default 60 000, as Erlang's net_ticktime. */
+  readonly tickTime?: number;
+  /** Deadline for a whole handshake, in ms. Default 5 000. */
+  readonly handshakeTimeout?: number;
+  /** Largest frame accepted, in bytes. Default 16 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Byte streams. Default: TCP. */
+  readonly transport?: Transport;
+  /** Payload codec. Default: {@linkcode MsgpackCodec}. */
+  readonly codec?: Codec;
+  /** Clock for ticks and deadlines. Default: the runtime's clock. */
+  readonly clock?: Clock;
+  /** Where protocol errors and refused handshakes are reported. Default: nowhere. */
+  readonly logger?: Logger;
+}
+
+/** Per-peer figures from {@linkcode Node.stats}. */
+export interface PeerStats {
+  /** The peer's node name. */
+  readonly node: string;
+  /** The peer's creation number. */
+  readonly creation: number;
+  /** Frames received. */
+  readonly framesIn: number;
+  /** Frames sent. */
+  readonly framesOut: number;
+  /** Bytes received. */
+  readonly bytesIn: number;
+  /** Bytes sent. */
+  readonly bytesOut: number;
+  /** Bytes queued, not yet written. */
+  readonly queuedBytes: number;
+  /** Milliseconds since the peer was last heard from. */
+  readonly idleMs: number;
+}
+
+interface Peer {
+  readonly name: string;
+  address: Address | undefined;
+  session: Session | undefined;
+  dialing: boolean;
+  inbound: number;
+  pending: FrameWriter | undefined;
+  pendingFrames: number;
+  waiters: PromiseWithResolvers<void>[];
+  graceTimer: unknown;
+}
+
+/**
+ * Starts a node: listens (unless `listen: false`) and attaches to the
+ * runtime as its router.
+ *
+ * @example
+ * ```ts
+ * import { startNode } from "./mod.ts";
+ * import { Runtime } from "../mod.ts";
+ * await using a = await startNode({ name: "a@127.0.0.1", cookie: "secret" });
+ * await using b = await startNode({ name: "b@127.0.0.1", cookie: "secret" });
+ * const got = Promise.withResolvers<unknown>();
+ * b.runtime.spawn(async (proc) => got.resolve(await proc.receive()), { name: "inbox" });
+ * await a.connect("b@127.0.0.1", b.address!);
+ * a.runtime.send(["inbox", "b@127.0.0.1"], "hello from a");
+ * if (await got.promise !== "hello from a") throw new Error();
+ * ```
+ */
+export async function startNode(options: NodeOptions): Promise<Node> {
+  if (typeof options?.cookie !== "string" || options.cookie.length === 0) {
+    throw new InvalidArgumentError("cookie", "expected a non-empty string");
+  }
+  let runtime = options.runtime;
+  const owns = runtime === undefined;
+  if (runtime === undefined) {
+    if (typeof options.name !== "string") {
+      throw new InvalidArgumentError(
+        "name",
+        "give a runtime, or a node name to make one",
+      );
+    }
+    runtime = new Runtime({
+      node: options.name,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  } else if (options.name !== undefined && options.name !== runtime.node) {
+    throw new InvalidArgumentError(
+      "name",
+      `the runtime is named ${runtime.node}, not ${options.name}`,
+    );
+  }
+  if (runtime.node === "nonode@nohost") {
+    throw new InvalidArgumentError(
+      "runtime",
+      'name the runtime (new Runtime({ node: "a@host" })) to distribute it',
+    );
+  }
+  const transport = options.transport ?? tcpTransport();
+  const key = await cookieKey(options.cookie);
+  const listener = options.listen === false
+    ? undefined
+    : await transport.listen({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+    });
+  return new Node(runtime, owns, transport, key, listener, options);
+}
+
+/** A running node. Create with {@linkcode startNode}; stop with {@linkcode Node.stop}. */
+export class Node implements AsyncDisposable {
+  /** The runtime this node distributes. */
+  readonly runtime: Runtime;
+  /** The address it listens on, if it listens. */
+  readonly address: Address | undefined;
+  #owns: boolean;
+  #gate: LocalGate;
+  #transport: Transport;
+  #codec: Codec;
+  #clock: Clock;
+  #key: CryptoKey;
+  #listener: Listener | undefined;
+  #tickTime: number;
+  #handshakeTimeout: number;
+  #maxFrameBytes: number | undefined;
+  #logger: Logger | undefined;
+  #resolve: NodeOptions["resolve"];
+  #mesh: boolean;
+  #peers = new Map<string, Peer>();
+  #nodeMonitors = new Map<string, Map<string, { pid: Pid; count: number }>>();
+  #subscribers = new Set<(event: NodeEvent) => void>();
+  #wakers = new Set<() => void>();
+  #tasks = new Set<Promise<void>>();
+  #stopped = false;
+  #closing: Promise<void> | undefined;
+  #host: SessionHost;
+
+  /** Use {@linkcode startNode}. */
+  constructor(
+    runtime: Runtime,
+    owns: boolean,
+    transport: Transport,
+    key: CryptoKey,
+    listener: Listener | undefined,
+    options: NodeOptions,
+  ) {
+    this.runtime = runtime;
+    this.#owns = owns;
+    this.#transport = transport;
+    this.#key = key;
+    this.#listener = listener;
+    this.address = listener?.addr;
+    this.#codec = options.codec ?? new MsgpackCodec();
+    this.#clock = options.clock ?? runtime.clock;
+    this.#tickTime = positive(options.tickTime, 60_000, "tickTime");
+    this.#handshakeTimeout = positive(
+      options.handshakeTimeout,
+      5_000,
+      "handshakeTimeout",
+    );
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#logger = options.logger;
+    this.#resolve = options.resolve;
+    this.#mesh = options.mesh !== false;
+    for (const [name, address] of Object.entries(options.peers ?? {})) {
+      this.#peer(name).address = address;
+    }
+    const node = this;
+    this.#host = {
+      get gate() {
+        return node.#gate;
+      },
+      clock: this.#clock,
+      tickTime: this.#tickTime,
+      peers: (session, peers) => this.#onPeerList(session, peers),
+      ended: (session, reason, error) =>
+        this.#onSessionEnded(session, reason, error),
+    };
+    this.#gate = undefined as unknown as LocalGate;
+    runtime.attachRouter((gate) => {
+      this.#gate = gate;
+      return this.#router();
+    });
+    if (listener !== undefined) this.#track(this.#acceptLoop(listener));
+  }
+
+  /** This node's name. */
+  get name(): string {
+    return this.runtime.node;
+  }
+
+  /** This node's creation number. */
+  get creation(): number {
+    return this.runtime.creation;
+  }
+
+  /** Names of the nodes connected now. */
+  nodes(): string[] {
+    return [...this.#peers.values()].filter((p) => p.session !== undefined).map(
+      (p) => p.name,
+    );
+  }
+
+  /**
+   * Connects to `node` (at `address`, or where it is known to be) and
+   * resolves once the handshake is done. Rejects with
+   * {@linkcode NodeUnreachableError} if it cannot.
+   */
+  connect(node: string, address?: Address): Promise<void> {
+    if (this.#stopped) {
+      return Promise.reject(new NodeStoppedError(`Cannot connect to ${node}`));
+    }
+    checkNodeName(node);
+    if (node === this.name) return Promise.resolve();
+    const peer = this.#peer(node);
+    if (address !== undefined) peer.address = address;
+    if (peer.session !== undefined) return Promise.resolve();
+    const waiter = Promise.withResolvers<void>();
+    peer.waiters.push(waiter);
+    this.#dial(peer);
+    return waiter.promise;
+  }
+
+  /** Closes the connection to `node`, if any (D7 runs with reason `disconnected`). */
+  disconnect(node: string): boolean {
+    const session = this.#peers.get(node)?.session;
+    if (session === undefined) return false;
+    session.close("disconnected");
+    return true;
+  }
+
+  /**
+   * Delivers {@linkcode NodeDown} to local `pid` each time the connection to
+   * `node` is lost (or cannot be made) and {@linkcode NodeUp} each time it is
+   * made, until {@linkcode Node.demonitorNode} (D8). Connects if needed.
+   * Calls stack, as in Erlang: each needs its own demonitor.
+   */
+  monitorNode(pid: Pid, node: string): void {
+    if (!(pid instanceof Pid) || !this.runtime.isAlive(pid)) {
+      throw new InvalidArgumentError(
+        "pid",
+        `expected a live local pid, got ${String(pid)}`,
+      );
+    }
+    checkNodeName(node);
+    let watchers = this.#nodeMonitors.get(node);
+    if (watchers === undefined) {
+      this.#nodeMonitors.set(node, watchers = new Map());
+    }
+    const entry = watchers.get(pid.key);
+    if (entry !== undefined) entry.count++;
+    else {
+      watchers.set(pid.key, { pid, count: 1 });
+      this.runtime.whenExited(pid).then(() => {
+        const set = this.#nodeMonitors.get(node);
+        set?.delete(pid.key);
+        if (set?.size === 0) this.#nodeMonitors.delete(node);
+      });
+    }
+    if (node === this.name || this.#stopped) return;
+    const peer = this.#peer(node);
+    if (peer.session === undefined) this.#dial(peer);
+  }
+
+  /** Removes one {@linkcode Node.monitorNode} of `node` by `pid`; false if there was none. */
+  demonitorNode(pid: Pid, node: string): boolean {
+    const watchers = this.#nodeMonitors.get(node);
+    const entry = pid instanceof Pid ? watchers?.get(pid.key) : undefined;
+    if (entry === undefined) return false;
+    if (--entry.count === 0) watchers!.delete(pid.key);
+    if (watchers!.size === 0) this.#nodeMonitors.delete(node);
+    return true;
+  }
+
+  /**
+   * Calls `listener` with every {@linkcode NodeUp} and {@linkcode NodeDown}
+   * (connection losses only, not failed attempts). Returns an unsubscribe
+   * function.
+   */
+  onNodeEvent(listener: (event: NodeEvent) => void): () => void {
+    this.#subscribers.add(listener);
+    return () => void this.#subscribers.delete(listener);
+  }
+
+  /**
+   * The same events as {@linkcode Node.onNodeEvent}, as an async iterator
+   * that ends when `signal` aborts or the node stops.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const event of node.events()) console.log(event);
+   * ```
+   */
+  async *events(
+    signal?: AbortSignal,
+  ): AsyncGenerator<NodeEvent, void, undefined> {
+    const queue: NodeEvent[] = [];
+    let wake: (() => void) | undefined;
+    const waker = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const unsubscribe = this.onNodeEvent((event) => {
+      queue.push(event);
+      waker();
+    });
+    this.#wakers.add(waker);
+    signal?.addEventListener("abort", waker);
+    try {
+      for (;;) {
+        if (queue.length > 0) {
+          yield queue.shift()!;
+          continue;
+        }
+        if (this.#stopped || signal?.aborted === true) return;
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      unsubscribe();
+      this.#wakers.delete(waker);
+      signal?.removeEventListener("abort", waker);
+    }
+  }
+
+  /** Traffic figures for the connection to `node`, if connected. */
+  stats(node: string): PeerStats | undefined {
+    const session = this.#peers.get(node)?.session;
+    if (session === undefined) return undefined;
+    return {
+      node,
+      creation: session.creation,
+      ...session.stats,
+      queuedBytes: session.queuedBytes,
+      idleMs: session.idleMs,
+    };
+  }
+
+  /**
+   * Stops the node: closes the listener and every connection (D7 runs for
+   * each with `node_stopped`), and resolves when every socket and timer is
+   * released (S1). A node that made its own runtime shuts that down too.
+   */
+  stop(): Promise<void> {
+    return this.#owns ? this.runtime.shutdown() : this.#close();
+  }
+
+  /** Same as {@linkcode Node.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  #close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      this.#stopped = true;
+      this.#listener?.close();
+      for (const peer of this.#peers.values()) {
+        this.#clock.clearTimeout(peer.graceTimer);
+        peer.pending = undefined;
+        peer.session?.close("node_stopped", undefined, true);
+        this.#failWaiters(
+          peer,
+          new NodeStoppedError(`Cannot connect to ${peer.name}`),
+        );
+      }
+      for (const wake of this.#wakers) wake();
+      while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+      this.#gate.detach();
+    })();
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  #peer(name: string): Peer {
+    let peer = this.#peers.get(name);
+    if (peer === undefined) {
+      peer = {
+        name,
+        address: undefined,
+        session: undefined,
+        dialing: false,
+        inbound: 0,
+        pending: undefined,
+        pendingFrames: 0,
+        waiters: [],
+        graceTimer: undefined,
+      };
+      this.#peers.set(name, peer);
+    }
+    return peer;
+  }
+
+  // ---- outbound: the router the runtime calls ----
+
+  #router(): Router {
+    return {
+      send: (to, message) =>
+        this.#emit(to.node, { tag: Tag.SEND, to, message }, true),
+      sendNamed: (name, node, message, from) =>
+        this.#emit(node, {
+          tag: Tag.REG_SEND,
+          from: from ?? null,
+          name,
+          message,
+        }, true),
+      link: (from, to) =>
+        this.#emit(to.node, { tag: Tag.LINK, from, to }, true),
+      unlink: (from, to) => {
+        const session = this.#peers.get(to.node)?.session;
+        if (session !== undefined) session.unlink(from, to);
+      },
+      exit: (from: Pid, to: Pid, reason: ExitReason, cause: ExitCause) =>
+        cause === "link"
+          ? this.#emit(to.node, { tag: Tag.EXIT, from, to, reason }, false)
+          : this.#emit(to.node, { tag: Tag.EXIT2, from, to, reason }, true),
+      monitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
+        this.#emit(node, { tag: Tag.MONITOR, from, to: target, ref }, true),
+      demonitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
+        this.#emit(node, { tag: Tag.DEMONITOR, from, to: target, ref }, false),
+      monitorExit: (from, to, ref, reason, name) =>
+        this.#emit(to.node, {
+          tag: Tag.MONITOR_EXIT,
+          from: name ?? from,
+          to,
+          ref,
+          reason,
+        }, false),
+      close: () => this.#close(),
+    };
+  }
+
+  /**
+   * Queues `frame` for `node`: on its session, or, while the connection is
+   * being made, in order behind what already waits (D2). With `connect`, an
+   * unconnected node is dialled; without, the frame is dropped (there is
+   * nothing on the other side for it to act on).
+   */
+  #emit(node: string, frame: Frame, connect: boolean): void {
+    if (this.#stopped) return;
+    const peer = connect ? this.#peer(node) : this.#peers.get(node);
+    if (peer === undefined) return;
+    if (peer.session !== undefined) {
+      peer.session.send(frame);
+      return;
+    }
+    if (!connect && peer.pending === undefined) return;
+    const pending = peer.pending ??= new FrameWriter(this.#codec);
+    pending.write(frame);
+    peer.pendingFrames++;
+    this.#dial(peer);
+  }
+
+  #dial(peer: Peer): void {
+    if (
+      this.#stopped || peer.session !== undefined || peer.dialing ||
+      peer.inbound > 0
+    ) return;
+    peer.dialing = true;
+    this.#track(this.#connectTo(peer));
+  }
+
+  async #connectTo(peer: Peer): Promise<void> {
+    let conn: Connection | undefined;
+    try {
+      const address = peer.address ?? await this.#resolve?.(peer.name);
+      if (address === undefined) {
+        throw new NodeUnreachableError(
+          peer.name,
+          "no address is known (use node.connect(name, address), the peers option, a peer list, or resolve)",
+        );
+      }
+      if (this.#stopped) return;
+      conn = await this.#transport.connect(address);
+      await this.#handshake(conn, peer.name);
+    } catch (error) {
+      peer.dialing = false;
+      conn?.close();
+      if (this.#stopped || peer.session !== undefined) return;
+      if (
+        error instanceof HandshakeRefusedError && error.reason === SIMULTANEOUS
+      ) {
+        // D4: the peer's own connection to us wins; give it time to arrive.
+        this.#clock.clearTimeout(peer.graceTimer);
+        peer.graceTimer = this.#clock.setTimeout(() => {
+          peer.graceTimer = undefined;
+          if (
+            peer.session === undefined && peer.inbound === 0 && !peer.dialing
+          ) this.#unreachable(peer, error);
+        }, this.#handshakeTimeout);
+        return;
+      }
+      if (peer.inbound > 0) return;
+      this.#unreachable(peer, error);
+    } finally {
+      peer.dialing = false;
+    }
+  }
+
+  /** A connection to `peer` could not be made: what waited for it learns so. */
+  #unreachable(peer: Peer, error: unknown): void {
+    peer.pending = undefined;
+    peer.pendingFrames = 0;
+    this.#logger?.warn(`Cannot reach node ${peer.name}`, {
+      node: peer.name,
+      error,
+    });
+    this.#failWaiters(
+      peer,
+      error instanceof NodeUnreachableError ? error : new NodeUnreachableError(
+        peer.name,
+        error instanceof Error ? error.message : String(error),
+        {
+          cause: error,
+        },
+      ),
+    );
+    this.#gate.nodeDown(peer.name);
+    this.#notifyMonitors(peer.name, new NodeDown(peer.name, "unreachable"));
+  }
+
+  #failWaiters(peer: Peer, error: Error): void {
+    const waiters = peer.waiters;
+    peer.waiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  // ---- inbound ----
+
+  async #acceptLoop(listener: Listener): Promise<void> {
+    for (;;) {
+      let conn: Connection | null;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#stopped) return;
+        this.#logger?.error("Accepting a connection failed", { error });
+        return;
+      }
+      if (conn === null) return;
+      if (this.#stopped) {
+        conn.close();
+        return;
+      }
+      this.#track(this.#accepted(conn));
+    }
+  }
+
+  async #accepted(conn: Connection): Promise<void> {
+    try {
+      await this.#handshake(conn, undefined);
+    } catch (error) {
+      conn.close();
+      if (!this.#stopped) {
+        this.#logger?.warn("Refused an incoming connection", {
+          remote: conn.remoteAddr,
+          error,
+        });
+      }
+    }
+  }
+
+  /** D3/D4: who may connect, decided once the peer's name is known. */
+  #admit(identity: PeerIdentity): string | undefined {
+    if (this.#stopped) return "the node is stopping";
+    if (identity.name === this.name) {
+      return `duplicate name: this node is ${this.name}`;
+    }
+    const peer = this.#peers.get(identity.name);
+    if (peer === undefined) return undefined;
+    if (
+      peer.session !== undefined && peer.session.creation === identity.creation
+    ) {
+      return `duplicate name: ${identity.name} is already connected`;
+    }
+    if (peer.inbound > 0) {
+      return `duplicate name: ${identity.name} is already connecting`;
+    }
+    if (peer.dialing && this.name > identity.name) return SIMULTANEOUS;
+    return undefined;
+  }
+
+  /** Runs the handshake under one deadline; on success the session starts. `expected` marks the connector side. */
+  async #handshake(
+    conn: Connection,
+    expected: string | undefined,
+  ): Promise<void> {
+    const codec = this.#codec;
+    const decoder = new FrameDecoder(
+      codec,
+      this.#maxFrameBytes === undefined
+        ? undefined
+        : { maxFrameBytes: this.#maxFrameBytes },
+    );
+    const reader = new FrameReader(conn, decoder);
+    const write = (frame: Frame) => conn.write(encodeFrame(frame, codec));
+    const self = { name: this.name, creation: this.creation };
+    let timedOut = false;
+    const timer = this.#clock.setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, this.#handshakeTimeout);
+    let admitted: Peer | undefined;
+    try {
+      const identity = expected !== undefined
+        ? await connectorHandshake(reader, write, self, this.#key, expected)
+        : await acceptorHandshake(reader, write, self, this.#key, (peer) => {
+          const refusal = this.#admit(peer);
+          if (refusal === undefined) {
+            admitted = this.#peer(peer.name);
+            admitted.inbound++;
+          }
+          return refusal;
+        });
+      if (this.#stopped) throw new NodeStoppedError("Handshake finished");
+      this.#sessionUp(conn, decoder, identity);
+    } catch (error) {
+      if (timedOut) {
+        throw new HandshakeError(
+          `Handshake timed out after ${this.#handshakeTimeout} ms`,
+          expected,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      if (admitted !== undefined) {
+        admitted.inbound--;
+        if (
+          admitted.session === undefined && !admitted.dialing &&
+          admitted.pending !== undefined
+        ) {
+          this.#dial(admitted);
+        }
+      }
+    }
+  }
+
+  #sessionUp(
+    conn: Connection,
+    decoder: FrameDecoder,
+    identity: PeerIdentity,
+  ): void {
+    const peer = this.#peer(identity.name);
+    const old = peer.session;
+    if (old !== undefined) {
+      if (old.creation === identity.creation) {
+        conn.close();
+        return;
+      }
+      // The peer restarted: its old incarnation is gone (D1, D7).
+      old.close("connection_closed");
+    }
+    this.#clock.clearTimeout(peer.graceTimer);
+    peer.graceTimer = undefined;
+    const session = new Session(
+      conn,
+      decoder,
+      this.#codec,
+      identity,
+      this.#host,
+    );
+    peer.session = session;
+    this.#track(session.done);
+    if (peer.pending !== undefined) {
+      session.sendEncoded(peer.pending.take(), peer.pendingFrames);
+      peer.pending = undefined;
+      peer.pendingFrames = 0;
+    }
+    session.send({ tag: Tag.PEER_LIST, peers: this.#peerList(peer.name) });
+    const waiters = peer.waiters;
+    peer.waiters = [];
+    for (const w of waiters) w.resolve();
+    const up = new NodeUp(identity.name, identity.creation);
+    this.#notifyMonitors(identity.name, up);
+    this.#publish(up);
+  }
+
+  /** This node first (so the receiver learns where we listen), then our connected peers. */
+  #peerList(exclude: string): PeerInfo[] {
+    const list: PeerInfo[] = [];
+    if (this.address !== undefined) {
+      list.push({
+        name: this.name,
+        host: this.address.host,
+        port: this.address.port,
+      });
+    }
+    for (const peer of this.#peers.values()) {
+      if (
+        peer.name !== exclude && peer.session !== undefined &&
+        peer.address !== undefined
+      ) {
+        list.push({
+          name: peer.name,
+          host: peer.address.host,
+          port: peer.address.port,
+        });
+      }
+    }
+    return list;
+  }
+
+  #onPeerList(session: Session, peers: PeerInfo[]): void {
+    for (const info of peers) {
+      if (info.name === this.name) continue;
+      const peer = this.#peer(info.name);
+      // The sender's own entry is authoritative; others only fill gaps.
+      if (info.name === session.peer || peer.address === undefined) {
+        peer.address = { host: info.host, port: info.port };
+      }
+      if (
+        this.#mesh && info.name !== session.peer && peer.session === undefined
+      ) this.#dial(peer);
+    }
+  }
+
+  /** D7, once per lost connection: records go first, then the signals and events. */
+  #onSessionEnded(
+    session: Session,
+    reason: NodeDownReason,
+    error: unknown,
+  ): void {
+    const peer = this.#peers.get(session.peer);
+    if (peer?.session === session) peer.session = undefined;
+    if (reason === "protocol_error") {
+      this.#logger?.error(
+        `Protocol error from ${session.peer}; connection closed`,
+        { node: session.peer, error },
+      );
+    }
+    this.#gate.nodeDown(session.peer);
+    const down = new NodeDown(session.peer, reason);
+    this.#notifyMonitors(session.peer, down);
+    this.#publish(down);
+  }
+
+  #notifyMonitors(node: string, message: NodeUp | NodeDown): void {
+    const watchers = this.#nodeMonitors.get(node);
+    if (watchers === undefined) return;
+    for (const { pid, count } of [...watchers.values()]) {
+      for (let i = 0; i < count; i++) this.#gate.deliver(pid, message);
+    }
+  }
+
+  #publish(event: NodeEvent): void {
+    for (const listener of [...this.#subscribers]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger?.error("A node event listener threw", { error });
+      }
+    }
+  }
+}
+
+function positive(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new InvalidArgumentError(
+      name,
+      `expected a positive number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function checkNodeName(node: unknown): asserts node is string {
+  if (typeof node !== "string" || node.length === 0) {
+    throw new InvalidArgumentError(
+      "node",
+      `expected a node name, got ${String(node)}`,
+    );
+  }
+}

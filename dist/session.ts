@@ -1,0 +1,374 @@
+/**
+ * One session per connected node: a reader loop that decodes frames and
+ * dispatches on the tag (one small handler per tag), a write queue that
+ * coalesces every frame queued in a turn into one write, and the liveness
+ * check of D9. A session ends once, with a reason, and never throws.
+ *
+ * @module
+ */
+import {
+  type Frame,
+  type FrameDecoder,
+  type FrameOf,
+  FrameWriter,
+  type PeerInfo,
+  type Pid,
+  Tag,
+  tagName,
+  WireError,
+} from "../wire/mod.ts";
+import type { Codec } from "../wire/mod.ts";
+import type { Clock } from "../actor/clock.ts";
+import type { LocalGate } from "../actor/router.ts";
+import type { ExitReason } from "../actor/reason.ts";
+import type { Connection } from "./transport.ts";
+import { ProtocolError } from "./errors.ts";
+import type { NodeDownReason } from "./messages.ts";
+
+/** Traffic counters of one session. */
+export interface SessionStats {
+  /** Frames received. */
+  framesIn: number;
+  /** Frames sent. */
+  framesOut: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Bytes sent. */
+  bytesOut: number;
+}
+
+/** What a session needs from its node. */
+export interface SessionHost {
+  readonly gate: LocalGate;
+  readonly clock: Clock;
+  /** D9: a session that hears nothing for this long is lost. */
+  readonly tickTime: number;
+  /** A PEER_LIST arrived. */
+  peers(session: Session, peers: PeerInfo[]): void;
+  /** The session ended (runs D7). Called exactly once. */
+  ended(session: Session, reason: NodeDownReason, error: unknown): void;
+}
+
+/** A live connection to one peer node, after the handshake. */
+export class Session {
+  /** The peer's node name. */
+  readonly peer: string;
+  /** The peer's creation number. */
+  readonly creation: number;
+  /** Traffic counters. */
+  readonly stats: SessionStats = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  /** Resolves when the reader and writer have both finished. */
+  readonly done: Promise<void>;
+  #conn: Connection;
+  #decoder: FrameDecoder;
+  #writer: FrameWriter;
+  #host: SessionHost;
+  #gate: LocalGate;
+  #closed = false;
+  #pendingRaw: Uint8Array[] = [];
+  #flushScheduled = false;
+  #flushing: Promise<void> | undefined;
+  #lastRead: number;
+  #lastWrite: number;
+  #timer: unknown;
+  #nextUnlinkId = 0;
+  // Unlinks sent and not yet acknowledged, by "local|remote" pid keys.
+  #unlinking = new Map<string, number>();
+
+  constructor(
+    conn: Connection,
+    decoder: FrameDecoder,
+    codec: Codec,
+    peer: { name: string; creation: number },
+    host: SessionHost,
+  ) {
+    this.#conn = conn;
+    this.#decoder = decoder;
+    this.#writer = new FrameWriter(codec);
+    this.#host = host;
+    this.#gate = host.gate;
+    this.peer = peer.name;
+    this.creation = peer.creation;
+    this.#lastRead = this.#lastWrite = host.clock.now();
+    this.#armTicker();
+    this.done = this.#readLoop();
+  }
+
+  /** Whether the session has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued and not yet handed to the connection. */
+  get queuedBytes(): number {
+    return this.#writer.byteLength;
+  }
+
+  /** Milliseconds since anything was read from the peer. */
+  get idleMs(): number {
+    return this.#host.clock.now() - this.#lastRead;
+  }
+
+  /**
+   * Queues a frame; it leaves with everything else queued this turn. Throws
+   * `UnencodableValueError` (queuing nothing) if it cannot be encoded.
+   */
+  send(frame: Frame): void {
+    if (this.#closed) return;
+    this.#writer.write(frame);
+    this.stats.framesOut++;
+    this.#scheduleFlush();
+  }
+
+  /** Queues bytes already encoded (frames that waited for the connection, D2). */
+  sendEncoded(bytes: Uint8Array, frames: number): void {
+    if (this.#closed || bytes.length === 0) return;
+    this.#pendingRaw.push(bytes);
+    this.stats.framesOut += frames;
+    this.#scheduleFlush();
+  }
+  /** Sends UNLINK with a fresh id and remembers it until acknowledged. */
+  unlink(from: Pid, to: Pid): void {
+    const id = ++this.#nextUnlinkId;
+    this.#unlinking.set(`${from.key}|${to.key}`, id);
+    this.send({ tag: Tag.UNLINK, id, from, to });
+  }
+
+  /**
+   * Ends the session (D7 runs through the host). Idempotent. With `drain`,
+   * frames already queued (exit signals of processes stopped with the node)
+   * are written before the connection closes.
+   */
+  close(reason: NodeDownReason, error?: unknown, drain = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#host.clock.clearTimeout(this.#timer);
+    this.#unlinking.clear();
+    if (drain) this.#closing = this.#drainAndClose();
+    else this.#conn.close();
+    this.#host.ended(this, reason, error);
+  }
+
+  async #drainAndClose(): Promise<void> {
+    try {
+      await this.#flushing;
+      const rest = [...this.#pendingRaw];
+      if (this.#writer.byteLength > 0) rest.push(this.#writer.take());
+      for (const bytes of rest) await this.#conn.write(bytes);
+    } catch {
+      // The peer is gone already; nothing left to tell it.
+    } finally {
+      this.#conn.close();
+    }
+  }
+  #closing: Promise<void> | undefined;
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#flushing !== undefined) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#startFlush);
+  }
+
+  #startFlush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#flushing === undefined && !this.#closed) {
+      this.#flushing = this.#flush();
+    }
+  };
+
+  async #flush(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        let bytes: Uint8Array;
+        if (this.#pendingRaw.length > 0) bytes = this.#pendingRaw.shift()!;
+        else if (this.#writer.byteLength > 0) bytes = this.#writer.take();
+        else break;
+        this.#lastWrite = this.#host.clock.now();
+        this.stats.bytesOut += bytes.length;
+        await this.#conn.write(bytes);
+      }
+    } catch (error) {
+      this.close("connection_closed", error);
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  #armTicker(): void {
+    this.#timer = this.#host.clock.setTimeout(
+      this.#tick,
+      Math.max(1, this.#host.tickTime / 8),
+    );
+  }
+
+  #tick = (): void => {
+    if (this.#closed) return;
+    const now = this.#host.clock.now();
+    const tickTime = this.#host.tickTime;
+    if (now - this.#lastRead >= tickTime) {
+      this.close("heartbeat_timeout");
+      return;
+    }
+    if (
+      now - this.#lastWrite >= tickTime / 4 && this.#writer.byteLength === 0
+    ) {
+      this.send({ tag: Tag.TICK });
+      this.#lastWrite = now;
+    }
+    this.#armTicker();
+  };
+
+  async #readLoop(): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        for (;;) {
+          const frame = this.#decoder.next();
+          if (frame === undefined) break;
+          this.stats.framesIn++;
+          this.#dispatch(frame);
+          if (this.#closed) return;
+        }
+        const n = await this.#conn.read(buf);
+        if (this.#closed) return;
+        if (n === null) {
+          this.close("connection_closed");
+          return;
+        }
+        this.#lastRead = this.#host.clock.now();
+        this.stats.bytesIn += n;
+        this.#decoder.push(buf.subarray(0, n));
+      }
+    } catch (error) {
+      const protocol = error instanceof WireError ||
+        error instanceof ProtocolError;
+      this.close(protocol ? "protocol_error" : "connection_closed", error);
+    } finally {
+      await this.#flushing;
+      await this.#closing;
+    }
+  }
+
+  // One small handler per tag; the `never` check makes a new tag fail to compile.
+  #dispatch(frame: Frame): void {
+    switch (frame.tag) {
+      case Tag.TICK:
+        return;
+      case Tag.SEND:
+        return this.#gate.deliver(frame.to, frame.message);
+      case Tag.REG_SEND:
+        this.#gate.deliverNamed(frame.name, frame.message);
+        return;
+      case Tag.PEER_LIST:
+        return this.#host.peers(this, frame.peers);
+      case Tag.LINK:
+        return this.#onLink(frame);
+      case Tag.UNLINK:
+        return this.#onUnlink(frame);
+      case Tag.UNLINK_ACK:
+        return this.#onUnlinkAck(frame);
+      case Tag.EXIT:
+        return this.#onExit(frame);
+      case Tag.EXIT2:
+        this.#fromPeer(frame.from, frame.tag);
+        return this.#gate.exit(
+          frame.from,
+          frame.to,
+          frame.reason as ExitReason,
+          "explicit",
+        );
+      case Tag.MONITOR:
+        return this.#onMonitor(frame);
+      case Tag.DEMONITOR:
+        this.#fromPeer(frame.from, frame.tag);
+        return this.#gate.demonitor(frame.from, frame.to, frame.ref);
+      case Tag.MONITOR_EXIT:
+        return this.#gate.down(
+          frame.to,
+          frame.ref,
+          frame.from,
+          this.peer,
+          frame.reason as ExitReason,
+        );
+      case Tag.HANDSHAKE_NAME:
+      case Tag.HANDSHAKE_CHALLENGE:
+      case Tag.HANDSHAKE_REPLY:
+      case Tag.HANDSHAKE_ACK:
+      case Tag.HANDSHAKE_REFUSE:
+        throw new ProtocolError(
+          this.peer,
+          `${tagName(frame.tag)} after the handshake`,
+        );
+      default: {
+        const unhandled: never = frame;
+        throw new ProtocolError(
+          this.peer,
+          `unhandled frame ${String(unhandled)}`,
+        );
+      }
+    }
+  }
+
+  /** Signals must come from the peer's own processes: it cannot speak for a third node. */
+  #fromPeer(from: Pid, tag: number): void {
+    if (from.node !== this.peer) {
+      throw new ProtocolError(
+        this.peer,
+        `${tagName(tag)} from ${from}, a pid of another node`,
+      );
+    }
+  }
+
+  #onLink(frame: FrameOf<typeof Tag.LINK>): void {
+    this.#fromPeer(frame.from, frame.tag);
+    if (!this.#gate.link(frame.from, frame.to)) {
+      this.send({
+        tag: Tag.EXIT,
+        from: frame.to,
+        to: frame.from,
+        reason: "noproc",
+      }); // L4 across nodes
+    }
+  }
+
+  #onUnlink(frame: FrameOf<typeof Tag.UNLINK>): void {
+    this.#fromPeer(frame.from, frame.tag);
+    this.#gate.unlink(frame.from, frame.to);
+    this.send({
+      tag: Tag.UNLINK_ACK,
+      id: frame.id,
+      from: frame.to,
+      to: frame.from,
+    });
+  }
+
+  #onUnlinkAck(frame: FrameOf<typeof Tag.UNLINK_ACK>): void {
+    const key = `${frame.to.key}|${frame.from.key}`;
+    if (this.#unlinking.get(key) === frame.id) this.#unlinking.delete(key);
+  }
+
+  #onExit(frame: FrameOf<typeof Tag.EXIT>): void {
+    this.#fromPeer(frame.from, frame.tag);
+    // Sent before the peer saw our UNLINK: it belongs to the link we removed.
+    if (this.#unlinking.has(`${frame.to.key}|${frame.from.key}`)) return;
+    this.#gate.exit(frame.from, frame.to, frame.reason as ExitReason, "link");
+  }
+
+  #onMonitor(frame: FrameOf<typeof Tag.MONITOR>): void {
+    this.#fromPeer(frame.from, frame.tag);
+    if (this.#gate.monitor(frame.from, frame.to, frame.ref) === undefined) {
+      this.send({
+        tag: Tag.MONITOR_EXIT,
+        from: frame.to,
+        to: frame.from,
+        ref: frame.ref,
+        reason: "noproc",
+      });
+    }
+  }
+}

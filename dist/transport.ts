@@ -1,0 +1,141 @@
+/**
+ * The byte-stream seam under distribution. A {@linkcode Transport} listens
+ * and connects; a {@linkcode Connection} is a duplex byte stream. Sessions
+ * see only these interfaces, so TCP, TLS (`Deno.listenTls`/`connectTls`), a
+ * WebSocket or the in-memory transport of the tests plug in unchanged.
+ *
+ * @module
+ */
+
+/** A host and port. */
+export interface Address {
+  /** Host name or IP address. */
+  readonly host: string;
+  /** Port number; `0` asks the OS to choose when listening. */
+  readonly port: number;
+}
+
+/**
+ * A duplex byte stream.
+ *
+ * Contract: `read` fills `buffer` from the start and resolves with the number
+ * of bytes read, or `null` at end of stream; reads are never concurrent.
+ * `write` resolves once all of `bytes` is handed to the OS (the caller may
+ * reuse `bytes` after that) and rejects if the stream is broken; writes are
+ * never concurrent. `close` is idempotent and makes a pending `read` resolve
+ * `null` or reject; it never throws.
+ */
+export interface Connection {
+  /** Reads into `buffer`; `null` at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes both directions. */
+  close(): void;
+  /** The peer's address, as far as the transport knows it. */
+  readonly remoteAddr: Address;
+}
+
+/**
+ * A listening endpoint. Contract: `accept` resolves with the next incoming
+ * connection, or `null` once the listener is closed; `close` is idempotent.
+ */
+export interface Listener {
+  /** The address actually bound (the chosen port when 0 was asked). */
+  readonly addr: Address;
+  /** The next connection, or `null` after `close`. */
+  accept(): Promise<Connection | null>;
+  /** Stops listening. Connections already accepted stay open. */
+  close(): void;
+}
+
+/** Listens and connects. */
+export interface Transport {
+  /** Starts listening on `addr`. */
+  listen(addr: Address): Promise<Listener>;
+  /** Opens a connection to `addr`; rejects if it cannot. */
+  connect(addr: Address): Promise<Connection>;
+}
+
+/**
+ * TCP on `Deno.listen`/`Deno.connect`, with `TCP_NODELAY` on so small frames
+ * leave at once. Needs `--allow-net` for the addresses used.
+ *
+ * @example
+ * ```ts ignore
+ * import { tcpTransport } from "./transport.ts";
+ * const transport = tcpTransport();
+ * const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
+ * listener.close();
+ * ```
+ */
+export function tcpTransport(): Transport {
+  return {
+    listen(addr: Address): Promise<Listener> {
+      const listener = Deno.listen({
+        hostname: addr.host,
+        port: addr.port,
+        transport: "tcp",
+      });
+      const local = listener.addr as Deno.NetAddr;
+      let closed = false;
+      return Promise.resolve({
+        addr: { host: local.hostname, port: local.port },
+        async accept(): Promise<Connection | null> {
+          if (closed) return null;
+          try {
+            return wrapTcp(await listener.accept());
+          } catch (error) {
+            if (closed) return null;
+            throw error;
+          }
+        },
+        close(): void {
+          if (closed) return;
+          closed = true;
+          try {
+            listener.close();
+          } catch { /* already closed */ }
+        },
+      });
+    },
+    async connect(addr: Address): Promise<Connection> {
+      return wrapTcp(
+        await Deno.connect({
+          hostname: addr.host,
+          port: addr.port,
+          transport: "tcp",
+        }),
+      );
+    },
+  };
+}
+
+function wrapTcp(conn: Deno.TcpConn): Connection {
+  conn.setNoDelay(true);
+  const remote = conn.remoteAddr;
+  let closed = false;
+  return {
+    remoteAddr: { host: remote.hostname, port: remote.port },
+    async read(buffer: Uint8Array): Promise<number | null> {
+      if (closed) return null;
+      try {
+        return await conn.read(buffer);
+      } catch (error) {
+        if (closed) return null;
+        throw error;
+      }
+    },
+    async write(bytes: Uint8Array): Promise<void> {
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
