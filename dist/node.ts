@@ -243,22 +243,20 @@ export class Node implements AsyncDisposable {
     for (const [name, address] of Object.entries(options.peers ?? {})) {
       this.#peer(name).address = address;
     }
-    const node = this;
+    let gate: LocalGate | undefined;
+    runtime.attachRouter((g) => {
+      gate = g;
+      return this.#router();
+    });
+    this.#gate = gate!;
     this.#host = {
-      get gate() {
-        return node.#gate;
-      },
+      gate: this.#gate,
       clock: this.#clock,
       tickTime: this.#tickTime,
       peers: (session, peers) => this.#onPeerList(session, peers),
       ended: (session, reason, error) =>
         this.#onSessionEnded(session, reason, error),
     };
-    this.#gate = undefined as unknown as LocalGate;
-    runtime.attachRouter((gate) => {
-      this.#gate = gate;
-      return this.#router();
-    });
     if (listener !== undefined) this.#track(this.#acceptLoop(listener));
   }
 
@@ -542,8 +540,9 @@ export class Node implements AsyncDisposable {
 
   async #connectTo(peer: Peer): Promise<void> {
     let conn: Connection | undefined;
+    let address: Address | undefined;
     try {
-      const address = peer.address ?? await this.#resolve?.(peer.name);
+      address = peer.address ?? await this.#resolve?.(peer.name);
       if (address === undefined) {
         throw new NodeUnreachableError(
           peer.name,
@@ -553,6 +552,7 @@ export class Node implements AsyncDisposable {
       if (this.#stopped) return;
       conn = await this.#transport.connect(address);
       await this.#handshake(conn, peer.name);
+      peer.dialing = false;
     } catch (error) {
       peer.dialing = false;
       conn?.close();
@@ -571,9 +571,13 @@ export class Node implements AsyncDisposable {
         return;
       }
       if (peer.inbound > 0) return;
+      if (peer.address !== undefined && peer.address !== address) {
+        // An address became known while this attempt ran: try it.
+        peer.dialing = false;
+        this.#dial(peer);
+        return;
+      }
       this.#unreachable(peer, error);
-    } finally {
-      peer.dialing = false;
     }
   }
 
@@ -648,9 +652,10 @@ export class Node implements AsyncDisposable {
     }
     const peer = this.#peers.get(identity.name);
     if (peer === undefined) return undefined;
-    if (
-      peer.session !== undefined && peer.session.creation === identity.creation
-    ) {
+    // A restarted node's old connection is gone before it can connect again
+    // (its socket closes, or the heartbeat drops it), so a second connection
+    // under a connected name is an impostor or a misconfiguration.
+    if (peer.session !== undefined) {
       return `duplicate name: ${identity.name} is already connected`;
     }
     if (peer.inbound > 0) {

@@ -1,0 +1,190 @@
+// D10: hostile peers. Each test feeds a node bad bytes over a raw socket and
+// checks that only that connection is dropped, the error is logged, and the
+// node keeps serving everyone else.
+import assert from "node:assert/strict";
+import { Exit } from "../mod.ts";
+import { NodeDown, startNode, tcpTransport } from "../dist/mod.ts";
+import {
+  connectorHandshake,
+  cookieKey,
+  FrameReader,
+} from "../dist/handshake.ts";
+import { encodeFrame, FrameDecoder, MsgpackCodec, Tag } from "../wire/mod.ts";
+import { is, probe } from "./_probe.ts";
+
+const COOKIE = "hostile-test";
+let seq = 0;
+
+function recordingLogger() {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: {
+      error: (m: string) => void lines.push(`error: ${m}`),
+      warn: (m: string) => void lines.push(`warn: ${m}`),
+    },
+  };
+}
+
+/** Sends `bytes` on a raw socket and waits for the node to close it. */
+async function sendRaw(port: number, bytes: Uint8Array): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(bytes).catch(() => {});
+    const buf = new Uint8Array(1024);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return;
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+/** After the bad input, a well-behaved node still connects and talks. */
+async function stillServes(
+  node: Awaited<ReturnType<typeof startNode>>,
+): Promise<void> {
+  const friend = await startNode({
+    name: `friend${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+  });
+  try {
+    const inbox = await probe(node.runtime);
+    await friend.connect(node.name, node.address!);
+    friend.runtime.send(inbox.pid, "hello");
+    assert.equal(await inbox.next(), "hello");
+  } finally {
+    await friend.stop();
+  }
+}
+
+const cases: [string, Uint8Array][] = [
+  ["garbage", new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
+  ["an oversized length", new Uint8Array([0xff, 0xff, 0xff, 0xf0, 0x10])],
+  ["an unknown tag", new Uint8Array([0, 0, 0, 1, 0x7f])],
+  ["a zero-length frame", new Uint8Array([0, 0, 0, 0])],
+  [
+    "a frame before the handshake",
+    encodeFrame({ tag: Tag.TICK }, new MsgpackCodec()),
+  ],
+];
+
+for (const [what, bytes] of cases) {
+  Deno.test(`D10: ${what} from a raw socket drops that connection only`, async () => {
+    const { lines, logger } = recordingLogger();
+    await using node = await startNode({
+      name: `n${++seq}@127.0.0.1`,
+      cookie: COOKIE,
+      logger,
+    });
+    await sendRaw(node.address!.port, bytes);
+    assert.ok(lines.some((l) => l.includes("Refused")), Deno.inspect(lines));
+    await stillServes(node);
+  });
+}
+
+Deno.test("D10: random bytes never take the node down", async () => {
+  const { logger } = recordingLogger();
+  await using node = await startNode({
+    name: `r${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+  });
+  let state = 0x9e3779b9;
+  const rand = () => (state = (state * 1664525 + 1013904223) >>> 0);
+  for (let i = 0; i < 20; i++) {
+    const bytes = new Uint8Array(1 + (rand() % 200)).map(() => rand() & 0xff);
+    await sendRaw(node.address!.port, bytes);
+  }
+  await stillServes(node);
+});
+
+Deno.test("D10: a malformed frame after the handshake closes that connection with a protocol error and runs D7", async () => {
+  const { lines, logger } = recordingLogger();
+  await using node = await startNode({
+    name: `v${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+  });
+  const watcher = await probe(node.runtime, { trapExit: true });
+  const events: NodeDown[] = [];
+  node.onNodeEvent((e) => e instanceof NodeDown && events.push(e));
+  // A peer that passes the handshake, then misbehaves.
+  const codec = new MsgpackCodec();
+  const conn = await tcpTransport().connect(node.address!);
+  try {
+    const reader = new FrameReader(conn, new FrameDecoder(codec));
+    const evil = { name: `evil${seq}@127.0.0.1`, creation: 7 };
+    await connectorHandshake(
+      reader,
+      (f) => conn.write(encodeFrame(f, codec)),
+      evil,
+      await cookieKey(COOKIE),
+      node.name,
+    );
+    // A link from one of its processes, so D7 has something to fire.
+    const { Pid } = await import("../mod.ts");
+    const evilPid = new Pid(evil.name, 1, evil.creation);
+    await conn.write(
+      encodeFrame({ tag: Tag.LINK, from: evilPid, to: watcher.pid }, codec),
+    );
+    // A SEND whose body is cut short.
+    await conn.write(new Uint8Array([0, 0, 0, 3, Tag.SEND, 0x01, 0x05]));
+    const exit = await watcher.next<Exit>(is(Exit));
+    assert.equal(exit.reason, "noconnection");
+    assert.ok(exit.from.equals(evilPid));
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.reason, "protocol_error");
+    assert.ok(
+      lines.some((l) => l.startsWith("error: Protocol error")),
+      Deno.inspect(lines),
+    );
+    // The node closed the socket.
+    const buf = new Uint8Array(256);
+    while ((await conn.read(buf)) !== null) { /* drain what it sent */ }
+  } finally {
+    conn.close();
+  }
+  await stillServes(node);
+});
+
+Deno.test("D10: a peer speaking for another node's pids is a protocol error", async () => {
+  const { logger } = recordingLogger();
+  await using node = await startNode({
+    name: `w${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+  });
+  const codec = new MsgpackCodec();
+  const conn = await tcpTransport().connect(node.address!);
+  const ended = Promise.withResolvers<NodeDown>();
+  node.onNodeEvent((e) => e instanceof NodeDown && ended.resolve(e));
+  try {
+    const reader = new FrameReader(conn, new FrameDecoder(codec));
+    await connectorHandshake(
+      reader,
+      (f) => conn.write(encodeFrame(f, codec)),
+      { name: `liar${seq}@127.0.0.1`, creation: 1 },
+      await cookieKey(COOKIE),
+      node.name,
+    );
+    const target = await probe(node.runtime);
+    const { Pid } = await import("../mod.ts");
+    await conn.write(
+      encodeFrame({
+        tag: Tag.EXIT2,
+        from: new Pid("third@host", 1, 1),
+        to: target.pid,
+        reason: "kill",
+      }, codec),
+    );
+    assert.equal((await ended.promise).reason, "protocol_error");
+    assert.ok(
+      node.runtime.isAlive(target.pid),
+      "the forged exit signal was not applied",
+    );
+  } finally {
+    conn.close();
+  }
+});

@@ -1,0 +1,505 @@
+// In-process distribution tests: two and three nodes over real loopback
+// sockets (and the in-memory transport where a fake clock drives ticks).
+import assert from "node:assert/strict";
+import { Crash, Down, Exit, Pid, Runtime } from "../mod.ts";
+import {
+  MemoryTransport,
+  NodeDown,
+  type NodeEvent,
+  NodeUnreachableError,
+  NodeUp,
+  startNode,
+} from "../dist/mod.ts";
+import { ManualClock } from "../actor/clock.ts";
+import { UnencodableValueError } from "../wire/mod.ts";
+import { is, probe } from "./_probe.ts";
+
+const COOKIE = "test-cookie";
+let seq = 0;
+function name(base: string): string {
+  return `${base}${++seq}@127.0.0.1`;
+}
+
+async function pair(options: { tickTime?: number } = {}) {
+  const a = await startNode({ name: name("a"), cookie: COOKIE, ...options });
+  const b = await startNode({ name: name("b"), cookie: COOKIE, ...options });
+  await a.connect(b.name, b.address!);
+  return {
+    a,
+    b,
+    [Symbol.asyncDispose]: async () =>
+      void await Promise.all([a.stop(), b.stop()]),
+  };
+}
+
+Deno.test("D1: pids carry node name and creation; an earlier creation's pid is dead", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const target = await probe(b.runtime);
+  assert.equal(target.pid.node, b.name);
+  assert.equal(target.pid.creation, b.creation);
+  const stale = new Pid(b.name, target.pid.id, (b.creation + 1) >>> 0);
+  const watcher = await probe(a.runtime);
+  watcher.proc.send(stale, "to the old incarnation");
+  watcher.proc.send(target.pid, "to the live one");
+  const ref = watcher.proc.monitor(stale);
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.ref.equals(ref));
+  assert.equal(down.reason, "noproc");
+  assert.equal(await target.next(), "to the live one");
+  assert.deepEqual(target.seen, []);
+});
+
+Deno.test("D2: sending to a pid of an unconnected node connects on first use, in order", async () => {
+  const b = await startNode({ name: name("b"), cookie: COOKIE });
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    peers: { [b.name]: b.address! },
+  });
+  try {
+    const target = await probe(b.runtime);
+    assert.deepEqual(a.nodes(), []);
+    for (let i = 0; i < 100; i++) a.runtime.send(target.pid, i);
+    a.runtime.send([`never-registered`, b.name], "dropped quietly");
+    for (let i = 0; i < 100; i++) assert.equal(await target.next(), i);
+    assert.deepEqual(a.nodes(), [b.name]);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D2: a name on another node is reachable as [name, node]", async () => {
+  await using n = await pair();
+  const target = await probe(n.b.runtime);
+  n.b.runtime.register("inbox", target.pid);
+  n.a.runtime.send(["inbox", n.b.name], { hello: "there" });
+  assert.deepEqual(await target.next(), { hello: "there" });
+});
+
+Deno.test("D3: a wrong cookie is refused and the listener stays up", async () => {
+  const logs: string[] = [];
+  const logger = {
+    error: (m: string) => logs.push(m),
+    warn: (m: string) => logs.push(m),
+  };
+  const b = await startNode({ name: name("b"), cookie: COOKIE, logger });
+  const intruder = await startNode({ name: name("x"), cookie: "wrong" });
+  const friend = await startNode({ name: name("f"), cookie: COOKIE });
+  try {
+    await assert.rejects(
+      intruder.connect(b.name, b.address!),
+      NodeUnreachableError,
+    );
+    assert.deepEqual(b.nodes(), []);
+    assert.ok(logs.some((l) => l.includes("Refused")), Deno.inspect(logs));
+    await friend.connect(b.name, b.address!);
+    assert.deepEqual(b.nodes(), [friend.name]);
+  } finally {
+    await Promise.all([b.stop(), intruder.stop(), friend.stop()]);
+  }
+});
+
+Deno.test("D3: a duplicate name is refused", async () => {
+  await using n = await pair();
+  const impostor = await startNode({ name: n.a.name, cookie: COOKIE });
+  try {
+    await assert.rejects(
+      impostor.connect(n.b.name, n.b.address!),
+      NodeUnreachableError,
+    );
+    assert.deepEqual(n.b.nodes(), [n.a.name]);
+  } finally {
+    await impostor.stop();
+  }
+});
+
+Deno.test("D3: a handshake that never finishes is dropped at the deadline; others still connect", async () => {
+  const b = await startNode({
+    name: name("b"),
+    cookie: COOKIE,
+    handshakeTimeout: 150,
+  });
+  const friend = await startNode({ name: name("f"), cookie: COOKIE });
+  const silent = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: b.address!.port,
+  });
+  try {
+    const buf = new Uint8Array(16);
+    assert.equal(
+      await silent.read(buf),
+      null,
+      "the node closes a silent connection",
+    );
+    await friend.connect(b.name, b.address!);
+    assert.deepEqual(b.nodes(), [friend.name]);
+  } finally {
+    silent.close();
+    await Promise.all([b.stop(), friend.stop()]);
+  }
+});
+
+Deno.test("D4: simultaneous connects leave exactly one connection", async () => {
+  const a = await startNode({ name: name("a"), cookie: COOKIE });
+  const b = await startNode({ name: name("b"), cookie: COOKIE });
+  const ups: NodeEvent[] = [];
+  a.onNodeEvent((e) => ups.push(e));
+  b.onNodeEvent((e) => ups.push(e));
+  try {
+    await Promise.all([
+      a.connect(b.name, b.address!),
+      b.connect(a.name, a.address!),
+    ]);
+    assert.deepEqual(a.nodes(), [b.name]);
+    assert.deepEqual(b.nodes(), [a.name]);
+    assert.equal(ups.filter((e) => e instanceof NodeUp).length, 2);
+    assert.equal(ups.filter((e) => e instanceof NodeDown).length, 0);
+    const target = await probe(b.runtime);
+    a.runtime.send(target.pid, "over the one connection");
+    assert.equal(await target.next(), "over the one connection");
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D5: messages sent before a crash arrive before the Exit and the Down it causes", async () => {
+  await using n = await pair();
+  const watcher = await probe(n.a.runtime, { trapExit: true });
+  const go = Promise.withResolvers<void>();
+  const sender = n.b.runtime.spawn(async (proc) => {
+    const to = (await proc.receive()) as Pid;
+    go.resolve();
+    for (let i = 0; i < 500; i++) proc.send(to, i);
+    throw new Error("after 500");
+  });
+  watcher.proc.link(sender);
+  watcher.proc.monitor(sender);
+  watcher.proc.send(sender, watcher.pid);
+  await go.promise;
+  for (let i = 0; i < 500; i++) assert.equal(await watcher.next(), i);
+  const first = await watcher.next();
+  const second = await watcher.next();
+  const exit = [first, second].find((m) => m instanceof Exit) as Exit;
+  const down = [first, second].find((m) => m instanceof Down) as Down;
+  assert.ok(
+    exit.reason instanceof Crash && exit.reason.message === "after 500",
+  );
+  assert.ok(
+    down.reason instanceof Crash && down.reason.message === "after 500",
+  );
+});
+
+Deno.test("D6: a remote link delivers the exit reason; untrapped, the linked process dies with it", async () => {
+  await using n = await pair();
+  const remote = await probe(n.b.runtime);
+  const local = n.a.runtime.spawn(async (proc) => {
+    proc.link(remote.pid);
+    await proc.receive();
+  });
+  // The link is in place once the remote side records it.
+  while (n.b.runtime.processInfo(remote.pid)!.links.length === 0) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  n.b.runtime.exit(remote.pid, "boom");
+  assert.equal(await n.a.runtime.whenExited(local), "boom");
+});
+
+Deno.test("D6: linking to a remote pid that is already dead gives noproc", async () => {
+  await using n = await pair();
+  const dead = n.b.runtime.spawn(() => {});
+  await n.b.runtime.whenExited(dead);
+  const watcher = await probe(n.a.runtime, { trapExit: true });
+  watcher.proc.link(dead);
+  const exit = await watcher.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(dead));
+  assert.equal(exit.reason, "noproc");
+  assert.deepEqual(n.a.runtime.processInfo(watcher.pid)!.links, []);
+});
+
+Deno.test("D6: monitoring a dead remote pid gives noproc; by name too", async () => {
+  await using n = await pair();
+  const dead = n.b.runtime.spawn(() => {});
+  await n.b.runtime.whenExited(dead);
+  const watcher = await probe(n.a.runtime);
+  const r1 = watcher.proc.monitor(dead);
+  const d1 = await watcher.next<Down>(is(Down));
+  assert.ok(d1.ref.equals(r1));
+  assert.equal(d1.reason, "noproc");
+  const r2 = watcher.proc.monitor(["nobody", n.b.name]);
+  const d2 = await watcher.next<Down>(is(Down));
+  assert.ok(d2.ref.equals(r2));
+  assert.equal(d2.reason, "noproc");
+  assert.equal(d2.name, "nobody");
+});
+
+Deno.test("D6: a monitor by [name, node] reports the name and the exit reason", async () => {
+  await using n = await pair();
+  const remote = await probe(n.b.runtime);
+  n.b.runtime.register("svc", remote.pid);
+  const watcher = await probe(n.a.runtime);
+  const ref = watcher.proc.monitor(["svc", n.b.name]);
+  while (n.b.runtime.processInfo(remote.pid)!.monitoredBy.length === 0) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  n.b.runtime.exit(remote.pid, "retired");
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.ref.equals(ref));
+  assert.equal(down.name, "svc");
+  assert.equal(down.node, n.b.name);
+  assert.equal(down.reason, "retired");
+});
+
+Deno.test("D6: exit(remote, kill) kills a process that traps exits", async () => {
+  await using n = await pair();
+  const victim = await probe(n.b.runtime, { trapExit: true });
+  n.a.runtime.exit(victim.pid, "kill");
+  assert.equal(await n.b.runtime.whenExited(victim.pid), "killed");
+  const other = await probe(n.b.runtime, { trapExit: true });
+  n.a.runtime.exit(other.pid, "polite");
+  const exit = await other.next<Exit>(is(Exit));
+  assert.equal(exit.reason, "polite");
+});
+
+Deno.test("D6: after unlink and demonitor, a remote death sends nothing", async () => {
+  await using n = await pair();
+  const remote = await probe(n.b.runtime);
+  const watcher = await probe(n.a.runtime, { trapExit: true });
+  watcher.proc.link(remote.pid);
+  const ref = watcher.proc.monitor(remote.pid);
+  while (n.b.runtime.processInfo(remote.pid)!.monitoredBy.length === 0) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  watcher.proc.unlink(remote.pid);
+  assert.equal(watcher.proc.demonitor(ref), true);
+  // A marker sent after the unlink/demonitor travels the same connection (D5).
+  const marker = await probe(n.b.runtime);
+  watcher.proc.send(marker.pid, "after");
+  await marker.next();
+  assert.deepEqual(n.b.runtime.processInfo(remote.pid)!.links, []);
+  assert.deepEqual(n.b.runtime.processInfo(remote.pid)!.monitoredBy, []);
+  n.b.runtime.exit(remote.pid, "gone");
+  await n.b.runtime.whenExited(remote.pid);
+  // Round trip over the same connection: anything caused by the exit would be here by now.
+  const echo = n.b.runtime.spawn(async (p) => {
+    const from = (await p.receive()) as Pid;
+    p.send(from, "echo");
+  });
+  watcher.proc.send(echo, watcher.pid);
+  assert.equal(await watcher.next(), "echo");
+  assert.deepEqual(watcher.seen, []);
+});
+
+Deno.test("D6: monitoring a pid on a node that cannot be reached gives noconnection", async () => {
+  await using a = await startNode({ name: name("a"), cookie: COOKIE });
+  const watcher = await probe(a.runtime, { trapExit: true });
+  const ghost = new Pid("ghost@127.0.0.1", 1, 1);
+  const ref = watcher.proc.monitor(ghost);
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.ref.equals(ref));
+  assert.equal(down.reason, "noconnection");
+  watcher.proc.link(ghost);
+  const exit = await watcher.next<Exit>(is(Exit));
+  assert.equal(exit.reason, "noconnection");
+  assert.deepEqual(a.runtime.processInfo(watcher.pid)!.links, []);
+  assert.deepEqual(a.runtime.processInfo(watcher.pid)!.monitors, []);
+});
+
+Deno.test("D7: a lost connection fires noconnection on both sides and leaves no records", async () => {
+  await using n = await pair();
+  const onA = await probe(n.a.runtime, { trapExit: true });
+  const onB = await probe(n.b.runtime, { trapExit: true });
+  onA.proc.link(onB.pid);
+  onA.proc.monitor(onB.pid);
+  onB.proc.monitor(onA.pid);
+  n.a.monitorNode(onA.pid, n.b.name);
+  n.b.monitorNode(onB.pid, n.a.name);
+  while (n.b.runtime.processInfo(onB.pid)!.monitoredBy.length === 0) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  n.a.disconnect(n.b.name);
+  for (const side of [onA, onB]) {
+    const down = await side.next<Down>(is(Down));
+    assert.equal(down.reason, "noconnection");
+    const nd = await side.next<NodeDown>(is(NodeDown));
+    assert.ok(
+      nd.reason === "disconnected" || nd.reason === "connection_closed",
+    );
+  }
+  assert.equal((await onA.next<Exit>(is(Exit))).reason, "noconnection");
+  assert.equal((await onB.next<Exit>(is(Exit))).reason, "noconnection");
+  for (
+    const [rt, pid] of [[n.a.runtime, onA.pid], [n.b.runtime, onB.pid]] as const
+  ) {
+    const info = rt.processInfo(pid)!;
+    assert.deepEqual([info.links, info.monitors, info.monitoredBy], [
+      [],
+      [],
+      [],
+    ]);
+  }
+  assert.deepEqual(n.a.nodes(), []);
+});
+
+Deno.test("D7: an untrapped process linked across a lost connection dies with noconnection", async () => {
+  await using n = await pair();
+  const remote = await probe(n.b.runtime);
+  const local = n.a.runtime.spawn(async (proc) => {
+    proc.link(remote.pid);
+    await proc.receive();
+  });
+  while (n.b.runtime.processInfo(remote.pid)!.links.length === 0) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const localExit = n.a.runtime.whenExited(local);
+  const remoteExit = n.b.runtime.whenExited(remote.pid);
+  n.b.disconnect(n.a.name);
+  assert.equal(await localExit, "noconnection");
+  assert.equal(await remoteExit, "noconnection");
+});
+
+Deno.test("D8: monitorNode delivers NodeUp on connect, NodeDown on loss, and NodeDown at once when unreachable", async () => {
+  const a = await startNode({ name: name("a"), cookie: COOKIE });
+  const b = await startNode({ name: name("b"), cookie: COOKIE });
+  try {
+    const watcher = await probe(a.runtime);
+    a.monitorNode(watcher.pid, "nowhere@127.0.0.1");
+    const unreachable = await watcher.next<NodeDown>(is(NodeDown));
+    assert.equal(unreachable.node, "nowhere@127.0.0.1");
+    assert.equal(unreachable.reason, "unreachable");
+    a.monitorNode(watcher.pid, b.name);
+    const events: NodeEvent[] = [];
+    const stopEvents = new AbortController();
+    const iterated = (async () => {
+      for await (const e of a.events(stopEvents.signal)) {
+        events.push(e);
+        if (events.length === 2) stopEvents.abort();
+      }
+    })();
+    await a.connect(b.name, b.address!);
+    const up = await watcher.next<NodeUp>(is(NodeUp));
+    assert.equal(up.node, b.name);
+    assert.equal(up.creation, b.creation);
+    b.disconnect(a.name);
+    const down = await watcher.next<NodeDown>(is(NodeDown));
+    assert.equal(down.reason, "connection_closed");
+    await iterated;
+    assert.ok(events[0] instanceof NodeUp && events[1] instanceof NodeDown);
+    assert.equal(a.demonitorNode(watcher.pid, b.name), true);
+    assert.equal(a.demonitorNode(watcher.pid, b.name), false);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D8: a cluster forms a full mesh from one seed", async () => {
+  const seed = await startNode({ name: name("seed"), cookie: COOKIE });
+  const others = await Promise.all(
+    [1, 2, 3].map(() => startNode({ name: name("m"), cookie: COOKIE })),
+  );
+  try {
+    const allUp = others.map((node) => {
+      const want = new Set(
+        [seed.name, ...others.map((o) => o.name)].filter((n) =>
+          n !== node.name
+        ),
+      );
+      const done = Promise.withResolvers<void>();
+      const check = () => {
+        if ([...want].every((w) => node.nodes().includes(w))) done.resolve();
+      };
+      node.onNodeEvent(check);
+      return done.promise;
+    });
+    for (const node of others) await node.connect(seed.name, seed.address!);
+    await Promise.all(allUp);
+    for (const node of others) assert.equal(node.nodes().length, 3);
+    assert.equal(seed.nodes().length, 3);
+  } finally {
+    await Promise.all([seed.stop(), ...others.map((o) => o.stop())]);
+  }
+});
+
+Deno.test("D9: a peer that goes silent is dropped after the tick time (fake clock, in-memory link)", async () => {
+  const clock = new ManualClock();
+  const transport = new MemoryTransport();
+  const tickTime = 1000;
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    tickTime,
+    host: "mem",
+  });
+  const b = await startNode({
+    name: name("b"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    tickTime,
+    host: "mem",
+  });
+  const flushIo = async () => {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((r) => queueMicrotask(r));
+    }
+  };
+  try {
+    const events: NodeEvent[] = [];
+    a.onNodeEvent((e) => events.push(e));
+    await a.connect(b.name, b.address!);
+    // Three tick times pass with both sides alive: heartbeats keep the link up.
+    for (let t = 0; t < 3 * tickTime; t += tickTime / 8) {
+      clock.advance(tickTime / 8);
+      await flushIo();
+    }
+    assert.deepEqual(a.nodes(), [b.name]);
+    // Freeze what a hears: after one tick time of silence, a drops b.
+    const aEnd = transport.connections[0]!;
+    aEnd.stall();
+    let waited = 0;
+    while (!events.some((e) => e instanceof NodeDown)) {
+      clock.advance(tickTime / 8);
+      waited += tickTime / 8;
+      await flushIo();
+      assert.ok(waited <= 1.25 * tickTime, "detected within 1.25 tick");
+    }
+    assert.ok(
+      waited >= tickTime * 0.75,
+      `not before the tick time (waited ${waited})`,
+    );
+    assert.equal(
+      (events.find((e) => e instanceof NodeDown) as NodeDown).reason,
+      "heartbeat_timeout",
+    );
+    aEnd.resume();
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("P3: sending a function to a remote pid is refused with a clear error", async () => {
+  await using n = await pair();
+  const target = await probe(n.b.runtime);
+  assert.throws(
+    () => n.a.runtime.send(target.pid, { handler: () => 1 }),
+    UnencodableValueError,
+  );
+  n.a.runtime.send(target.pid, "still fine");
+  assert.equal(await target.next(), "still fine");
+});
+
+Deno.test("S1: stopping a node runs D7 for its connections and releases everything", async () => {
+  const rt = new Runtime({ node: name("s") });
+  const node = await startNode({ runtime: rt, cookie: COOKIE });
+  const peer = await startNode({ name: name("p"), cookie: COOKIE });
+  const watcher = await probe(peer.runtime);
+  peer.monitorNode(watcher.pid, node.name);
+  await peer.connect(node.name, node.address!);
+  await watcher.next(is(NodeUp));
+  await rt.shutdown();
+  const down = await watcher.next<NodeDown>(is(NodeDown));
+  assert.equal(down.reason, "connection_closed");
+  await peer.stop();
+});
