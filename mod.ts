@@ -17,3 +17,4 @@
  * @module
  */
 export * from "./actor/mod.ts";
+export * from "./dist/mod.ts";

@@ -1,0 +1,220 @@
+// Shared test data (no tests here): one sample frame per kind, with the
+// name of its golden fixture in tests/fixtures/, and a seeded PRNG.
+
+import type { Frame } from "./frame.ts";
+import { Tag } from "./tags.ts";
+import { Crash, Pid, Ref } from "./terms.ts";
+
+const a = new Pid("a@host", 7, 1);
+const b = new Pid("b@other.example", 2 ** 40 + 3, 0xfffffffe);
+const r = new Ref("a@host", 2 ** 53 - 1, 1);
+const bytes32 = (seed: number) =>
+  Uint8Array.from({ length: 32 }, (_, i) => (seed + i * 7) & 0xff);
+
+/** [fixture name, frame] for every frame kind (some kinds twice). */
+export const samples: [string, Frame][] = [
+  ["handshake_name", {
+    tag: Tag.HANDSHAKE_NAME,
+    name: "a@host",
+    creation: 1,
+    version: 1,
+  }],
+  ["handshake_challenge", {
+    tag: Tag.HANDSHAKE_CHALLENGE,
+    name: "b@other.example",
+    creation: 0xfffffffe,
+    challenge: bytes32(1),
+  }],
+  ["handshake_reply", {
+    tag: Tag.HANDSHAKE_REPLY,
+    challenge: bytes32(2),
+    digest: bytes32(3),
+  }],
+  ["handshake_ack", { tag: Tag.HANDSHAKE_ACK, digest: bytes32(4) }],
+  ["handshake_refuse", {
+    tag: Tag.HANDSHAKE_REFUSE,
+    reason: "not allowed: bad cookie",
+  }],
+  ["tick", { tag: Tag.TICK }],
+  ["send", {
+    tag: Tag.SEND,
+    to: a,
+    message: { op: "incr", n: 42, who: "alice" },
+  }],
+  ["send_terms", {
+    tag: Tag.SEND,
+    to: b,
+    message: [
+      a,
+      r,
+      new Map<unknown, unknown>([["k", new Set([1, -(2n ** 70n)])]]),
+      undefined,
+      null,
+      -0,
+      1.5,
+      "é€𝄞",
+      new Uint8Array([0, 255]),
+      new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678)),
+    ],
+  }],
+  ["reg_send", {
+    tag: Tag.REG_SEND,
+    from: a,
+    name: "db",
+    message: { get: "key" },
+  }],
+  ["reg_send_anonymous", {
+    tag: Tag.REG_SEND,
+    from: null,
+    name: "logger",
+    message: "hello",
+  }],
+  ["peer_list", {
+    tag: Tag.PEER_LIST,
+    peers: [
+      { name: "a@host", host: "127.0.0.1", port: 4369 },
+      { name: "b@other.example", host: "::1", port: 65535 },
+    ],
+  }],
+  ["link", { tag: Tag.LINK, from: a, to: b }],
+  ["unlink", { tag: Tag.UNLINK, id: 2 ** 53 - 1, from: a, to: b }],
+  ["unlink_ack", { tag: Tag.UNLINK_ACK, id: 5, from: b, to: a }],
+  ["exit", { tag: Tag.EXIT, from: a, to: b, reason: "normal" }],
+  ["exit2", {
+    tag: Tag.EXIT2,
+    from: b,
+    to: a,
+    reason: new Crash(
+      "TypeError",
+      "x is not a function",
+      "TypeError: x\n  at f",
+    ),
+  }],
+  ["monitor", { tag: Tag.MONITOR, from: a, to: b, ref: r }],
+  ["monitor_name", { tag: Tag.MONITOR, from: a, to: "db", ref: r }],
+  ["demonitor", { tag: Tag.DEMONITOR, from: a, to: "db", ref: r }],
+  ["monitor_exit", {
+    tag: Tag.MONITOR_EXIT,
+    from: b,
+    to: a,
+    ref: r,
+    reason: "noproc",
+  }],
+  ["monitor_exit_name", {
+    tag: Tag.MONITOR_EXIT,
+    from: "db",
+    to: a,
+    ref: r,
+    reason: { shutdown: true },
+  }],
+];
+
+/** Mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pieces = ["a", "é", "€", "𝄞", "\u0000", "\uFEFF", "z", " ", "日本"];
+
+/** A random payload value of bounded depth, drawn with `rand`. */
+export function randomValue(rand: () => number, depth = 0): unknown {
+  const int = (n: number) => Math.floor(rand() * n);
+  const kind = int(depth > 3 ? 9 : 14);
+  switch (kind) {
+    case 0:
+      return null;
+    case 1:
+      return undefined;
+    case 2:
+      return rand() < 0.5;
+    case 3: {
+      const nums = [
+        0,
+        -0,
+        1,
+        -1,
+        127,
+        128,
+        -33,
+        255,
+        65536,
+        2 ** 32,
+        -(2 ** 31) - 1,
+        Number.MAX_SAFE_INTEGER,
+        -Number.MAX_SAFE_INTEGER,
+        2 ** 60,
+        1e300,
+        -1.5e-300,
+        Math.PI,
+        NaN,
+        Infinity,
+        -Infinity,
+      ];
+      return rand() < 0.5 ? nums[int(nums.length)] : (rand() - 0.5) * 1e6;
+    }
+    case 4: {
+      let s = "";
+      const n = int(rand() < 0.9 ? 12 : 300);
+      for (let i = 0; i < n; i++) s += pieces[int(pieces.length)];
+      return s;
+    }
+    case 5: {
+      let v = BigInt(int(1000)) ** BigInt(int(12));
+      if (rand() < 0.5) v = -v;
+      return v;
+    }
+    case 6:
+      return Uint8Array.from({ length: int(40) }, () => int(256));
+    case 7:
+      return rand() < 0.5
+        ? new Pid(`n${int(5)}@h`, int(2 ** 40), int(2 ** 32))
+        : new Ref(`n${int(5)}@h`, int(2 ** 52), int(9));
+    case 8:
+      return rand() < 0.1
+        ? new Date(NaN)
+        : new Date(Math.floor((rand() - 0.5) * 2 ** 45));
+    case 9:
+      return Array.from({ length: int(6) }, () => randomValue(rand, depth + 1));
+    case 10: {
+      const o: Record<string, unknown> = {};
+      for (let i = int(6); i > 0; i--) {
+        o[String(randomValue(rand, 9)).slice(0, 8) + i] = randomValue(
+          rand,
+          depth + 1,
+        );
+      }
+      return o;
+    }
+    case 11: {
+      const m = new Map<unknown, unknown>();
+      for (let i = int(4); i > 0; i--) {
+        m.set(randomValue(rand, depth + 1), randomValue(rand, depth + 1));
+      }
+      return m;
+    }
+    case 12:
+      return new Set(
+        Array.from({ length: int(4) }, () => randomValue(rand, depth + 1)),
+      );
+    default: {
+      if (rand() < 0.5) {
+        return new Crash(
+          "Error",
+          `boom ${int(100)}`,
+          rand() < 0.5 ? "s" : undefined,
+        );
+      }
+      const e = new RangeError(`bad ${int(100)}`, {
+        cause: randomValue(rand, depth + 1),
+      });
+      return e;
+    }
+  }
+}

@@ -1,0 +1,360 @@
+import assert from "node:assert/strict";
+import { MsgpackCodec } from "./codec.ts";
+import {
+  EmptyFrameError,
+  FrameDecodeError,
+  FrameTooLargeError,
+  InvalidFieldError,
+  TrailingBytesError,
+  TruncatedFrameError,
+  UnknownTagError,
+  WireError,
+} from "./errors.ts";
+import type { Frame } from "./frame.ts";
+import { decodeFrame, FrameDecoder } from "./frame_decoder.ts";
+import { encodeFrame, FrameWriter } from "./frame_encoder.ts";
+import { Tag } from "./tags.ts";
+import { Pid } from "./terms.ts";
+import { prng, samples } from "./_samples_test.ts";
+
+const codec = new MsgpackCodec();
+const frames = samples.map(([, f]) => f);
+const writer = new FrameWriter(codec);
+for (const f of frames) writer.write(f);
+const stream = writer.take();
+
+function drain(d: FrameDecoder): Frame[] {
+  const out: Frame[] = [];
+  for (let f = d.next(); f !== undefined; f = d.next()) out.push(f);
+  return out;
+}
+
+Deno.test("FrameDecoder: a stream fed one byte at a time", () => {
+  const d = new FrameDecoder(codec);
+  const out: Frame[] = [];
+  const one = new Uint8Array(1);
+  for (const b of stream) {
+    one[0] = b; // the same chunk is reused: the decoder must copy
+    d.push(one);
+    out.push(...drain(d));
+  }
+  assert.deepStrictEqual(out, frames);
+  assert.equal(d.buffered, 0);
+});
+
+Deno.test("FrameDecoder: a stream fed in random chunk sizes", () => {
+  const rand = prng(7);
+  for (let round = 0; round < 200; round++) {
+    const d = new FrameDecoder(codec);
+    const out: Frame[] = [];
+    for (let at = 0; at < stream.length;) {
+      const n = 1 + Math.floor(rand() * (rand() < 0.2 ? 400 : 40));
+      const chunk = stream.slice(at, at + n);
+      d.push(chunk);
+      chunk.fill(0xee); // reused by the caller
+      at += n;
+      if (rand() < 0.7) out.push(...drain(d));
+    }
+    out.push(...drain(d));
+    assert.deepStrictEqual(out, frames, `round ${round}`);
+    assert.equal(d.buffered, 0);
+  }
+});
+
+Deno.test("FrameDecoder: the whole stream in one chunk, and buffered counts", () => {
+  const d = new FrameDecoder(codec);
+  d.push(stream);
+  assert.equal(d.buffered, stream.length);
+  const first = d.next();
+  assert.deepStrictEqual(first, frames[0]);
+  assert.equal(
+    d.buffered,
+    stream.length - encodeFrame(frames[0]!, codec).length,
+  );
+  assert.deepStrictEqual([first, ...drain(d)], frames);
+  d.push(stream.subarray(0, 3));
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, 3);
+});
+
+Deno.test("FrameDecoder: binary payloads stay intact after more input", () => {
+  const to = new Pid("a", 1, 1);
+  const d = new FrameDecoder(codec);
+  const kept: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) {
+    d.push(
+      encodeFrame({
+        tag: Tag.SEND,
+        to,
+        message: new Uint8Array(50).fill(i & 0xff),
+      }, codec),
+    );
+    const f = d.next() as { message: Uint8Array };
+    kept.push(f.message);
+  }
+  kept.forEach((b, i) =>
+    assert.ok(b.every((x) => x === (i & 0xff)), `payload ${i}`)
+  );
+});
+
+Deno.test("FrameDecoder: a big frame in 64 KiB pieces is not re-copied", () => {
+  const big = new Uint8Array(12 * 1024 * 1024).fill(7);
+  const bytes = encodeFrame({
+    tag: Tag.SEND,
+    to: new Pid("a", 1, 1),
+    message: big,
+  }, codec);
+  const d = new FrameDecoder(codec);
+  const started = performance.now();
+  for (let at = 0; at < bytes.length; at += 65536) {
+    d.push(bytes.subarray(at, at + 65536));
+    if (at + 65536 < bytes.length) assert.equal(d.next(), undefined);
+  }
+  const f = d.next() as { message: Uint8Array };
+  assert.equal(f.message.length, big.length);
+  // Quadratic re-concatenation would take seconds here.
+  assert.ok(performance.now() - started < 1500);
+});
+
+Deno.test("FrameDecoder: many tiny chunks stay linear", () => {
+  const d = new FrameDecoder(codec);
+  const many = new FrameWriter(codec);
+  for (let i = 0; i < 20_000; i++) many.write({ tag: Tag.TICK });
+  const bytes = many.take();
+  const started = performance.now();
+  for (let at = 0; at < bytes.length; at += 3) {
+    d.push(bytes.subarray(at, at + 3));
+  }
+  assert.equal(drain(d).length, 20_000);
+  assert.ok(performance.now() - started < 1500);
+});
+
+function throwsWire<E extends WireError>(
+  input: number[] | Uint8Array,
+  type: new (...args: never[]) => E,
+  check?: (e: E) => void,
+): void {
+  const d = new FrameDecoder(codec, { maxFrameBytes: 1024 });
+  d.push(input instanceof Uint8Array ? input : new Uint8Array(input));
+  let err: unknown;
+  try {
+    drain(d);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof type, `expected ${type.name}, got ${err}`);
+  assert.ok(err instanceof WireError && err instanceof Error);
+  assert.equal(err.name, type.name);
+  check?.(err);
+  // Errors are final.
+  assert.throws(() => d.next(), (e) => e === err);
+}
+
+Deno.test("FrameDecoder: a declared length above the limit is refused before its body arrives", () => {
+  throwsWire([0xff, 0xff, 0xff, 0xff], FrameTooLargeError, (e) => {
+    assert.equal(e.length, 0xffffffff);
+    assert.equal(e.maxFrameBytes, 1024);
+    assert.equal(e.offset, 0);
+    assert.equal(e.tag, undefined);
+  });
+  // Same after a valid frame: the offset counts the stream.
+  throwsWire(
+    [0, 0, 0, 1, 8, 0, 0, 4, 1],
+    FrameTooLargeError,
+    (e) => assert.equal(e.offset, 5),
+  );
+  // The default limit is 16 MiB.
+  const d = new FrameDecoder(codec);
+  d.push(new Uint8Array([1, 0, 0, 1]));
+  assert.throws(() => d.next(), FrameTooLargeError);
+  const ok = new FrameDecoder(codec);
+  ok.push(new Uint8Array([1, 0, 0, 0]));
+  assert.equal(ok.next(), undefined);
+});
+
+Deno.test("FrameDecoder: zero-length frame, unknown tag", () => {
+  throwsWire([0, 0, 0, 0], EmptyFrameError);
+  throwsWire([0, 0, 0, 1, 0x7f], UnknownTagError, (e) => {
+    assert.equal(e.tag, 0x7f);
+    assert.equal(e.offset, 4);
+    assert.match(e.message, /0x7f/);
+  });
+  throwsWire([0, 0, 0, 1, 0x20], UnknownTagError); // reserved, not yet known
+});
+
+Deno.test("FrameDecoder: truncated and trailing bodies", () => {
+  throwsWire(
+    [0, 0, 0, 2, Tag.LINK, 3],
+    TruncatedFrameError,
+    (e) => assert.equal(e.tag, Tag.LINK),
+  );
+  throwsWire(
+    [0, 0, 0, 2, Tag.TICK, 0],
+    TrailingBytesError,
+    (e) => assert.equal(e.offset, 5),
+  );
+  const link = encodeFrame(frames.find((f) => f.tag === Tag.LINK)!, codec);
+  const longer = new Uint8Array(link.length + 1);
+  longer.set(link);
+  new DataView(longer.buffer).setUint32(0, link.length - 3);
+  throwsWire(longer, TrailingBytesError);
+  const shorter = link.slice(0, -1);
+  new DataView(shorter.buffer).setUint32(0, shorter.length - 4);
+  throwsWire(shorter, TruncatedFrameError);
+  throwsWire([0, 0, 0, 2, Tag.SEND, 0], TruncatedFrameError);
+  // A SEND whose pid is whole but has no message.
+  throwsWire([
+    0,
+    0,
+    0,
+    15,
+    Tag.SEND,
+    1,
+    0x61,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+  ], TruncatedFrameError);
+});
+
+Deno.test("FrameDecoder: invalid field values", () => {
+  // MONITOR with a destination kind of 3
+  const pid = [1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1];
+  const body = [Tag.MONITOR, ...pid, 3, ...pid];
+  throwsWire([0, 0, 0, body.length, ...body], InvalidFieldError, (e) => {
+    assert.equal(e.tag, Tag.MONITOR);
+    assert.equal(e.offset, 4 + 1 + pid.length);
+  });
+  // REG_SEND with a from kind of 2 (names are not allowed there)
+  throwsWire([0, 0, 0, 3, Tag.REG_SEND, 2, 0], InvalidFieldError);
+  // An id of 2^53
+  const unlink = [Tag.UNLINK, 0, 0x20, 0, 0, 0, 0, 0, 0, ...pid, ...pid];
+  throwsWire([0, 0, 0, unlink.length, ...unlink], InvalidFieldError);
+  // A node name that is not UTF-8
+  const bad = [Tag.LINK, 1, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, ...pid];
+  throwsWire(
+    [0, 0, 0, bad.length, ...bad],
+    InvalidFieldError,
+    (e) => assert.match(e.message, /UTF-8/),
+  );
+});
+
+Deno.test("FrameDecoder: a payload that does not decode is a FrameDecodeError with a cause", () => {
+  const body = [
+    Tag.EXIT,
+    1,
+    0x61,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    1,
+    0x62,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0xc1,
+  ];
+  throwsWire([0, 0, 0, body.length, ...body], FrameDecodeError, (e) => {
+    assert.equal(e.tag, Tag.EXIT);
+    assert.ok(e.cause instanceof Error);
+    assert.match(e.message, /reason does not decode/);
+  });
+  // msgpack trailing bytes inside the payload
+  const send = [
+    Tag.SEND,
+    1,
+    0x61,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0x01,
+    0x02,
+  ];
+  throwsWire([0, 0, 0, send.length, ...send], FrameDecodeError);
+});
+
+Deno.test("FrameDecoder: a throwing custom codec still yields a WireError", () => {
+  const broken = {
+    encode: () => new Uint8Array([1]),
+    decode: (): unknown => {
+      throw "not even an Error";
+    },
+  };
+  const d = new FrameDecoder(broken);
+  d.push(
+    encodeFrame({ tag: Tag.SEND, to: new Pid("a", 1, 1), message: 0 }, broken),
+  );
+  assert.throws(() => d.next(), FrameDecodeError);
+});
+
+Deno.test("decodeFrame: exactly one frame", () => {
+  const tick = new Uint8Array([0, 0, 0, 1, 8]);
+  assert.deepStrictEqual(decodeFrame(tick, codec), { tag: Tag.TICK });
+  assert.throws(
+    () => decodeFrame(tick.subarray(0, 3), codec),
+    TruncatedFrameError,
+  );
+  assert.throws(
+    () => decodeFrame(tick.subarray(0, 4), codec),
+    TruncatedFrameError,
+  );
+  assert.throws(
+    () => decodeFrame(new Uint8Array([0, 0, 0, 1, 8, 0]), codec),
+    TrailingBytesError,
+  );
+  assert.throws(
+    () => decodeFrame(new Uint8Array([0, 0, 0, 0]), codec),
+    EmptyFrameError,
+  );
+  assert.throws(
+    () => decodeFrame(new Uint8Array([0, 0, 0, 1, 0]), codec),
+    UnknownTagError,
+  );
+});
+
+Deno.test("FrameDecoder: options are checked", () => {
+  assert.throws(
+    () => new FrameDecoder(codec, { maxFrameBytes: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameDecoder(codec, { maxFrameBytes: 2 ** 32 }),
+    RangeError,
+  );
+});

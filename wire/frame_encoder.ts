@@ -1,0 +1,345 @@
+/**
+ * Frame encoding: {@linkcode encodeFrame} for one frame, and
+ * {@linkcode FrameWriter} to gather a turn's frames into one buffer. The
+ * layout is documented in `frame_decoder.ts` and `docs/protocol.md`.
+ *
+ * @module
+ */
+
+import { ByteWriter, checkUint, U16_MAX, U32_MAX } from "./_bytes.ts";
+import type { Codec } from "./codec.ts";
+import { UnencodableValueError } from "./errors.ts";
+import {
+  CHALLENGE_BYTES,
+  DIGEST_BYTES,
+  type Frame,
+  type FrameOf,
+} from "./frame.ts";
+import { Tag } from "./tags.ts";
+import type { Pid, Ref } from "./terms.ts";
+
+/** Discriminator byte of a `Pid | null` field. */
+export const OPT_NONE = 0x00;
+/** Discriminator byte of a field holding a pid. */
+export const OPT_PID = 0x01;
+/** Discriminator byte of a `Pid | string` field holding a registered name. */
+export const OPT_NAME = 0x02;
+
+function pid(w: ByteWriter, p: Pid | Ref, path: string): void {
+  if (typeof p !== "object" || p === null) {
+    throw new UnencodableValueError(`expected a pid or ref, got ${p}`, {
+      path,
+    });
+  }
+  w.name8(p.node, `${path}.node`);
+  const { id, creation } = p;
+  if (!Number.isSafeInteger(id) || id < 0) {
+    checkUint(id, Number.MAX_SAFE_INTEGER, `${path}.id`);
+  }
+  if (!(creation >= 0 && creation <= U32_MAX && Number.isInteger(creation))) {
+    checkUint(creation, U32_MAX, `${path}.creation`);
+  }
+  w.u53(id);
+  w.u32(creation);
+}
+
+function pidOrName(w: ByteWriter, p: Pid | string, path: string): void {
+  if (typeof p === "string") {
+    w.u8(OPT_NAME);
+    w.name8(p, path);
+  } else {
+    w.u8(OPT_PID);
+    pid(w, p, path);
+  }
+}
+
+function fixed(w: ByteWriter, b: Uint8Array, n: number, path: string): void {
+  if (!(b instanceof Uint8Array) || b.length !== n) {
+    throw new UnencodableValueError(
+      `expected a Uint8Array of ${n} bytes, got ${
+        b instanceof Uint8Array ? `${b.length} bytes` : typeof b
+      }`,
+      { path },
+    );
+  }
+  w.bytes(b);
+}
+
+function payload(
+  w: ByteWriter,
+  codec: Codec,
+  value: unknown,
+  path: string,
+): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = codec.encodeShared !== undefined
+      ? codec.encodeShared(value)
+      : codec.encode(value);
+  } catch (e) {
+    if (e instanceof UnencodableValueError) throw e.within(path);
+    throw new UnencodableValueError(
+      `the codec refused it: ${(e as Error)?.message ?? e}`,
+      { path, cause: e },
+    );
+  }
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
+    throw new UnencodableValueError(
+      "the codec returned no bytes",
+      { path },
+    );
+  }
+  w.bytes(bytes);
+}
+
+function name(w: ByteWriter, f: FrameOf<typeof Tag.HANDSHAKE_NAME>): void {
+  w.name8(f.name, "name");
+  checkUint(f.creation, U32_MAX, "creation");
+  checkUint(f.version, U16_MAX, "version");
+  w.u32(f.creation);
+  w.u16(f.version);
+}
+
+function challenge(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.HANDSHAKE_CHALLENGE>,
+): void {
+  w.name8(f.name, "name");
+  checkUint(f.creation, U32_MAX, "creation");
+  w.u32(f.creation);
+  fixed(w, f.challenge, CHALLENGE_BYTES, "challenge");
+}
+
+function reply(w: ByteWriter, f: FrameOf<typeof Tag.HANDSHAKE_REPLY>): void {
+  fixed(w, f.challenge, CHALLENGE_BYTES, "challenge");
+  fixed(w, f.digest, DIGEST_BYTES, "digest");
+}
+
+function ack(w: ByteWriter, f: FrameOf<typeof Tag.HANDSHAKE_ACK>): void {
+  fixed(w, f.digest, DIGEST_BYTES, "digest");
+}
+
+function refuse(w: ByteWriter, f: FrameOf<typeof Tag.HANDSHAKE_REFUSE>): void {
+  if (typeof f.reason !== "string") {
+    throw new UnencodableValueError("expected a string", { path: "reason" });
+  }
+  w.utf8(f.reason);
+}
+
+function send(w: ByteWriter, f: FrameOf<typeof Tag.SEND>, c: Codec): void {
+  pid(w, f.to, "to");
+  payload(w, c, f.message, "message");
+}
+
+function regSend(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.REG_SEND>,
+  c: Codec,
+): void {
+  if (f.from === null) w.u8(OPT_NONE);
+  else {
+    w.u8(OPT_PID);
+    pid(w, f.from, "from");
+  }
+  w.name8(f.name, "name");
+  payload(w, c, f.message, "message");
+}
+
+function peerList(w: ByteWriter, f: FrameOf<typeof Tag.PEER_LIST>): void {
+  const peers = f.peers;
+  if (!Array.isArray(peers) || peers.length > U16_MAX) {
+    throw new UnencodableValueError(
+      `expected an array of at most ${U16_MAX} peers`,
+      { path: "peers" },
+    );
+  }
+  w.u16(peers.length);
+  for (let i = 0; i < peers.length; i++) {
+    const p = peers[i]!;
+    w.name8(p.name, `peers[${i}].name`);
+    w.name8(p.host, `peers[${i}].host`);
+    checkUint(p.port, U16_MAX, `peers[${i}].port`);
+    w.u16(p.port);
+  }
+}
+
+function link(w: ByteWriter, f: FrameOf<typeof Tag.LINK>): void {
+  pid(w, f.from, "from");
+  pid(w, f.to, "to");
+}
+
+function unlink(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.UNLINK | typeof Tag.UNLINK_ACK>,
+): void {
+  checkUint(f.id, Number.MAX_SAFE_INTEGER, "id");
+  w.u53(f.id);
+  pid(w, f.from, "from");
+  pid(w, f.to, "to");
+}
+
+function exit(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.EXIT | typeof Tag.EXIT2>,
+  c: Codec,
+): void {
+  pid(w, f.from, "from");
+  pid(w, f.to, "to");
+  payload(w, c, f.reason, "reason");
+}
+
+function monitor(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.MONITOR | typeof Tag.DEMONITOR>,
+): void {
+  pid(w, f.from, "from");
+  pidOrName(w, f.to, "to");
+  pid(w, f.ref, "ref");
+}
+
+function monitorExit(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.MONITOR_EXIT>,
+  c: Codec,
+): void {
+  pidOrName(w, f.from, "from");
+  pid(w, f.to, "to");
+  pid(w, f.ref, "ref");
+  payload(w, c, f.reason, "reason");
+}
+
+function body(w: ByteWriter, f: Frame, c: Codec): void {
+  switch (f.tag) {
+    case Tag.HANDSHAKE_NAME:
+      return name(w, f);
+    case Tag.HANDSHAKE_CHALLENGE:
+      return challenge(w, f);
+    case Tag.HANDSHAKE_REPLY:
+      return reply(w, f);
+    case Tag.HANDSHAKE_ACK:
+      return ack(w, f);
+    case Tag.HANDSHAKE_REFUSE:
+      return refuse(w, f);
+    case Tag.TICK:
+      return;
+    case Tag.SEND:
+      return send(w, f, c);
+    case Tag.REG_SEND:
+      return regSend(w, f, c);
+    case Tag.PEER_LIST:
+      return peerList(w, f);
+    case Tag.LINK:
+      return link(w, f);
+    case Tag.UNLINK:
+    case Tag.UNLINK_ACK:
+      return unlink(w, f);
+    case Tag.EXIT:
+    case Tag.EXIT2:
+      return exit(w, f, c);
+    case Tag.MONITOR:
+    case Tag.DEMONITOR:
+      return monitor(w, f);
+    case Tag.MONITOR_EXIT:
+      return monitorExit(w, f, c);
+    default: {
+      const unknown: never = f;
+      throw new UnencodableValueError(
+        `unknown tag ${(unknown as { tag: unknown }).tag}`,
+        { path: "tag" },
+      );
+    }
+  }
+}
+
+// Appends one whole frame to `w`; on failure `w` is left as it was.
+function writeFrame(w: ByteWriter, f: Frame, c: Codec): void {
+  const at = w.pos;
+  try {
+    w.ensure(5);
+    w.pos += 4;
+    w.buf[w.pos++] = f.tag;
+    body(w, f, c);
+    const length = w.pos - at - 4;
+    if (length > U32_MAX) {
+      throw new UnencodableValueError(
+        `the frame is ${length} bytes, more than a u32 length allows`,
+        { path: "" },
+      );
+    }
+    w.view.setUint32(at, length);
+  } catch (e) {
+    w.pos = at;
+    throw e;
+  }
+}
+
+/**
+ * Encodes one whole frame, length prefix included. Throws
+ * {@linkcode UnencodableValueError} (with the field's path, e.g. `to.node`
+ * or `message.handler`) if a field or payload cannot be encoded.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, MsgpackCodec, Tag } from "./mod.ts";
+ * const bytes = encodeFrame({ tag: Tag.TICK }, new MsgpackCodec());
+ * if (bytes.join() !== "0,0,0,1,8") throw new Error();
+ * ```
+ */
+export function encodeFrame(frame: Frame, codec: Codec): Uint8Array {
+  const w = new ByteWriter(64);
+  writeFrame(w, frame, codec);
+  return w.buf.subarray(0, w.pos);
+}
+
+/** Buffers at or below this size are kept between {@linkcode FrameWriter.take}s. */
+const KEEP_BYTES = 1 << 20;
+
+/**
+ * Gathers frames into one buffer so that a session can write everything of
+ * one turn with one write call. A frame that fails to encode leaves nothing
+ * behind.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter, MsgpackCodec, Tag } from "./mod.ts";
+ * const writer = new FrameWriter(new MsgpackCodec());
+ * writer.write({ tag: Tag.TICK });
+ * writer.write({ tag: Tag.TICK });
+ * const bytes = writer.take();
+ * if (bytes.length !== 10 || writer.byteLength !== 0) throw new Error();
+ * ```
+ */
+export class FrameWriter {
+  readonly #codec: Codec;
+  #w = new ByteWriter(4096);
+
+  /** A writer encoding payloads with `codec`. */
+  constructor(codec: Codec) {
+    this.#codec = codec;
+  }
+
+  /**
+   * Appends one frame; throws {@linkcode UnencodableValueError} and appends
+   * nothing if it cannot be encoded.
+   */
+  write(frame: Frame): void {
+    writeFrame(this.#w, frame, this.#codec);
+  }
+
+  /** Bytes written since the last {@linkcode FrameWriter.take}. */
+  get byteLength(): number {
+    return this.#w.pos;
+  }
+
+  /**
+   * All frames written since the last take, in one new buffer owned by the
+   * caller; the writer is empty afterwards.
+   */
+  take(): Uint8Array {
+    const w = this.#w;
+    const out = w.buf.slice(0, w.pos);
+    w.pos = 0;
+    if (w.buf.length > KEEP_BYTES) this.#w = new ByteWriter(4096);
+    return out;
+  }
+}

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { isTag, Tag, tagName } from "./tags.ts";
+
+Deno.test("tags: values are unique bytes in their ranges", () => {
+  const values = Object.values(Tag);
+  assert.equal(new Set(values).size, values.length);
+  for (const [name, v] of Object.entries(Tag)) {
+    assert.ok(v > 0 && v < 0x20, name);
+    if (name.startsWith("HANDSHAKE") || name === "TICK") {
+      assert.ok(v < 0x10, name);
+    }
+  }
+});
+
+Deno.test("tags: 0x13–0x18 follow the runtime we follow", () => {
+  assert.deepStrictEqual(
+    [
+      Tag.LINK,
+      Tag.UNLINK,
+      Tag.EXIT,
+      Tag.MONITOR,
+      Tag.DEMONITOR,
+      Tag.MONITOR_EXIT,
+    ],
+    [0x13, 0x14, 0x15, 0x16, 0x17, 0x18],
+  );
+});
+
+Deno.test("tags: tagName and isTag", () => {
+  assert.equal(tagName(Tag.SEND), "SEND");
+  assert.equal(tagName(Tag.EXIT2), "EXIT2");
+  assert.equal(tagName(0x7f), "0x7f");
+  assert.equal(tagName(0x0), "0x00");
+  assert.ok(isTag(0x10));
+  assert.ok(!isTag(0x20));
+});
