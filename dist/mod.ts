@@ -39,5 +39,4 @@ export {
   NodeUnreachableError,
   ProtocolError,
 } from "./errors.ts";
-export { Session } from "./session.ts";
-export type { SessionHost, SessionStats } from "./session.ts";
+export type { SessionStats } from "./session.ts";
