@@ -34,8 +34,6 @@ export class Kernel {
   readonly creation: number;
   readonly clock: Clock;
   readonly logger: Logger | undefined;
-  /** A promise that never settles: what a dead process's receive returns. */
-  readonly never: Promise<never> = new Promise<never>(() => {});
   readonly table: Map<number, ProcessImpl> = new Map();
   readonly names: Map<string, ProcessImpl> = new Map();
   /** Local processes that hold links or monitors with each remote node. */
@@ -46,7 +44,7 @@ export class Kernel {
   #nextRef = 0;
   #startQueue: ProcessImpl[] = [];
   #startScheduled = false;
-  #exitQueue: (ProcessImpl | ExitReason)[] = [];
+  #exitQueue: ProcessImpl[] = [];
   #draining = false;
 
   constructor(
@@ -110,9 +108,15 @@ export class Kernel {
     this.table.set(pid.id, proc);
     if (options?.trapExit === true) proc.trapping = true;
     if (name !== undefined) this.#bindName(name, proc);
-    if (link && parent !== undefined && parent.alive) {
-      addLink(this, parent, pid);
-      addLink(this, proc, parent.self);
+    if (link && parent !== undefined) {
+      if (parent.alive) {
+        addLink(this, parent, pid);
+        addLink(this, proc, parent.self);
+      } else {
+        // A parent that already died (its body still running after a kill)
+        // links as if it died just after: the child gets its exit signal.
+        this.signal(proc, parent.self, parent.exitReason ?? "normal", "link");
+      }
     }
     this.#startQueue.push(proc);
     if (!this.#startScheduled) {
@@ -157,6 +161,9 @@ export class Kernel {
   /** Puts a message in a live process's mailbox, or hands it to its pending receive. */
   deliver(proc: ProcessImpl, message: unknown): void {
     if (!proc.alive) return;
+    if (proc.abandonedCalls !== undefined && proc.dropAbandoned(message)) {
+      return;
+    }
     const resolve = proc.waitResolve;
     if (resolve !== undefined) {
       const match = proc.waitMatch;
@@ -352,21 +359,22 @@ export class Kernel {
   }
 
   /**
-   * Ends a process with `reason` (P2: once). Exits caused while another is
-   * being processed are queued, so a chain of thousands of links unwinds
-   * iteratively instead of recursing.
+   * Ends a process with `reason` (P2: once). The process is dead when this
+   * returns: it leaves the table, its name and pending receive are dropped,
+   * so nothing that happens later in the same turn (a `Down` or message from
+   * the same cascade) can hand it a message and let its body resume (P5).
+   * Telling its links, monitors and waiters is queued instead, so a chain of
+   * thousands of links unwinds iteratively instead of recursing.
    */
   exit(proc: ProcessImpl, reason: ExitReason): void {
     if (!proc.alive) return;
-    this.#exitQueue.push(proc, reason);
+    this.#kill(proc, reason);
+    this.#exitQueue.push(proc);
     if (this.#draining) return;
     this.#draining = true;
     try {
-      for (let i = 0; i < this.#exitQueue.length; i += 2) {
-        this.#terminate(
-          this.#exitQueue[i] as ProcessImpl,
-          this.#exitQueue[i + 1] as ExitReason,
-        );
+      for (let i = 0; i < this.#exitQueue.length; i++) {
+        this.#propagate(this.#exitQueue[i]!);
       }
     } finally {
       this.#exitQueue = [];
@@ -374,8 +382,7 @@ export class Kernel {
     }
   }
 
-  #terminate(proc: ProcessImpl, reason: ExitReason): void {
-    if (!proc.alive) return;
+  #kill(proc: ProcessImpl, reason: ExitReason): void {
     proc.alive = false;
     proc.exitReason = reason;
     proc.body = undefined;
@@ -388,6 +395,10 @@ export class Kernel {
     if (proc.waitTimer !== undefined) this.clock.clearTimeout(proc.waitTimer);
     proc.waitTimer = proc.waitResolve = proc.waitMatch = undefined;
     proc.mailbox.clear();
+  }
+
+  #propagate(proc: ProcessImpl): void {
+    const reason = proc.exitReason as ExitReason;
     if (
       reason !== "normal" && reason !== "shutdown" && this.logger !== undefined
     ) {

@@ -1,7 +1,7 @@
 // The internal record of a process, which doubles as the `Process` handle its
 // body receives. Fields are plain (not #private) because the kernel, link and
 // monitor modules all work on them; none of this file is exported publicly.
-import { Pid, Ref } from "../wire/terms.ts";
+import type { Pid } from "../wire/terms.ts";
 import { Mailbox, NO_MATCH } from "./mailbox.ts";
 import { ConcurrentReceiveError, InvalidArgumentError } from "./errors.ts";
 import type { Kernel } from "./_kernel.ts";
@@ -15,7 +15,7 @@ import type {
 } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
 import type { Runtime } from "./runtime.ts";
-import { Crash } from "../wire/terms.ts";
+import { Crash, Ref } from "../wire/terms.ts";
 
 /** Key of a link or monitor entry: local ids are numbers, remote ones strings. */
 export type EntryKey = number | string;
@@ -55,11 +55,31 @@ export class ProcessImpl implements Process {
   controller: AbortController | undefined = undefined;
   exitWaiters: ((reason: ExitReason) => void)[] | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
+  // Ids of this process's own refs whose call timed out (server.ts): a late
+  // `{ $reply: ref }` for one of them is dropped on delivery instead of left
+  // in the mailbox, like a deactivated alias in Erlang. Undefined until the
+  // first timeout, so delivery pays one field check.
+  abandonedCalls: Set<number> | undefined = undefined;
 
   constructor(kernel: Kernel, self: Pid, body: ProcessBody) {
     this.kernel = kernel;
     this.self = self;
     this.body = body;
+  }
+
+  /** Whether `message` is a late reply to an abandoned call (then forgotten). */
+  dropAbandoned(message: unknown): boolean {
+    const calls = this.abandonedCalls!;
+    if (typeof message !== "object" || message === null) return false;
+    const ref = (message as { $reply?: unknown }).$reply;
+    if (
+      !(ref instanceof Ref) || ref.node !== this.self.node ||
+      ref.creation !== this.self.creation || !calls.delete(ref.id)
+    ) {
+      return false;
+    }
+    if (calls.size === 0) this.abandonedCalls = undefined;
+    return true;
   }
 
   get runtime(): Runtime {
@@ -83,6 +103,13 @@ export class ProcessImpl implements Process {
     maybeOptions?: ReceiveOptions,
     // deno-lint-ignore no-explicit-any
   ): Promise<any> {
+    // Hot path: a plain receive with a message already queued.
+    if (
+      matchOrOptions === undefined && maybeOptions === undefined &&
+      this.alive && this.waitResolve === undefined && this.mailbox.length > 0
+    ) {
+      return Promise.resolve(this.mailbox.shift());
+    }
     let match: ((m: unknown) => boolean) | undefined;
     let options: ReceiveOptions | undefined;
     if (typeof matchOrOptions === "function") {
@@ -108,37 +135,48 @@ export class ProcessImpl implements Process {
         `expected a number of milliseconds >= 0, got ${String(timeout)}`,
       );
     }
-    const kernel = this.kernel;
-    if (!this.alive) return kernel.never;
+    if (!this.alive) return never();
     if (this.waitResolve !== undefined) {
       throw new ConcurrentReceiveError(this.self);
     }
-    if (match === undefined) {
-      if (this.mailbox.length > 0) return Promise.resolve(this.mailbox.shift());
-    } else if (this.mailbox.length > 0) {
+    if (this.mailbox.length > 0) {
+      if (match === undefined) return Promise.resolve(this.mailbox.shift());
       let found: unknown;
       try {
         found = this.mailbox.takeFirst(match);
       } catch (error) {
-        kernel.exit(this, Crash.from(error));
-        return kernel.never;
+        this.kernel.exit(this, Crash.from(error));
+        return never();
       }
       if (found !== NO_MATCH) return Promise.resolve(found);
     }
     if (timeout === 0) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      this.waitMatch = match;
-      this.waitResolve = resolve;
-      if (timeout !== undefined && timeout !== Infinity) {
-        this.waitTimer = kernel.clock.setTimeout(() => {
-          if (this.waitResolve !== resolve) return;
-          this.waitTimer = undefined;
-          this.waitResolve = undefined;
-          this.waitMatch = undefined;
-          resolve(undefined);
-        }, timeout);
-      }
-    });
+    // No closure over this call's locals: the resolver is captured by a
+    // module-level executor, and the timer callback is one per process.
+    const promise = new Promise(captureResolve);
+    this.waitResolve = captured;
+    captured = undefined;
+    this.waitMatch = match;
+    if (timeout !== undefined && timeout !== Infinity) {
+      this.waitTimer = this.kernel.clock.setTimeout(
+        this.#onTimeout ??= () => this.#timedOut(),
+        timeout,
+      );
+    }
+    return promise;
+  }
+
+  #onTimeout: (() => void) | undefined = undefined;
+
+  // Every path that ends a wait clears its timer first, so a timer that
+  // fires belongs to the wait that is pending now.
+  #timedOut(): void {
+    const resolve = this.waitResolve;
+    this.waitTimer = undefined;
+    if (resolve === undefined) return;
+    this.waitResolve = undefined;
+    this.waitMatch = undefined;
+    resolve(undefined);
   }
 
   send(dest: Dest, message: unknown): void {
@@ -197,7 +235,7 @@ export class ProcessImpl implements Process {
 
   stop(reason: ExitReason = "normal"): Promise<never> {
     this.kernel.exit(this, reason);
-    return this.kernel.never;
+    return never();
   }
 
   register(name: string): void {
@@ -217,4 +255,21 @@ export class ProcessImpl implements Process {
 
 function neverMatches(): boolean {
   return false;
+}
+
+let captured: ((value: unknown) => void) | undefined;
+
+function captureResolve(resolve: (value: unknown) => void): void {
+  captured = resolve;
+}
+
+function unsettled(): void {}
+
+/**
+ * A promise that never settles: what a dead process's `receive` and `stop`
+ * return, so its body stops at the `await`. A fresh one each time, so that
+ * nothing keeps the abandoned body's frame alive.
+ */
+export function never(): Promise<never> {
+  return new Promise<never>(unsettled);
 }

@@ -37,9 +37,40 @@ export interface Clock {
 export function realClock(): Clock {
   return {
     now: () => performance.now(),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (handle) => clearTimeout(handle as number),
+    setTimeout: (fn, ms) =>
+      ms > MAX_HOST_DELAY ? new LongTimer(fn, ms) : setTimeout(fn, ms),
+    clearTimeout: (handle) => {
+      if (handle instanceof LongTimer) handle.cancel();
+      else clearTimeout(handle as number);
+    },
   };
+}
+
+// Host timers take a signed 32-bit delay and fire after 1 ms beyond it, so a
+// longer delay is waited out in steps.
+const MAX_HOST_DELAY = 2 ** 31 - 1;
+
+class LongTimer {
+  #due: number;
+  #fn: () => void;
+  #id: ReturnType<typeof setTimeout>;
+
+  constructor(fn: () => void, ms: number) {
+    this.#fn = fn;
+    this.#due = performance.now() + ms;
+    this.#id = setTimeout(this.#step, MAX_HOST_DELAY);
+  }
+
+  #step = (): void => {
+    const left = this.#due - performance.now();
+    if (left > MAX_HOST_DELAY) {
+      this.#id = setTimeout(this.#step, MAX_HOST_DELAY);
+    } else this.#id = setTimeout(this.#fn, Math.max(0, left));
+  };
+
+  cancel(): void {
+    clearTimeout(this.#id);
+  }
 }
 
 /**

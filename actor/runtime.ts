@@ -247,11 +247,11 @@ export class Runtime implements AsyncDisposable {
         `Cannot attach a router: runtime ${kernel.node} already has one`,
       );
     }
-    let router: R | undefined;
+    const attached: { router?: R } = {};
     const gate = makeGate(kernel, () => {
-      if (kernel.router === router) kernel.router = undefined;
+      if (kernel.router === attached.router) kernel.router = undefined;
     });
-    router = make(gate);
+    const router = attached.router = make(gate);
     kernel.router = router;
     return router;
   }

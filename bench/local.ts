@@ -1,0 +1,187 @@
+/**
+ * Local process benchmarks. Prints one JSON line per figure:
+ * `{"name": …, "value": …, "unit": …}`.
+ *
+ * Run: `deno run -A bench/local.ts`. Measuring bytes per process needs a
+ * forced GC, so when `gc()` is missing the script re-runs itself with
+ * `--v8-flags=--expose-gc` (you can pass that flag yourself to skip the
+ * re-spawn). Set `MOTE_BENCH_ONLY=name,name` to run a subset.
+ *
+ * Figures:
+ * - `local.pingpong`: round trips/s between two processes;
+ * - `local.oneway`: msgs/s into one process, with all 1,000,000 messages
+ *   queued before the receiver starts taking them;
+ * - `local.spawn_100k_s`, `local.spawn_1m_s`: seconds to spawn that many
+ *   processes and have every one waiting in `receive`;
+ * - `local.bytes_per_process`: heap bytes per waiting process (after GC);
+ * - `local.ring_hops`: a ring of 10,000 processes passing a token 1,000,000
+ *   hops; hops/s;
+ * - `local.down_us`: µs per `Down` delivered, for 100,000 monitors whose
+ *   targets are killed (the kill is included).
+ *
+ * @module
+ */
+import { Down, type Pid, type Process, Runtime } from "../mod.ts";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+if (gc === undefined) {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  Deno.exit(code);
+}
+
+const only = Deno.env.get("MOTE_BENCH_ONLY")?.split(",");
+
+function report(name: string, value: number, unit: string): void {
+  if (only !== undefined && !only.includes(name)) return;
+  const rounded = Number(value.toPrecision(4));
+  console.log(JSON.stringify({ name, value: rounded, unit }));
+}
+
+function wanted(...names: string[]): boolean {
+  return only === undefined || names.some((n) => only.includes(n));
+}
+
+function collect(): void {
+  for (let i = 0; i < 3; i++) gc!();
+}
+
+async function waitIn(proc: Process): Promise<void> {
+  await proc.receive();
+}
+
+async function pingpong(n: number): Promise<number> {
+  await using rt = new Runtime();
+  const done = Promise.withResolvers<void>();
+  const pong = rt.spawn(async (proc) => {
+    for (;;) {
+      const from = await proc.receive() as Pid;
+      proc.send(from, 0);
+    }
+  });
+  const t0 = performance.now();
+  rt.spawn(async (proc) => {
+    const self = proc.self;
+    for (let i = 0; i < n; i++) {
+      proc.send(pong, self);
+      await proc.receive();
+    }
+    done.resolve();
+  });
+  await done.promise;
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function oneway(n: number): Promise<number> {
+  await using rt = new Runtime();
+  const done = Promise.withResolvers<void>();
+  const t0 = performance.now();
+  // The body starts on a later turn (P1), so every send below is queued first.
+  const sink = rt.spawn(async (proc) => {
+    for (let i = 0; i < n; i++) await proc.receive();
+    done.resolve();
+  });
+  for (let i = 0; i < n; i++) rt.send(sink, i);
+  await done.promise;
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function spawnWaiting(
+  n: number,
+): Promise<{ seconds: number; bytes: number }> {
+  const rt = new Runtime();
+  collect();
+  const before = Deno.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) rt.spawn(waitIn);
+  // Bodies start in one microtask after the spawns; a macrotask turn later
+  // every one of them is parked in receive.
+  await new Promise((r) => setTimeout(r, 0));
+  const seconds = (performance.now() - t0) / 1000;
+  collect();
+  const bytes = (Deno.memoryUsage().heapUsed - before) / n;
+  if (rt.processCount !== n) throw new Error("not all processes are alive");
+  await rt.shutdown();
+  return { seconds, bytes };
+}
+
+async function ring(size: number, hops: number): Promise<number> {
+  await using rt = new Runtime();
+  const done = Promise.withResolvers<void>();
+  const pids: Pid[] = new Array(size);
+  const next = (i: number) => pids[(i + 1) % size]!;
+  for (let i = 0; i < size; i++) {
+    pids[i] = rt.spawn(async (proc) => {
+      const to = next(i);
+      for (;;) {
+        const left = await proc.receive() as number;
+        if (left === 0) {
+          done.resolve();
+          return;
+        }
+        proc.send(to, left - 1);
+      }
+    });
+  }
+  await new Promise((r) => setTimeout(r, 0));
+  const t0 = performance.now();
+  rt.send(pids[0]!, hops);
+  await done.promise;
+  return hops / ((performance.now() - t0) / 1000);
+}
+
+async function downs(n: number): Promise<number> {
+  await using rt = new Runtime();
+  const targets: Pid[] = new Array(n);
+  for (let i = 0; i < n; i++) targets[i] = rt.spawn(waitIn);
+  const ready = Promise.withResolvers<void>();
+  const done = Promise.withResolvers<void>();
+  rt.spawn(async (proc) => {
+    for (let i = 0; i < n; i++) proc.monitor(targets[i]!);
+    ready.resolve();
+    for (let i = 0; i < n; i++) {
+      await proc.receive((m) => m instanceof Down);
+    }
+    done.resolve();
+  });
+  await ready.promise;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) rt.exit(targets[i]!, "kill");
+  await done.promise;
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+if (wanted("local.pingpong")) {
+  await pingpong(100_000);
+  report("local.pingpong", await pingpong(1_000_000), "round_trips/s");
+}
+if (wanted("local.oneway")) {
+  await oneway(100_000);
+  report("local.oneway", await oneway(1_000_000), "msgs/s");
+}
+if (wanted("local.spawn_100k_s")) {
+  await spawnWaiting(10_000);
+  report("local.spawn_100k_s", (await spawnWaiting(100_000)).seconds, "s");
+}
+if (wanted("local.spawn_1m_s", "local.bytes_per_process")) {
+  const { seconds, bytes } = await spawnWaiting(1_000_000);
+  report("local.spawn_1m_s", seconds, "s");
+  report("local.bytes_per_process", bytes, "bytes");
+}
+if (wanted("local.ring_hops")) {
+  await ring(1_000, 100_000);
+  report("local.ring_hops", await ring(10_000, 1_000_000), "hops/s");
+}
+if (wanted("local.down_us")) {
+  await downs(10_000);
+  report("local.down_us", await downs(100_000), "us");
+}

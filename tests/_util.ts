@@ -1,0 +1,51 @@
+// Helpers shared by the process-core tests. Nothing here waits on a timer to
+// synchronise: `settle` only lets already-queued work run, so a test can
+// assert that something did NOT happen afterwards.
+import assert from "node:assert/strict";
+import type { Process } from "../mod.ts";
+
+/** Lets every queued microtask run, then one macrotask turn, twice over. */
+export async function settle(): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** A process body that waits forever in `receive`. */
+export async function idle(proc: Process): Promise<void> {
+  for (;;) await proc.receive();
+}
+
+/** Asserts that `value` is an instance of `type`, narrowing its type. */
+export function assertInstanceOf<T>(
+  value: unknown,
+  // deno-lint-ignore no-explicit-any
+  type: abstract new (...args: any[]) => T,
+  message?: string,
+): asserts value is T {
+  if (!(value instanceof type)) {
+    throw new assert.AssertionError({
+      message: `${
+        message ?? "value"
+      }: expected an instance of ${type.name}, got ${Deno.inspect(value)}`,
+    });
+  }
+}
+
+/** Asserts that `fn` throws an instance of `type` and returns the error. */
+export function assertThrows<T>(
+  fn: () => unknown,
+  // deno-lint-ignore no-explicit-any
+  type: abstract new (...args: any[]) => T,
+): T {
+  try {
+    fn();
+  } catch (error) {
+    assertInstanceOf(error, type, "thrown error");
+    return error;
+  }
+  throw new assert.AssertionError({
+    message: `expected ${type.name} to be thrown`,
+  });
+}

@@ -1,0 +1,596 @@
+// Local processes: spawning, ending, sending and receiving (P1–P6), and the
+// errors callers get for bad input.
+import assert from "node:assert/strict";
+import {
+  ConcurrentReceiveError,
+  Crash,
+  Down,
+  Exit,
+  InvalidArgumentError,
+  InvalidMessageError,
+  ManualClock,
+  NotRegisteredError,
+  Pid,
+  Runtime,
+} from "../mod.ts";
+import { assertInstanceOf, assertThrows, idle, settle } from "./_util.ts";
+
+// --- P1 -------------------------------------------------------------------
+
+Deno.test("P1: spawn returns a pid at once and the body starts on a later turn", async () => {
+  await using rt = new Runtime();
+  let ran = false;
+  const pid = rt.spawn(() => {
+    ran = true;
+  });
+  assertInstanceOf(pid, Pid);
+  assert.deepEqual(ran, false);
+  assert.ok(rt.isAlive(pid));
+  assert.deepEqual(await rt.whenExited(pid), "normal");
+  assert.deepEqual(ran, true);
+});
+
+Deno.test("P1: a process spawned by a process starts after the spawner's current turn", async () => {
+  await using rt = new Runtime();
+  const order: string[] = [];
+  const parent = rt.spawn((proc) => {
+    proc.spawn(() => {
+      order.push("child");
+    });
+    order.push("parent after spawn");
+  });
+  await rt.whenExited(parent);
+  await settle();
+  assert.deepEqual(order, ["parent after spawn", "child"]);
+});
+
+// --- P2 -------------------------------------------------------------------
+
+Deno.test("P2: a body that returns ends with normal, sync or async", async () => {
+  await using rt = new Runtime();
+  const a = rt.spawn(() => {});
+  const b = rt.spawn(async () => {
+    await Promise.resolve();
+  });
+  assert.deepEqual(await rt.whenExited(a), "normal");
+  assert.deepEqual(await rt.whenExited(b), "normal");
+});
+
+Deno.test("P2: a body that throws ends with a Crash carrying name, message and stack", async () => {
+  await using rt = new Runtime();
+  const sync = rt.spawn(() => {
+    throw new TypeError("bad sync");
+  });
+  const async = rt.spawn(async () => {
+    await Promise.resolve();
+    throw new RangeError("bad async");
+  });
+  const thrownString = rt.spawn(() => {
+    throw "plain";
+  });
+  const [r1, r2, r3] = await Promise.all(
+    [sync, async, thrownString].map((pid) => rt.whenExited(pid)),
+  );
+  assertInstanceOf(r1, Crash);
+  assert.deepEqual([r1.name, r1.message], ["TypeError", "bad sync"]);
+  assert.ok(r1.stack?.includes("bad sync"));
+  assertInstanceOf(r2, Crash);
+  assert.deepEqual([r2.name, r2.message], ["RangeError", "bad async"]);
+  assertInstanceOf(r3, Crash);
+  assert.deepEqual([r3.name, r3.message], ["Error", "plain"]);
+});
+
+Deno.test("P2: a process ends exactly once: the first reason wins, one Down, one Exit", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  const target = rt.spawn(idle);
+  const seen: unknown[] = [];
+  const watcher = rt.spawn(async (proc) => {
+    proc.trapExit(true);
+    proc.link(target);
+    proc.monitor(target);
+    ready.resolve();
+    for (;;) seen.push(await proc.receive());
+  });
+  await ready.promise;
+  const waits = [rt.whenExited(target), rt.whenExited(target)];
+  rt.exit(target, "first");
+  rt.exit(target, "kill");
+  rt.exit(target, "third");
+  assert.deepEqual(await Promise.all(waits), ["first", "first"]);
+  await settle();
+  assert.deepEqual(seen.length, 2);
+  assertInstanceOf(seen[0], Exit);
+  assert.deepEqual((seen[0] as Exit).reason, "first");
+  assertInstanceOf(seen[1], Down);
+  assert.deepEqual((seen[1] as Down).reason, "first");
+  assert.ok(rt.isAlive(watcher));
+});
+
+Deno.test("P2: the abort signal fires once and exitWaiters resolve once even when killed twice in one turn", async () => {
+  await using rt = new Runtime();
+  let aborts = 0;
+  const ready = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    proc.signal.addEventListener("abort", () => aborts++);
+    ready.resolve();
+    await proc.receive();
+  });
+  await ready.promise;
+  rt.exit(pid, "kill");
+  rt.exit(pid, "kill");
+  assert.deepEqual(await rt.whenExited(pid), "noproc"); // already gone
+  assert.deepEqual(aborts, 1);
+});
+
+Deno.test("P2: a dead pid is never reused in the same runtime", async () => {
+  await using rt = new Runtime();
+  const seen = new Set<number>();
+  let last: Pid | undefined;
+  for (let i = 0; i < 1000; i++) {
+    const pid = rt.spawn(() => {});
+    assert.ok(!seen.has(pid.id), `pid id ${pid.id} reused`);
+    seen.add(pid.id);
+    if (last !== undefined) assert.ok(!pid.equals(last));
+    last = pid;
+    if (i % 100 === 0) await rt.whenExited(pid);
+  }
+  const dead = rt.spawn(() => {});
+  await rt.whenExited(dead);
+  const fresh = rt.spawn(idle);
+  assert.ok(!fresh.equals(dead));
+  assert.deepEqual(rt.isAlive(dead), false);
+  rt.send(dead, "dropped");
+  assert.deepEqual(rt.processInfo(fresh)?.mailboxLength, 0);
+});
+
+// --- P3 -------------------------------------------------------------------
+
+Deno.test("P3: sending to a dead, unknown or older-creation pid is dropped without throwing", async () => {
+  await using rt = new Runtime({ node: "a@host", creation: 5 });
+  const dead = rt.spawn(() => {});
+  await rt.whenExited(dead);
+  assert.deepEqual(rt.send(dead, "x"), undefined);
+  rt.send(new Pid("a@host", 999_999, 5), "unknown id");
+  rt.send(new Pid("a@host", dead.id, 4), "older creation");
+  rt.send(new Pid("b@elsewhere", 1, 1), "no router: unreachable");
+  const alive = rt.spawn((proc) => {
+    proc.send(dead, "from a process");
+  });
+  assert.deepEqual(await rt.whenExited(alive), "normal");
+});
+
+Deno.test("P3: sending to an unregistered name throws NotRegisteredError at once", async () => {
+  await using rt = new Runtime({ node: "a@host" });
+  const err = assertThrows(() => rt.send("nobody", 1), NotRegisteredError);
+  assert.deepEqual(err.registeredName, "nobody");
+  assert.deepEqual(err.name, "NotRegisteredError");
+  assertThrows(() => rt.send(["nobody", "a@host"], 1), NotRegisteredError);
+  const seen = Promise.withResolvers<unknown>();
+  rt.spawn((proc) => {
+    try {
+      proc.send("nobody", 1);
+      seen.resolve("no error");
+    } catch (e) {
+      seen.resolve(e);
+    }
+  });
+  assertInstanceOf(await seen.promise, NotRegisteredError);
+});
+
+Deno.test("P3: sending undefined throws InvalidMessageError; null is fine", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown>();
+  const pid = rt.spawn(async (proc) => got.resolve(await proc.receive()));
+  const err = assertThrows(() => rt.send(pid, undefined), InvalidMessageError);
+  assert.deepEqual(err.name, "InvalidMessageError");
+  rt.send(pid, null);
+  assert.deepEqual(await got.promise, null);
+});
+
+// --- P4 -------------------------------------------------------------------
+
+Deno.test("P4: messages from one sender arrive in the order sent, none lost or duplicated", async () => {
+  await using rt = new Runtime();
+  const N = 2000;
+  const got = Promise.withResolvers<unknown[]>();
+  const receiver = rt.spawn(async (proc) => {
+    const seen: unknown[] = [];
+    while (seen.length < 2 * N) seen.push(await proc.receive());
+    got.resolve(seen);
+  });
+  const senderA = rt.spawn(async (proc) => {
+    for (let i = 0; i < N; i++) {
+      proc.send(receiver, ["a", i]);
+      if (i % 7 === 0) await Promise.resolve();
+    }
+  });
+  const senderB = rt.spawn(async (proc) => {
+    for (let i = 0; i < N; i++) {
+      proc.send(receiver, ["b", i]);
+      if (i % 5 === 0) await Promise.resolve();
+    }
+  });
+  const seen = await got.promise as [string, number][];
+  await rt.whenExited(senderA);
+  await rt.whenExited(senderB);
+  assert.deepEqual(seen.length, 2 * N);
+  for (const who of ["a", "b"]) {
+    const mine = seen.filter(([w]) => w === who).map(([, i]) => i);
+    assert.deepEqual(mine, Array.from({ length: N }, (_, i) => i));
+  }
+});
+
+// --- P5 -------------------------------------------------------------------
+
+Deno.test("P5: receive() takes the oldest message", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (proc) => {
+    got.resolve([
+      await proc.receive(),
+      await proc.receive(),
+      await proc.receive(),
+    ]);
+  });
+  rt.send(pid, 1);
+  rt.send(pid, 2);
+  rt.send(pid, 3);
+  assert.deepEqual(await got.promise, [1, 2, 3]);
+});
+
+Deno.test("P5: receive(match) takes the oldest matching message and leaves the rest in order", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (proc) => {
+    const first = await proc.receive((m) => typeof m === "string");
+    const second = await proc.receive((m) => typeof m === "string");
+    const rest = [];
+    while (proc.mailboxLength > 0) rest.push(await proc.receive());
+    got.resolve([first, second, rest]);
+  });
+  for (const m of [1, "a", 2, 3, "b", 4]) rt.send(pid, m);
+  assert.deepEqual(await got.promise, ["a", "b", [1, 2, 3, 4]]);
+});
+
+Deno.test("P5: receive(match) waiting skips non-matching arrivals, which stay queued in order", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive((m) => m === "go");
+    ready.resolve();
+    const go = await p;
+    const rest = [];
+    while (proc.mailboxLength > 0) rest.push(await proc.receive());
+    got.resolve([go, rest]);
+  });
+  await ready.promise;
+  rt.send(pid, 1);
+  rt.send(pid, 2);
+  assert.deepEqual(rt.processInfo(pid)?.status, "waiting");
+  rt.send(pid, "go");
+  rt.send(pid, 3);
+  assert.deepEqual(await got.promise, ["go", [1, 2, 3]]);
+});
+
+Deno.test("P5: on timeout receive resolves undefined and takes nothing (ManualClock)", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const ready = Promise.withResolvers<void>();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive((m) => m === "wanted", { timeout: 100 });
+    ready.resolve();
+    const r = await p;
+    const left = proc.mailboxLength;
+    const any = await proc.receive({ timeout: 0 });
+    const none = await proc.receive({ timeout: 0 });
+    got.resolve([r, left, any, none]);
+  });
+  await ready.promise;
+  rt.send(pid, "unwanted");
+  assert.deepEqual(clock.pending, 1);
+  clock.advance(99);
+  await settle();
+  assert.deepEqual(rt.processInfo(pid)?.status, "waiting");
+  clock.advance(1);
+  assert.deepEqual(await got.promise, [undefined, 1, "unwanted", undefined]);
+  assert.deepEqual(clock.pending, 0);
+});
+
+Deno.test("P5: a message arriving before the timeout cancels the timer", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const got = Promise.withResolvers<unknown>();
+  const ready = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive({ timeout: 1000 });
+    ready.resolve();
+    got.resolve(await p);
+  });
+  await ready.promise;
+  assert.deepEqual(clock.pending, 1);
+  rt.send(pid, "in time");
+  assert.deepEqual(clock.pending, 0);
+  assert.deepEqual(await got.promise, "in time");
+});
+
+Deno.test("P5: sleep waits on the clock and leaves the mailbox alone", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const got = Promise.withResolvers<number>();
+  const ready = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.sleep(50);
+    ready.resolve();
+    await p;
+    got.resolve(proc.mailboxLength);
+  });
+  await ready.promise;
+  rt.send(pid, "kept");
+  clock.advance(50);
+  assert.deepEqual(await got.promise, 1);
+});
+
+Deno.test("P5: a receive timeout longer than 2^31-1 ms does not fire early (real clock)", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  const got = Promise.withResolvers<unknown>();
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive({ timeout: 2 ** 31 + 10 });
+    ready.resolve();
+    got.resolve(await p);
+  });
+  await ready.promise;
+  // A host timer clamps such a delay to 1 ms; give it a few turns to misfire.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(rt.processInfo(pid)?.status, "waiting");
+  rt.send(pid, "late but fine");
+  assert.deepEqual(await got.promise, "late but fine");
+});
+
+Deno.test("P5: a process killed while it awaits receive stops there: code after the await never runs", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  let after = false;
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive();
+    ready.resolve();
+    await p;
+    after = true;
+  });
+  await ready.promise;
+  rt.exit(pid, "kill");
+  rt.send(pid, "too late");
+  assert.deepEqual(await rt.whenExited(pid), "noproc");
+  await settle();
+  assert.deepEqual(after, false);
+});
+
+Deno.test("P5: a process killed by a link while a Down is delivered in the same exit does not resume", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  let after = false;
+  const target = rt.spawn(idle);
+  const waiter = rt.spawn(async (proc) => {
+    proc.link(target);
+    proc.monitor(target);
+    const p = proc.receive();
+    ready.resolve();
+    await p;
+    after = true;
+  });
+  await ready.promise;
+  const exited = rt.whenExited(waiter);
+  rt.exit(target, "boom");
+  assert.deepEqual(await exited, "boom");
+  await settle();
+  assert.deepEqual(after, false);
+});
+
+Deno.test("P5: a process killed after being handed a message, before it resumes, cannot act: sends dropped, next receive never returns", async () => {
+  // JavaScript cannot cancel a continuation that is already queued, so the
+  // body does resume; the runtime makes that resumption inert.
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  const observer = rt.spawn(idle);
+  let afterSecondReceive = false;
+  let resumed = false;
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive();
+    ready.resolve();
+    await p;
+    resumed = true;
+    proc.send(observer, "from a dead process");
+    proc.spawnLink(() => {
+      throw new Error("a child linked to a dead parent still sees its exit");
+    });
+    await proc.receive();
+    afterSecondReceive = true;
+  });
+  await ready.promise;
+  const exited = rt.whenExited(pid);
+  rt.send(pid, "handed over");
+  rt.exit(pid, "kill");
+  assert.deepEqual(await exited, "killed");
+  await settle();
+  assert.ok(resumed);
+  assert.deepEqual(rt.processInfo(observer)?.mailboxLength, 0);
+  assert.deepEqual(afterSecondReceive, false);
+});
+
+Deno.test("P5: a matcher that throws crashes the process with that error (at receive time)", async () => {
+  await using rt = new Runtime();
+  let after = false;
+  const pid = rt.spawn(async (proc) => {
+    await proc.receive(() => {
+      throw new SyntaxError("matcher broke");
+    });
+    after = true;
+  });
+  rt.send(pid, "queued before the body starts");
+  const reason = await rt.whenExited(pid);
+  assertInstanceOf(reason, Crash);
+  assert.deepEqual([reason.name, reason.message], [
+    "SyntaxError",
+    "matcher broke",
+  ]);
+  await settle();
+  assert.deepEqual(after, false);
+});
+
+Deno.test("P5: a matcher that throws crashes the process with that error (at delivery); the sender is unaffected", async () => {
+  await using rt = new Runtime();
+  const ready = Promise.withResolvers<void>();
+  let seenByMatcher: unknown[] = [];
+  const pid = rt.spawn(async (proc) => {
+    const p = proc.receive((m) => {
+      seenByMatcher.push(m);
+      if (m === "bad") throw new TypeError("cannot match bad");
+      return false;
+    });
+    ready.resolve();
+    await p;
+  });
+  await ready.promise;
+  const exited = rt.whenExited(pid);
+  rt.send(pid, "fine");
+  assert.deepEqual(rt.processInfo(pid)?.mailboxLength, 1);
+  rt.send(pid, "bad"); // does not throw at the sender
+  const reason = await exited;
+  assertInstanceOf(reason, Crash);
+  assert.deepEqual([reason.name, reason.message], [
+    "TypeError",
+    "cannot match bad",
+  ]);
+  assert.deepEqual(seenByMatcher, ["fine", "bad"]);
+  seenByMatcher = [];
+});
+
+Deno.test("P5: a second receive while one is pending is a ConcurrentReceiveError", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown>();
+  rt.spawn(async (proc) => {
+    const first = proc.receive();
+    try {
+      await proc.receive();
+    } catch (e) {
+      got.resolve(e);
+    }
+    await first;
+  });
+  const err = await got.promise;
+  assertInstanceOf(err, ConcurrentReceiveError);
+  assert.deepEqual(err.name, "ConcurrentReceiveError");
+});
+
+// --- P6 -------------------------------------------------------------------
+
+Deno.test("P6: proc.signal aborts with the exit reason when the process exits", async () => {
+  await using rt = new Runtime();
+  const signals: AbortSignal[] = [];
+  const ready = Promise.withResolvers<void>();
+  const killed = rt.spawn(async (proc) => {
+    signals.push(proc.signal);
+    ready.resolve();
+    await proc.receive();
+  });
+  const crashed = rt.spawn(async (proc) => {
+    signals.push(proc.signal);
+    await Promise.resolve();
+    throw new Error("crash");
+  });
+  await ready.promise;
+  const [killedSignal, crashSignal] = signals as [AbortSignal, AbortSignal];
+  assert.deepEqual(killedSignal.aborted, false);
+  const reason = Promise.withResolvers<unknown>();
+  killedSignal.addEventListener(
+    "abort",
+    () => reason.resolve(killedSignal.reason),
+  );
+  rt.exit(killed, "kill");
+  assert.deepEqual(await reason.promise, "killed");
+  const crash = await rt.whenExited(crashed);
+  assert.ok(crashSignal.aborted);
+  assertInstanceOf(crashSignal.reason, Crash);
+  assert.deepEqual(crashSignal.reason, crash);
+});
+
+Deno.test("P6: the signal of a normal exit aborts with normal; a timer cancelled by it does not leak", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<AbortSignal>();
+  const pid = rt.spawn((proc) => {
+    const timer = setTimeout(() => {}, 60_000);
+    proc.signal.addEventListener("abort", () => clearTimeout(timer));
+    got.resolve(proc.signal);
+  });
+  await rt.whenExited(pid);
+  const signal = await got.promise;
+  assert.ok(signal.aborted);
+  assert.deepEqual(signal.reason, "normal");
+});
+
+// --- Bad input ------------------------------------------------------------
+
+Deno.test("bad input: wrong argument types give InvalidArgumentError", async () => {
+  await using rt = new Runtime();
+  // deno-lint-ignore no-explicit-any
+  const anyRt = rt as any;
+  assertThrows(() => anyRt.spawn("not a function"), InvalidArgumentError);
+  assertThrows(() => anyRt.spawn(() => {}, { name: 42 }), InvalidArgumentError);
+  assertThrows(() => anyRt.send(42, "x"), InvalidArgumentError);
+  assertThrows(() => anyRt.send({ id: 1 }, "x"), InvalidArgumentError);
+  assertThrows(() => anyRt.send(["a"], "x"), InvalidArgumentError);
+  assertThrows(() => anyRt.exit(42, "x"), InvalidArgumentError);
+  assertThrows(() => new Runtime({ node: "" }), InvalidArgumentError);
+  assertThrows(() => new Runtime({ creation: -1 }), InvalidArgumentError);
+  assertThrows(() => new Runtime({ creation: 1.5 }), InvalidArgumentError);
+  const errors = Promise.withResolvers<unknown[]>();
+  rt.spawn(async (proc) => {
+    // deno-lint-ignore no-explicit-any
+    const p = proc as any;
+    const out: unknown[] = [];
+    const attempts: (() => unknown)[] = [
+      () => p.receive("nope"),
+      () => p.receive({ timeout: -1 }),
+      () => p.receive({ timeout: NaN }),
+      () => p.receive({ timeout: "5" }),
+      () => p.trapExit("yes"),
+      () => p.monitor(42),
+      () => p.link(42),
+      () => p.unlink("someone"),
+      () => p.demonitor("ref"),
+      () => p.spawn(null),
+      () => p.register(""),
+    ];
+    for (const attempt of attempts) {
+      try {
+        attempt();
+        out.push("no error");
+      } catch (e) {
+        out.push(e);
+      }
+    }
+    try {
+      await p.sleep(-5);
+      out.push("no error");
+    } catch (e) {
+      out.push(e);
+    }
+    errors.resolve(out);
+  });
+  const out = await errors.promise;
+  for (const [i, e] of out.entries()) {
+    assertInstanceOf(e, InvalidArgumentError, `attempt ${i}`);
+    assert.deepEqual((e as Error).name, "InvalidArgumentError");
+  }
+});
+
+Deno.test("bad input: an error message says what could not be done and why", async () => {
+  await using rt = new Runtime();
+  // deno-lint-ignore no-explicit-any
+  const e = assertThrows(() => (rt as any).send(42, "x"), InvalidArgumentError);
+  assert.deepEqual(e.argument, "destination");
+  assert.ok(e.message.includes("number 42"));
+});
