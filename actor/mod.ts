@@ -44,3 +44,43 @@ export {
   RuntimeStoppedError,
 } from "./errors.ts";
 export { Crash, Pid, Ref } from "../wire/terms.ts";
+export {
+  call,
+  CallError,
+  cast,
+  From,
+  reply,
+  ServerStartError,
+  startServer,
+  stopServer,
+} from "./server.ts";
+export type {
+  Awaitable,
+  Caller,
+  CallOptions,
+  CallResult,
+  CastResult,
+  ServerBehaviour,
+  ServerDest,
+  ServerPid,
+  ServerProtocol,
+  StartServerOptions,
+  StopServerOptions,
+} from "./server.ts";
+export {
+  deleteChild,
+  serverChild,
+  startChild,
+  startSupervisor,
+  supervisorChild,
+  SupervisorError,
+  terminateChild,
+  whichChildren,
+} from "./supervisor.ts";
+export type {
+  ChildInfo,
+  ChildSpec,
+  RestartType,
+  Strategy,
+  SupervisorOptions,
+} from "./supervisor.ts";

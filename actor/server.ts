@@ -1,0 +1,750 @@
+/**
+ * Servers: the request/response behaviour of Erlang's `gen_server`. A
+ * {@linkcode ServerBehaviour} is a plain object of callbacks over a state;
+ * {@linkcode startServer} runs it in a process, {@linkcode call} asks it and
+ * waits for the answer, {@linkcode cast} tells it without waiting.
+ *
+ * Calls and replies are plain data (`{ $call: ref, from: pid, request }` and
+ * `{ $reply: ref, value }`), so a server on another node is called exactly
+ * like a local one.
+ *
+ * @module
+ */
+import { Crash, type Pid, Ref } from "../wire/terms.ts";
+import {
+  InvalidArgumentError,
+  MoteError,
+  NotRegisteredError,
+} from "./errors.ts";
+import { Down, Exit } from "./messages.ts";
+import type { Dest, Process } from "./process.ts";
+import { type ExitReason, isCrash } from "./reason.ts";
+import { Runtime } from "./runtime.ts";
+import { ProcessImpl } from "./_process.ts";
+
+/** Who performs an operation: a process, or a runtime from outside any process. */
+export type Caller = Runtime | Process;
+
+/** A value or a promise of it: every callback may be sync or async. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What {@linkcode ServerBehaviour.handleCall} returns: a reply now, no reply
+ * yet (answer later with {@linkcode reply}), or a stop (with an optional
+ * reply, sent after `terminate` ran).
+ */
+export type CallResult<State, Reply> =
+  | { readonly reply: Reply; readonly state: State }
+  | { readonly noreply: true; readonly state: State }
+  | {
+    readonly stop: ExitReason;
+    readonly reply?: Reply;
+    readonly state: State;
+  };
+
+/** What `handleCast` and `handleInfo` return: the next state, or a stop. */
+export type CastResult<State> =
+  | { readonly state: State }
+  | { readonly stop: ExitReason; readonly state: State };
+
+/**
+ * The callbacks of a server. `State` is private to the server; `Call`,
+ * `Reply` and `Cast` are the messages it accepts, and flow into the
+ * {@linkcode ServerPid} that {@linkcode startServer} returns, so calling it
+ * with the wrong request is a compile error. Every callback gets the server's
+ * own {@linkcode Process} last, to send, monitor or spawn with.
+ *
+ * @example
+ * ```ts
+ * import { call, cast, Runtime, type ServerBehaviour, startServer } from "../mod.ts";
+ * const counter: ServerBehaviour<number, number, "get", number, "inc"> = {
+ *   init: (start) => start,
+ *   handleCall: (_req, _from, n) => ({ reply: n, state: n }),
+ *   handleCast: (_msg, n) => ({ state: n + 1 }),
+ * };
+ * const rt = new Runtime();
+ * const pid = await startServer(rt, counter, 41);
+ * cast(rt, pid, "inc");
+ * if (await call(rt, pid, "get") !== 42) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export interface ServerBehaviour<
+  Args,
+  State,
+  Call = never,
+  Reply = unknown,
+  Cast = never,
+> {
+  /**
+   * Builds the first state. A throw makes {@linkcode startServer} reject
+   * with {@linkcode ServerStartError} and the process exit.
+   */
+  init(args: Args, self: Process): Awaitable<State>;
+  /** Answers a {@linkcode call}. Missing: a call crashes the server. */
+  handleCall?(
+    request: Call,
+    from: From,
+    state: State,
+    self: Process,
+  ): Awaitable<CallResult<State, Reply>>;
+  /** Handles a {@linkcode cast}. Missing: a cast crashes the server. */
+  handleCast?(
+    message: Cast,
+    state: State,
+    self: Process,
+  ): Awaitable<CastResult<State>>;
+  /**
+   * Handles every other message: `Down`, `Exit` (when trapping exits),
+   * `NodeDown` and plain messages. Missing: they are dropped, except an
+   * `Exit` with a reason other than `normal`, which stops the server with
+   * that reason.
+   */
+  handleInfo?(
+    message: unknown,
+    state: State,
+    self: Process,
+  ): Awaitable<CastResult<State>>;
+  /**
+   * Runs before the server exits: on a stop returned by a callback, on
+   * {@linkcode stopServer}, after a callback threw, and, when the server
+   * traps exits, on an exit signal from its parent (the process that started
+   * it, such as its supervisor). A server that does not trap exits is killed
+   * by exit signals without running it, as in Erlang.
+   */
+  terminate?(reason: ExitReason, state: State, self: Process): Awaitable<void>;
+}
+
+/**
+ * The types a server accepts, carried by {@linkcode ServerPid} at compile
+ * time only (no such field exists at run time).
+ */
+export interface ServerProtocol<Call, Reply, Cast> {
+  /** Requests for {@linkcode call}. */
+  readonly call: Call;
+  /** Replies {@linkcode call} resolves to. */
+  readonly reply: Reply;
+  /** Messages for {@linkcode cast}. */
+  readonly cast: Cast;
+}
+
+/**
+ * A pid that remembers, in its type, what its server accepts. It is a plain
+ * {@linkcode Pid} at run time; any `Pid` is also a `ServerPid` of unknown
+ * types.
+ */
+export type ServerPid<Call = unknown, Reply = unknown, Cast = unknown> =
+  & Pid
+  & { readonly "~server"?: ServerProtocol<Call, Reply, Cast> };
+
+/** Where a server can be reached: a typed pid, or any {@linkcode Dest}. */
+export type ServerDest<Call = unknown, Reply = unknown, Cast = unknown> =
+  | ServerPid<Call, Reply, Cast>
+  | string
+  | readonly [name: string, node: string];
+
+/** Options for {@linkcode startServer}. */
+export interface StartServerOptions {
+  /** Register the server under this name before `init` runs. */
+  readonly name?: string;
+  /** Link the server to the calling process, atomically (needs a process caller). */
+  readonly link?: boolean;
+  /** Run the server with exits trapped, so `terminate` runs on its parent's exit signal. */
+  readonly trapExit?: boolean;
+  /**
+   * Milliseconds `init` may take; after that the server is killed and
+   * {@linkcode startServer} rejects with reason `"timeout"`. Default: no limit.
+   */
+  readonly initTimeout?: number;
+}
+
+/** Options for {@linkcode call}. */
+export interface CallOptions {
+  /** Milliseconds to wait for the reply (default 5000; `Infinity` waits forever). */
+  readonly timeout?: number;
+}
+
+/** Options for {@linkcode stopServer}. */
+export interface StopServerOptions {
+  /** Milliseconds to wait for the server to be gone (default: forever). */
+  readonly timeout?: number;
+}
+
+/**
+ * A {@linkcode call} that got no reply: `reason` is `"noproc"` (no such
+ * server), `"noconnection"` (its node was lost), `"timeout"`, or the reason
+ * the server exited with while the call was pending (a {@linkcode Crash} if
+ * it threw).
+ *
+ * @example
+ * ```ts
+ * import { call, CallError, Runtime } from "../mod.ts";
+ * const rt = new Runtime();
+ * const dead = rt.spawn(() => {});
+ * await rt.whenExited(dead);
+ * const error = await call(rt, dead, "hi").catch((e) => e);
+ * if (!(error instanceof CallError) || error.reason !== "noproc") throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export class CallError extends MoteError {
+  /** Why no reply came. */
+  readonly reason: ExitReason;
+  /** The server that was called. */
+  readonly server: Dest;
+  /** Builds the error for a call to `server` that failed with `reason`. */
+  constructor(server: Dest, reason: ExitReason) {
+    super(
+      `Call to ${renderDest(server)} failed: ${renderReason(reason)}`,
+    );
+    this.server = server;
+    this.reason = reason;
+  }
+}
+
+/**
+ * {@linkcode startServer} failed: `init` threw (`reason` is its
+ * {@linkcode Crash}, `cause` the thrown value), took longer than
+ * `initTimeout` (`"timeout"`), or the process was killed while starting.
+ */
+export class ServerStartError extends MoteError {
+  /** Why the server did not start. */
+  readonly reason: ExitReason;
+  /** Builds the error; `cause` is what `init` threw, if anything. */
+  constructor(reason: ExitReason, options?: ErrorOptions) {
+    super(`Cannot start server: ${renderReason(reason)}`, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The caller of a pending {@linkcode call}, as `handleCall` sees it: keep it
+ * to answer later with {@linkcode reply}.
+ */
+export class From {
+  /** The calling process. */
+  readonly pid: Pid;
+  /** The call's reference, which the reply carries back. */
+  readonly ref: Ref;
+  #runtime: Runtime;
+
+  /** Built by the server for each call. */
+  constructor(pid: Pid, ref: Ref, runtime: Runtime) {
+    this.pid = pid;
+    this.ref = ref;
+    this.#runtime = runtime;
+  }
+
+  /** Sends `value` as the reply (what {@linkcode reply} does). */
+  reply(value: unknown): void {
+    this.#runtime.send(this.pid, { $reply: this.ref, value });
+  }
+}
+
+/**
+ * Answers a call that `handleCall` deferred with `{ noreply: true }`. Any
+ * process may answer; a caller that gave up already drops the reply.
+ *
+ * @example
+ * ```ts
+ * import { call, type From, reply, Runtime, startServer } from "../mod.ts";
+ * const rt = new Runtime();
+ * const pid = await startServer(rt, {
+ *   init: () => [] as From[],
+ *   handleCall: (req: "wait" | "go", from, waiting) => {
+ *     if (req === "wait") return { noreply: true, state: [...waiting, from] };
+ *     for (const w of waiting) reply(w, "went");
+ *     return { reply: `${waiting.length} went`, state: [] };
+ *   },
+ * }, undefined);
+ * const waited = call(rt, pid, "wait");
+ * if (await call(rt, pid, "go") !== "1 went" || await waited !== "went") throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function reply<Reply>(from: From, value: Reply): void {
+  if (!(from instanceof From)) {
+    throw new InvalidArgumentError(
+      "reply target",
+      "expected the From that handleCall received",
+    );
+  }
+  from.reply(value);
+}
+
+/**
+ * Starts a server: spawns a process that runs `behaviour.init(args)` and then
+ * serves calls, casts and other messages. Resolves with its pid once `init`
+ * returned; rejects with {@linkcode ServerStartError} if `init` threw or
+ * timed out, and then nothing is left running. Called from a process with
+ * `link: true`, the server is linked to it atomically (so a supervisor's
+ * child `start` is `(sup) => startServer(sup, b, args, { link: true })`).
+ *
+ * @example
+ * ```ts
+ * import { call, Runtime, startServer, stopServer } from "../mod.ts";
+ * const rt = new Runtime();
+ * const kv = await startServer(rt, {
+ *   init: () => new Map<string, number>(),
+ *   handleCall: (req: { get: string }, _from, state) => ({
+ *     reply: state.get(req.get) ?? 0,
+ *     state,
+ *   }),
+ * }, undefined, { name: "kv" });
+ * if (await call(rt, kv, { get: "x" }) !== 0) throw new Error();
+ * await stopServer(rt, "kv");
+ * await rt.shutdown();
+ * ```
+ */
+export async function startServer<Args, State, Call, Reply, Cast>(
+  caller: Caller,
+  behaviour: ServerBehaviour<Args, State, Call, Reply, Cast>,
+  args: Args,
+  options: StartServerOptions = {},
+): Promise<ServerPid<Call, Reply, Cast>> {
+  const runtime = runtimeOf(caller);
+  const parent = caller instanceof Runtime ? undefined : caller;
+  if (options.link === true && parent === undefined) {
+    throw new InvalidArgumentError(
+      "link option",
+      "only a process can link to the server it starts; call startServer with a Process",
+    );
+  }
+  const initTimeout = options.initTimeout ?? Infinity;
+  checkTimeout("initTimeout", initTimeout);
+  const started = Promise.withResolvers<void>();
+  const body = serverBody(behaviour, args, parent?.self, started);
+  const spawnOptions = {
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.trapExit === true ? { trapExit: true } : {}),
+  };
+  const pid = options.link === true
+    ? parent!.spawnLink(body, spawnOptions)
+    : (parent ?? runtime).spawn(body, spawnOptions);
+  // Whatever ends the process before init returned fails the start.
+  runtime.whenExited(pid).then((reason) =>
+    started.reject(new ServerStartError(reason))
+  );
+  let timer: unknown;
+  if (initTimeout !== Infinity) {
+    timer = runtime.clock.setTimeout(() => {
+      if (options.link === true) parent!.unlink(pid);
+      started.reject(new ServerStartError("timeout"));
+      runtime.exit(pid, "kill");
+    }, initTimeout);
+  }
+  try {
+    await started.promise;
+  } finally {
+    if (timer !== undefined) runtime.clock.clearTimeout(timer);
+  }
+  return pid;
+}
+
+function serverBody<Args, State, Call, Reply, Cast>(
+  behaviour: ServerBehaviour<Args, State, Call, Reply, Cast>,
+  args: Args,
+  parent: Pid | undefined,
+  started: PromiseWithResolvers<void>,
+): (proc: Process) => Promise<void> {
+  return async (proc) => {
+    let state: State;
+    try {
+      const init = behaviour.init(args, proc);
+      state = init instanceof Promise ? await init : init;
+    } catch (error) {
+      const reason = Crash.from(error);
+      started.reject(new ServerStartError(reason, { cause: error }));
+      // The starter hears of the failure through the rejection only.
+      if (parent !== undefined) proc.unlink(parent);
+      return proc.stop(reason);
+    }
+    started.resolve();
+    await serve(behaviour, proc, state, parent);
+  };
+}
+
+// The receive loop. A callback that throws ends the server with the crash,
+// after `terminate` had its say.
+async function serve<State, Call, Reply, Cast>(
+  behaviour: ServerBehaviour<unknown, State, Call, Reply, Cast>,
+  proc: Process,
+  state: State,
+  parent: Pid | undefined,
+): Promise<never> {
+  const runtime = proc.runtime;
+  for (;;) {
+    const message = await proc.receive();
+    let stop: ExitReason | undefined;
+    let stopReply: { from: From; value: unknown } | undefined;
+    try {
+      const m = message as Partial<CallMessage & CastMessage & StopMessage>;
+      if (m !== null && typeof m === "object" && m.$call instanceof Ref) {
+        if (behaviour.handleCall === undefined) {
+          throw new MoteError(`Server ${proc.self} has no handleCall`);
+        }
+        const from = new From(m.from as Pid, m.$call, runtime);
+        const pending = behaviour.handleCall(
+          m.request as Call,
+          from,
+          state,
+          proc,
+        );
+        const result = pending instanceof Promise ? await pending : pending;
+        state = result.state;
+        if ("stop" in result) {
+          stop = result.stop;
+          if ("reply" in result) stopReply = { from, value: result.reply };
+        } else if ("reply" in result) {
+          from.reply(result.reply);
+        }
+      } else if (m !== null && typeof m === "object" && "$cast" in m) {
+        if (behaviour.handleCast === undefined) {
+          throw new MoteError(`Server ${proc.self} has no handleCast`);
+        }
+        const pending = behaviour.handleCast(m.$cast as Cast, state, proc);
+        const result = pending instanceof Promise ? await pending : pending;
+        state = result.state;
+        if ("stop" in result) stop = result.stop;
+      } else if (
+        m !== null && typeof m === "object" && m.$stop instanceof Ref
+      ) {
+        stop = m.reason ?? "normal";
+      } else if (
+        message instanceof Exit && parent !== undefined &&
+        message.from.equals(parent)
+      ) {
+        stop = message.reason;
+      } else if (behaviour.handleInfo !== undefined) {
+        const pending = behaviour.handleInfo(message, state, proc);
+        const result = pending instanceof Promise ? await pending : pending;
+        state = result.state;
+        if ("stop" in result) stop = result.stop;
+      } else if (message instanceof Exit && message.reason !== "normal") {
+        stop = message.reason;
+      }
+    } catch (error) {
+      stop = Crash.from(error);
+    }
+    if (stop === undefined) continue;
+    try {
+      const done = behaviour.terminate?.(stop, state, proc);
+      if (done instanceof Promise) await done;
+    } catch (error) {
+      if (!isCrash(stop)) stop = Crash.from(error);
+    }
+    if (stopReply !== undefined) stopReply.from.reply(stopReply.value);
+    return proc.stop(stop);
+  }
+}
+
+interface CallMessage {
+  readonly $call: Ref;
+  readonly from: Pid;
+  readonly request: unknown;
+}
+interface CastMessage {
+  readonly $cast: unknown;
+}
+interface StopMessage {
+  readonly $stop: Ref;
+  readonly reason: ExitReason;
+}
+
+/**
+ * Calls a server and waits for its reply. The caller monitors the server for
+ * the duration, so the call rejects at once with {@linkcode CallError} when
+ * the server does not exist (`noproc`), exits before replying (its reason),
+ * or its node is lost (`noconnection`); otherwise after `timeout` ms
+ * (`timeout`). A reply that comes after the timeout is dropped, never left in
+ * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
+ * short-lived helper process.
+ *
+ * @example
+ * ```ts
+ * import { call, Runtime, startServer } from "../mod.ts";
+ * const rt = new Runtime();
+ * const doubler = await startServer(rt, {
+ *   init: () => null,
+ *   handleCall: (n: number, _from, state) => ({ reply: n * 2, state }),
+ * }, undefined);
+ * if (await call(rt, doubler, 21) !== 42) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function call<Call, Reply>(
+  caller: Caller,
+  server: ServerDest<Call, Reply, unknown>,
+  request: NoInfer<Call>,
+  options: CallOptions = {},
+): Promise<Reply> {
+  const timeout = options.timeout ?? 5000;
+  checkTimeout("call timeout", timeout);
+  if (!(caller instanceof Runtime)) {
+    return callIn(caller, server, request, timeout) as Promise<Reply>;
+  }
+  return viaHelper(
+    caller,
+    server,
+    (proc) => callIn(proc, server, request, timeout),
+  ) as Promise<Reply>;
+}
+
+/**
+ * Sends `message` to a server's `handleCast` and returns at once. Like any
+ * send it never throws for a dead server, nor for an unregistered name.
+ *
+ * @example
+ * ```ts
+ * import { cast, Runtime } from "../mod.ts";
+ * const rt = new Runtime();
+ * cast(rt, "nobody", "hello"); // dropped, no error
+ * await rt.shutdown();
+ * ```
+ */
+export function cast<Cast>(
+  caller: Caller,
+  server: ServerDest<unknown, unknown, Cast>,
+  message: NoInfer<Cast>,
+): void {
+  try {
+    caller.send(server as Dest, { $cast: message });
+  } catch (error) {
+    if (!(error instanceof NotRegisteredError)) throw error;
+  }
+}
+
+/**
+ * Stops a server with `reason` (default `normal`): it runs `terminate` and
+ * exits. Resolves once it is gone; rejects with {@linkcode CallError} if it
+ * was not running (`noproc`), its node was lost, `terminate` crashed (the
+ * crash), or it took longer than `timeout` ms.
+ *
+ * @example
+ * ```ts
+ * import { Runtime, startServer, stopServer } from "../mod.ts";
+ * const rt = new Runtime();
+ * const pid = await startServer(rt, { init: () => 0 }, undefined);
+ * await stopServer(rt, pid);
+ * if (rt.isAlive(pid)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function stopServer(
+  caller: Caller,
+  server: ServerDest,
+  reason: ExitReason = "normal",
+  options: StopServerOptions = {},
+): Promise<void> {
+  const timeout = options.timeout ?? Infinity;
+  checkTimeout("stop timeout", timeout);
+  if (!(caller instanceof Runtime)) {
+    return stopIn(caller, server, reason, timeout);
+  }
+  return viaHelper(caller, server, (p) => stopIn(p, server, reason, timeout));
+}
+
+// How many timed-out calls a process remembers, to drop their late replies.
+// A server that dies after a timeout never replies; the bound keeps those
+// entries from growing without limit (the oldest are forgotten first).
+const MAX_ABANDONED = 1024;
+
+async function callIn(
+  proc: Process,
+  server: Dest,
+  request: unknown,
+  timeout: number,
+): Promise<unknown> {
+  const ref = proc.monitor(server);
+  try {
+    proc.send(server, { $call: ref, from: proc.self, request });
+  } catch (error) {
+    proc.demonitor(ref, { flush: true });
+    if (error instanceof NotRegisteredError) {
+      throw new CallError(server, "noproc");
+    }
+    throw error;
+  }
+  const isReply = (m: unknown): boolean =>
+    m !== null && typeof m === "object" &&
+    ref.equals((m as { $reply?: unknown }).$reply);
+  const deadline = timeout === Infinity
+    ? undefined
+    : armDeadline(proc, ref, timeout);
+  const got = await proc.receive((m) =>
+    m instanceof Down
+      ? m.ref.equals(ref)
+      : isReply(m) || (m as CallTimeout | null)?.$callTimeout === ref
+  );
+  if (deadline !== undefined) deadline.ref = undefined;
+  if (got instanceof Down) throw new CallError(server, got.reason);
+  proc.demonitor(ref, { flush: true });
+  if (isReply(got)) return (got as { value: unknown }).value;
+  // The reply may have landed after the timeout message woke us: take it.
+  const late = await proc.receive(isReply, { timeout: 0 });
+  if (late !== undefined) return (late as { value: unknown }).value;
+  if (proc instanceof ProcessImpl) {
+    const abandoned = proc.abandonedCalls ??= new Set();
+    abandoned.add(ref.id);
+    if (abandoned.size > MAX_ABANDONED) {
+      abandoned.delete(abandoned.values().next().value!);
+    }
+  }
+  throw new CallError(server, "timeout");
+}
+
+/** What a call's deadline timer puts in the caller's mailbox. */
+interface CallTimeout {
+  readonly $callTimeout: Ref;
+}
+
+/**
+ * A process's call deadline. Arming a host timer per call costs more than
+ * the rest of the call, so a process keeps one timer and lets it run on
+ * past calls that finished: when it fires with a later deadline pending, it
+ * re-arms for the remainder; with none, it stops. It is cleared when the
+ * process exits, so nothing outlives the process.
+ */
+interface Deadline {
+  timer: unknown;
+  fireAt: number;
+  ref: Ref | undefined;
+  due: number;
+  readonly proc: Process;
+}
+
+// Keyed by process, so runtimes still share nothing; dropped with the process.
+const deadlines = new WeakMap<Process, Deadline>();
+
+function armDeadline(proc: Process, ref: Ref, timeout: number): Deadline {
+  const clock = proc.runtime.clock;
+  let d = deadlines.get(proc);
+  if (d === undefined) {
+    const fresh: Deadline = d = {
+      timer: undefined,
+      fireAt: 0,
+      ref: undefined,
+      due: 0,
+      proc,
+    };
+    deadlines.set(proc, fresh);
+    proc.signal.addEventListener("abort", () => {
+      if (fresh.timer !== undefined) clock.clearTimeout(fresh.timer);
+      fresh.timer = fresh.ref = undefined;
+    }, { once: true });
+  }
+  const now = clock.now();
+  d.ref = ref;
+  d.due = now + timeout;
+  if (d.timer !== undefined) {
+    if (d.fireAt <= d.due) return d;
+    clock.clearTimeout(d.timer);
+  }
+  startTimer(d, timeout, now);
+  return d;
+}
+
+function startTimer(d: Deadline, ms: number, now: number): void {
+  d.fireAt = now + ms;
+  d.timer = d.proc.runtime.clock.setTimeout(() => fireDeadline(d), ms);
+}
+
+function fireDeadline(d: Deadline): void {
+  d.timer = undefined;
+  const ref = d.ref;
+  if (ref === undefined || !d.proc.runtime.isAlive(d.proc.self)) return;
+  const now = d.proc.runtime.clock.now();
+  if (now < d.due) {
+    startTimer(d, d.due - now, now);
+    return;
+  }
+  d.ref = undefined;
+  d.proc.runtime.send(d.proc.self, { $callTimeout: ref });
+}
+
+async function stopIn(
+  proc: Process,
+  server: Dest,
+  reason: ExitReason,
+  timeout: number,
+): Promise<void> {
+  const ref = proc.monitor(server);
+  try {
+    proc.send(server, { $stop: ref, reason });
+  } catch (error) {
+    proc.demonitor(ref, { flush: true });
+    if (error instanceof NotRegisteredError) {
+      throw new CallError(server, "noproc");
+    }
+    throw error;
+  }
+  const down = await proc.receive(
+    (m): m is Down => m instanceof Down && m.ref.equals(ref),
+    { timeout },
+  );
+  if (down === undefined) {
+    proc.demonitor(ref, { flush: true });
+    throw new CallError(server, "timeout");
+  }
+  if (
+    down.reason === "noproc" || down.reason === "noconnection" ||
+    (isCrash(down.reason) && !isCrash(reason))
+  ) {
+    throw new CallError(server, down.reason);
+  }
+}
+
+/**
+ * Runs `work` in a helper process of `runtime`. Settles once the helper is
+ * gone, so nothing of the call is left running; its death rejects.
+ */
+function viaHelper<T>(
+  runtime: Runtime,
+  server: Dest,
+  work: (proc: Process) => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    const pid = runtime.spawn(async (proc) => {
+      try {
+        outcome = { value: await work(proc) };
+      } catch (error) {
+        outcome = { error };
+      }
+    });
+    runtime.whenExited(pid).then((reason) => {
+      if (outcome === undefined) reject(new CallError(server, reason));
+      else if ("value" in outcome) resolve(outcome.value);
+      else reject(outcome.error);
+    });
+  });
+}
+
+function runtimeOf(caller: Caller): Runtime {
+  return caller instanceof Runtime ? caller : caller.runtime;
+}
+
+function checkTimeout(what: string, ms: number): void {
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
+    throw new InvalidArgumentError(
+      what,
+      `expected milliseconds >= 0 or Infinity, got ${String(ms)}`,
+    );
+  }
+}
+
+function renderDest(dest: Dest): string {
+  if (typeof dest === "string") return `"${dest}"`;
+  if (Array.isArray(dest)) return `"${dest[0]}" on ${dest[1]}`;
+  return String(dest);
+}
+
+function renderReason(reason: ExitReason): string {
+  if (isCrash(reason)) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === "string") return reason;
+  try {
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return String(reason);
+  }
+}

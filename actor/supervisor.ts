@@ -1,0 +1,503 @@
+/**
+ * Supervisors, as in Erlang's `supervisor`: a process that starts children
+ * in order, restarts them when they exit (per their restart type and the
+ * supervisor's strategy), gives up when they restart too often, and stops
+ * them in reverse order. A supervisor is a server trapping exits, so it is
+ * itself a valid child of another supervisor.
+ *
+ * @module
+ */
+import type { Pid } from "../wire/terms.ts";
+import { MoteError } from "./errors.ts";
+import { Down, Exit } from "./messages.ts";
+import type { Dest, Process } from "./process.ts";
+import {
+  call,
+  type Caller,
+  type CallResult,
+  type CastResult,
+  type ServerBehaviour,
+  startServer,
+  type StartServerOptions,
+} from "./server.ts";
+
+/**
+ * When a child is restarted: `permanent` always, `transient` only after an
+ * abnormal exit (not `normal` or `shutdown`), `temporary` never (its spec is
+ * dropped once it exits).
+ */
+export type RestartType = "permanent" | "transient" | "temporary";
+
+/**
+ * Which children restart with a failed one: `one_for_one` only it,
+ * `one_for_all` all of them, `rest_for_one` it and those started after it.
+ */
+export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
+
+/** How a supervisor starts, restarts and stops one child. */
+export interface ChildSpec {
+  /** Unique among the supervisor's children. */
+  readonly id: string;
+  /**
+   * Starts the child and returns its pid. It must link the child to `sup`,
+   * atomically: `startServer(sup, behaviour, args, { link: true })`,
+   * `sup.spawnLink(body)` or `startSupervisor(sup, { ...opts, link: true })`.
+   * (The supervisor links again afterwards, which is harmless, as a safety net.)
+   */
+  readonly start: (sup: Process) => Promise<Pid> | Pid;
+  /** Default `permanent`. */
+  readonly restart?: RestartType;
+  /**
+   * How to stop it: milliseconds between the exit signal `shutdown` and a
+   * `kill` (`Infinity` waits forever, the right choice for a supervisor
+   * child), or `brutal_kill`. Default 5000.
+   */
+  readonly shutdown?: number | "brutal_kill";
+}
+
+/** Options for {@linkcode startSupervisor}. */
+export interface SupervisorOptions {
+  /** Restart strategy. */
+  readonly strategy: Strategy;
+  /** Restarts allowed within `period` before the supervisor gives up. Default 3. */
+  readonly intensity?: number;
+  /** Milliseconds over which restarts are counted. Default 5000. */
+  readonly period?: number;
+  /** Children, started in this order and stopped in the reverse order. */
+  readonly children?: readonly ChildSpec[];
+  /** Register the supervisor under this name. */
+  readonly name?: string;
+  /** Link the supervisor to the calling process (a process caller only). */
+  readonly link?: boolean;
+}
+
+/** One child, as {@linkcode whichChildren} reports it. */
+export interface ChildInfo {
+  /** Its id. */
+  readonly id: string;
+  /** Its pid while it runs, `undefined` when it is stopped. */
+  readonly pid: Pid | undefined;
+  /** Its restart type. */
+  readonly restart: RestartType;
+}
+
+/**
+ * A supervisor refused a request: `reason` is `"already_present"`,
+ * `"not_found"`, `"running"`, or the reason a child failed to start.
+ */
+export class SupervisorError extends MoteError {
+  /** Why the request failed. */
+  readonly reason: unknown;
+  /** Builds the error; `what` says what could not be done. */
+  constructor(what: string, reason: unknown, options?: ErrorOptions) {
+    super(`${what}: ${describeReason(reason)}`, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Builds a child spec for a server: it is started linked to the supervisor
+ * and traps exits, so its `terminate` runs when the supervisor stops it.
+ *
+ * @example
+ * ```ts
+ * import { Runtime, serverChild, startSupervisor, whichChildren } from "../mod.ts";
+ * const rt = new Runtime();
+ * const sup = await startSupervisor(rt, {
+ *   strategy: "one_for_one",
+ *   children: [serverChild("cache", { init: () => new Map() }, undefined)],
+ * });
+ * const [child] = await whichChildren(rt, sup);
+ * if (child?.id !== "cache" || child.pid === undefined) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function serverChild<Args, State, Call, Reply, Cast>(
+  id: string,
+  behaviour: ServerBehaviour<Args, State, Call, Reply, Cast>,
+  args: Args,
+  options: Omit<StartServerOptions, "link"> & Omit<ChildSpec, "id" | "start"> =
+    {},
+): ChildSpec {
+  const { restart, shutdown, ...start } = options;
+  return {
+    id,
+    start: (sup) =>
+      startServer(sup, behaviour, args, {
+        trapExit: true,
+        ...start,
+        link: true,
+      }),
+    ...(restart !== undefined ? { restart } : {}),
+    ...(shutdown !== undefined ? { shutdown } : {}),
+  };
+}
+
+/**
+ * Builds a child spec for a nested supervisor (shutdown: wait for it).
+ *
+ * @example
+ * ```ts
+ * import { Runtime, startSupervisor, supervisorChild } from "../mod.ts";
+ * const rt = new Runtime();
+ * const top = await startSupervisor(rt, {
+ *   strategy: "one_for_all",
+ *   children: [supervisorChild("inner", { strategy: "one_for_one" })],
+ * });
+ * if (!rt.isAlive(top)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function supervisorChild(
+  id: string,
+  options: Omit<SupervisorOptions, "link">,
+  restart: RestartType = "permanent",
+): ChildSpec {
+  return {
+    id,
+    start: (sup) => startSupervisor(sup, { ...options, link: true }),
+    restart,
+    shutdown: Infinity,
+  };
+}
+
+/**
+ * Starts a supervisor: a process trapping exits that starts `children` in
+ * order. Resolves once all of them started; if one fails, those already
+ * started are stopped in reverse order and this rejects with
+ * `ServerStartError`.
+ *
+ * @example
+ * ```ts
+ * import { Runtime, startSupervisor, whichChildren } from "../mod.ts";
+ * const rt = new Runtime();
+ * const sup = await startSupervisor(rt, {
+ *   strategy: "one_for_one",
+ *   children: [{
+ *     id: "worker",
+ *     start: (sup) => sup.spawnLink(async (p) => { await p.receive(); }),
+ *   }],
+ * });
+ * const [worker] = await whichChildren(rt, sup);
+ * rt.exit(worker!.pid!, "crash");
+ * await rt.whenExited(worker!.pid!);
+ * const [again] = await whichChildren(rt, sup);
+ * if (again!.pid === undefined || again!.pid.equals(worker!.pid)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export function startSupervisor(
+  caller: Caller,
+  options: SupervisorOptions,
+): Promise<Pid> {
+  const intensity = options.intensity ?? 3;
+  const period = options.period ?? 5000;
+  const ids = new Set<string>();
+  for (const spec of options.children ?? []) {
+    if (ids.has(spec.id)) {
+      return Promise.reject(
+        new SupervisorError(
+          "Cannot start supervisor",
+          "duplicate child id " + spec.id,
+        ),
+      );
+    }
+    ids.add(spec.id);
+  }
+  return startServer(caller, supervisorBehaviour, {
+    strategy: options.strategy,
+    intensity,
+    period,
+    children: (options.children ?? []).map((spec) => ({
+      spec,
+      pid: undefined,
+    })),
+    restarts: [],
+  }, {
+    trapExit: true,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.link !== undefined ? { link: options.link } : {}),
+  });
+}
+
+/**
+ * Adds a child to a running supervisor and starts it; resolves with its pid.
+ *
+ * @example
+ * ```ts
+ * import { Runtime, startChild, startSupervisor, terminateChild, deleteChild } from "../mod.ts";
+ * const rt = new Runtime();
+ * const sup = await startSupervisor(rt, { strategy: "one_for_one" });
+ * const pid = await startChild(rt, sup, {
+ *   id: "w",
+ *   start: (s) => s.spawnLink(async (p) => { await p.receive(); }),
+ * });
+ * await terminateChild(rt, sup, "w");
+ * await deleteChild(rt, sup, "w");
+ * if (rt.isAlive(pid)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export async function startChild(
+  caller: Caller,
+  sup: Dest,
+  spec: ChildSpec,
+): Promise<Pid> {
+  return unwrap(
+    "Cannot start child " + spec.id,
+    await ask(caller, sup, { startChild: spec }),
+  ) as Pid;
+}
+
+/** Stops a child (it keeps its spec, so it can be deleted). */
+export async function terminateChild(
+  caller: Caller,
+  sup: Dest,
+  id: string,
+): Promise<void> {
+  unwrap(
+    "Cannot terminate child " + id,
+    await ask(caller, sup, { terminateChild: id }),
+  );
+}
+
+/** Removes the spec of a stopped child. */
+export async function deleteChild(
+  caller: Caller,
+  sup: Dest,
+  id: string,
+): Promise<void> {
+  unwrap(
+    "Cannot delete child " + id,
+    await ask(caller, sup, { deleteChild: id }),
+  );
+}
+
+/** The children of a supervisor, in start order. */
+export async function whichChildren(
+  caller: Caller,
+  sup: Dest,
+): Promise<ChildInfo[]> {
+  return unwrap(
+    "Cannot list children",
+    await ask(caller, sup, "whichChildren"),
+  ) as ChildInfo[];
+}
+
+type Request =
+  | { readonly startChild: ChildSpec }
+  | { readonly terminateChild: string }
+  | { readonly deleteChild: string }
+  | "whichChildren";
+
+type Answer = { readonly ok: unknown } | { readonly error: unknown };
+
+interface Child {
+  readonly spec: ChildSpec;
+  pid: Pid | undefined;
+}
+
+interface State {
+  readonly strategy: Strategy;
+  readonly intensity: number;
+  readonly period: number;
+  children: Child[];
+  restarts: number[];
+}
+
+function ask(
+  caller: Caller,
+  sup: Dest,
+  request: Request,
+): Promise<Answer> {
+  // Restarts and shutdowns may take as long as the children's shutdown
+  // times, so supervisor requests wait as long as it takes (as in Erlang).
+  return call<Request, Answer>(caller, sup, request, { timeout: Infinity });
+}
+
+function unwrap(what: string, answer: Answer): unknown {
+  if ("error" in answer) throw new SupervisorError(what, answer.error);
+  return answer.ok;
+}
+
+const supervisorBehaviour: ServerBehaviour<
+  State,
+  State,
+  Request,
+  Answer,
+  never
+> = {
+  async init(state, sup) {
+    for (let i = 0; i < state.children.length; i++) {
+      try {
+        await startOne(sup, state.children[i]!);
+      } catch (error) {
+        await stopAll(sup, state.children);
+        throw error;
+      }
+    }
+    return state;
+  },
+
+  async handleCall(
+    request,
+    _from,
+    state,
+    sup,
+  ): Promise<CallResult<State, Answer>> {
+    if (request === "whichChildren") {
+      const list: ChildInfo[] = state.children.map((c) => ({
+        id: c.spec.id,
+        pid: c.pid,
+        restart: c.spec.restart ?? "permanent",
+      }));
+      return { reply: { ok: list }, state };
+    }
+    if ("startChild" in request) {
+      const spec = request.startChild;
+      if (state.children.some((c) => c.spec.id === spec.id)) {
+        return { reply: { error: "already_present" }, state };
+      }
+      const child: Child = { spec, pid: undefined };
+      try {
+        await startOne(sup, child);
+      } catch (error) {
+        return { reply: { error }, state };
+      }
+      state.children.push(child);
+      return { reply: { ok: child.pid }, state };
+    }
+    if ("terminateChild" in request) {
+      const child = state.children.find((c) =>
+        c.spec.id === request.terminateChild
+      );
+      if (child === undefined) return { reply: { error: "not_found" }, state };
+      await stopOne(sup, child);
+      if (child.spec.restart === "temporary") {
+        state.children = state.children.filter((c) => c !== child);
+      }
+      return { reply: { ok: undefined }, state };
+    }
+    const child = state.children.find((c) => c.spec.id === request.deleteChild);
+    if (child === undefined) return { reply: { error: "not_found" }, state };
+    if (child.pid !== undefined) return { reply: { error: "running" }, state };
+    state.children = state.children.filter((c) => c !== child);
+    return { reply: { ok: undefined }, state };
+  },
+
+  async handleInfo(message, state, sup): Promise<CastResult<State>> {
+    if (!(message instanceof Exit)) return { state };
+    const index = state.children.findIndex((c) => c.pid?.equals(message.from));
+    if (index < 0) return { state };
+    const child = state.children[index]!;
+    child.pid = undefined;
+    const restart = child.spec.restart ?? "permanent";
+    if (
+      restart === "temporary" ||
+      (restart === "transient" &&
+        (message.reason === "normal" || message.reason === "shutdown"))
+    ) {
+      if (restart === "temporary") state.children.splice(index, 1);
+      return { state };
+    }
+    for (;;) {
+      if (!countRestart(state, sup)) return { stop: "shutdown", state };
+      try {
+        await restartFrom(sup, state, child);
+        return { state };
+      } catch {
+        // A failed start counts as one more restart, until the limit.
+      }
+    }
+  },
+
+  async terminate(_reason, state, sup) {
+    await stopAll(sup, state.children);
+  },
+};
+
+/** Records a restart; false once more than `intensity` fall within `period`. */
+function countRestart(state: State, sup: Process): boolean {
+  const now = sup.runtime.clock.now();
+  state.restarts = state.restarts.filter((t) => now - t < state.period);
+  state.restarts.push(now);
+  return state.restarts.length <= state.intensity;
+}
+
+async function restartFrom(
+  sup: Process,
+  state: State,
+  failed: Child,
+): Promise<void> {
+  let group: Child[];
+  if (state.strategy === "one_for_one") {
+    group = [failed];
+  } else {
+    const from = state.strategy === "one_for_all"
+      ? 0
+      : state.children.indexOf(failed);
+    group = state.children.slice(from);
+    await stopAll(sup, group);
+    // Temporary siblings stopped this way are not restarted: they go.
+    const gone = group.filter((c) =>
+      c !== failed && c.spec.restart === "temporary"
+    );
+    if (gone.length > 0) {
+      state.children = state.children.filter((c) => !gone.includes(c));
+      group = group.filter((c) => !gone.includes(c));
+    }
+  }
+  for (const child of group) await startOne(sup, child);
+}
+
+async function startOne(sup: Process, child: Child): Promise<void> {
+  const pid = await child.spec.start(sup);
+  sup.link(pid);
+  child.pid = pid;
+}
+
+async function stopAll(
+  sup: Process,
+  children: readonly Child[],
+): Promise<void> {
+  for (let i = children.length - 1; i >= 0; i--) {
+    await stopOne(sup, children[i]!);
+  }
+}
+
+/**
+ * Stops one child: exit signal `shutdown`, then `kill` after its shutdown
+ * time. Waits on a monitor, then takes the `Exit` its link left behind (a
+ * local link delivers it before the `Down`), so it is not seen as a crash.
+ */
+async function stopOne(sup: Process, child: Child): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  child.pid = undefined;
+  const ref = sup.monitor(pid);
+  const isDown = (m: unknown): m is Down =>
+    m instanceof Down && m.ref.equals(ref);
+  const shutdown = child.spec.shutdown ?? 5000;
+  if (shutdown === "brutal_kill") {
+    sup.exit(pid, "kill");
+    await sup.receive(isDown);
+  } else {
+    sup.exit(pid, "shutdown");
+    const down = await sup.receive(isDown, { timeout: shutdown });
+    if (down === undefined) {
+      sup.exit(pid, "kill");
+      await sup.receive(isDown);
+    }
+  }
+  sup.unlink(pid);
+  await sup.receive(
+    (m) => m instanceof Exit && m.from.equals(pid),
+    { timeout: 0 },
+  );
+}
+
+function describeReason(reason: unknown): string {
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === "string") return reason;
+  return String(reason);
+}

@@ -1,0 +1,280 @@
+/**
+ * Distribution benchmark: two nodes as two OS processes on loopback (this
+ * process and a child running examples/node_child.ts).
+ *
+ * ```sh
+ * deno run -A bench/dist.ts
+ * ```
+ *
+ * Prints one JSON line per figure, `{"name","value","unit"}`, on stdout
+ * (details go to stderr):
+ * - `dist.oneway`: small messages/s to a remote *named* process, counted on arrival;
+ * - `dist.rtt_median_us`, `dist.rtt_p99_us`: ping-pong round trips, process to process;
+ * - `dist.tcp_echo_median_us`: a bare Deno TCP echo of 32 bytes between the same two processes;
+ * - `dist.bulk_mb_s`: 64 KiB `Uint8Array` messages, MB/s (10^6 bytes) counted on arrival;
+ * - `dist.kill_detect_ms`: SIGKILL of the child until both `Down(noconnection)` and
+ *   `NodeDown` arrive here (the later of the two; median of several kills);
+ * - `dist.freeze_detect_ratio`: SIGSTOP of an idle child with a 2 000 ms tick until
+ *   `NodeDown`, divided by the tick (worst of several children frozen at once).
+ *
+ * @module
+ */
+import { type Node, NodeDown, startNode } from "../dist/mod.ts";
+import { Down, type Process } from "../mod.ts";
+import { type ChildNode, spawnChildNode } from "../examples/node_child.ts";
+
+const COOKIE = "mote-bench";
+const HOST = "127.0.0.1";
+const TICK = 2_000;
+
+function report(name: string, value: number, unit: string): void {
+  console.log(JSON.stringify({ name, value: Number(value.toFixed(3)), unit }));
+}
+
+function note(text: string): void {
+  console.error(`# ${text}`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+/** Lets the event loop run (socket writes progress) before sending more. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Runs `body` in a new process on `node` and resolves with its result. */
+function inProcess<T>(
+  node: Node,
+  body: (proc: Process) => Promise<T>,
+): Promise<T> {
+  const result = Promise.withResolvers<T>();
+  node.runtime.spawn(async (proc) => {
+    try {
+      result.resolve(await body(proc));
+    } catch (error) {
+      result.reject(error);
+    }
+  });
+  return result.promise;
+}
+
+let childCount = 0;
+function launch(node: Node, tcpEcho = false): Promise<ChildNode> {
+  return spawnChildNode({
+    name: `benchchild${++childCount}@${HOST}`,
+    cookie: COOKIE,
+    tickTime: TICK,
+    parent: { name: node.name, ...node.address! },
+    tcpEcho,
+  }).then(async (child) => {
+    await node.connect(child.name, child.address);
+    return child;
+  });
+}
+
+const isDone = (m: unknown): m is { count: number; bytes: number } =>
+  typeof m === "object" && m !== null && "count" in m;
+
+/** Sends `n` messages made by `make` to the child's "sink" by name; resolves with seconds taken until all arrived. */
+function pump(
+  node: Node,
+  child: ChildNode,
+  n: number,
+  make: (i: number) => unknown,
+  maxQueued: number,
+): Promise<{ seconds: number; bytes: number }> {
+  return inProcess(node, async (proc) => {
+    const sink = ["sink", child.name] as const;
+    proc.send(sink, { expect: n, notify: proc.self });
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      proc.send(sink, make(i));
+      if (
+        (i & 255) === 255 && node.stats(child.name)!.queuedBytes > maxQueued
+      ) {
+        await yieldToLoop();
+      }
+    }
+    const done = await proc.receive(isDone);
+    return { seconds: (performance.now() - t0) / 1000, bytes: done.bytes };
+  });
+}
+
+async function oneway(node: Node, child: ChildNode): Promise<void> {
+  await pump(node, child, 100_000, (i) => ({ n: i }), 1 << 20); // warm-up
+  const n = 1_000_000;
+  const { seconds } = await pump(node, child, n, (i) => ({ n: i }), 1 << 20);
+  note(`oneway: ${n} messages in ${seconds.toFixed(3)} s`);
+  report("dist.oneway", n / seconds, "msgs/s");
+}
+
+async function rtt(node: Node, child: ChildNode): Promise<number> {
+  const pong = child.pid("pong");
+  const samples = await inProcess(node, async (proc) => {
+    const times: number[] = [];
+    for (let i = 0; i < 22_000; i++) {
+      const t0 = performance.now();
+      proc.send(pong, [proc.self, i]);
+      await proc.receive();
+      if (i >= 2_000) times.push((performance.now() - t0) * 1000);
+    }
+    return times;
+  });
+  samples.sort((x, y) => x - y);
+  const median = percentile(samples, 0.5);
+  report("dist.rtt_median_us", median, "us");
+  report("dist.rtt_p99_us", percentile(samples, 0.99), "us");
+  return median;
+}
+
+async function tcpEcho(port: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: HOST, port });
+  conn.setNoDelay(true);
+  const out = new Uint8Array(32).fill(7);
+  const buf = new Uint8Array(64);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 22_000; i++) {
+      const t0 = performance.now();
+      await conn.write(out);
+      let got = 0;
+      while (got < 32) {
+        const n = await conn.read(buf.subarray(got));
+        if (n === null) throw new Error("the TCP echo closed");
+        got += n;
+      }
+      if (i >= 2_000) times.push((performance.now() - t0) * 1000);
+    }
+  } finally {
+    conn.close();
+  }
+  times.sort((x, y) => x - y);
+  const median = percentile(times, 0.5);
+  report("dist.tcp_echo_median_us", median, "us");
+  return median;
+}
+
+async function bulk(node: Node, child: ChildNode): Promise<void> {
+  const payload = new Uint8Array(64 * 1024).fill(1);
+  await pump(node, child, 500, () => payload, 8 << 20); // warm-up
+  const n = 8_000; // 512 MiB
+  const { seconds, bytes } = await pump(
+    node,
+    child,
+    n,
+    () => payload,
+    8 << 20,
+  );
+  if (bytes !== n * payload.byteLength) {
+    throw new Error(
+      `bulk: ${bytes} bytes arrived, expected ${n * payload.byteLength}`,
+    );
+  }
+  note(`bulk: ${(bytes / 2 ** 20).toFixed(0)} MiB in ${seconds.toFixed(3)} s`);
+  report("dist.bulk_mb_s", bytes / 1e6 / seconds, "MB/s");
+}
+
+/** Arms a Down (on the child's echo) and a NodeDown watcher; resolves with both arrival times. */
+async function watch(
+  node: Node,
+  child: ChildNode,
+): Promise<
+  { seen: Promise<{ down: number; nodeDown: number; reason: string }> }
+> {
+  const armed = Promise.withResolvers<void>();
+  const seen = inProcess(node, async (proc) => {
+    const echo = child.pid("echo");
+    proc.monitor(echo);
+    node.monitorNode(proc.self, child.name);
+    proc.send(echo, { from: proc.self }); // a round trip: the monitor is in place
+    await proc.receive((m) =>
+      typeof m === "object" && m !== null && "from" in m
+    );
+    armed.resolve();
+    let down = 0;
+    let nodeDown = 0;
+    let reason = "";
+    while (down === 0 || nodeDown === 0) {
+      const m = await proc.receive();
+      if (m instanceof Down && m.reason === "noconnection") {
+        down = performance.now();
+      }
+      if (m instanceof NodeDown && m.node === child.name) {
+        nodeDown = performance.now();
+        reason = m.reason;
+      }
+    }
+    return { down, nodeDown, reason };
+  });
+  await armed.promise;
+  // Wrapped: an async function returning a promise would wait for it.
+  return { seen };
+}
+
+async function killDetect(node: Node, first: ChildNode): Promise<void> {
+  const times: number[] = [];
+  for (let trial = 0; trial < 5; trial++) {
+    const child = trial === 0 ? first : await launch(node);
+    const { seen } = await watch(node, child);
+    const t0 = performance.now();
+    child.kill("SIGKILL");
+    const { down, nodeDown } = await seen;
+    times.push(Math.max(down, nodeDown) - t0);
+    await child.close();
+  }
+  note(`kill detection (ms): ${times.map((t) => t.toFixed(2)).join(", ")}`);
+  times.sort((x, y) => x - y);
+  report("dist.kill_detect_ms", percentile(times, 0.5), "ms");
+}
+
+async function freezeDetect(node: Node): Promise<void> {
+  const children = await Promise.all([0, 1, 2].map(() => launch(node)));
+  try {
+    const ratios = await Promise.all(children.map(async (child) => {
+      const { seen } = await watch(node, child);
+      const t0 = performance.now();
+      child.kill("SIGSTOP");
+      const { nodeDown, reason } = await seen;
+      if (reason !== "heartbeat_timeout") {
+        throw new Error(
+          `freeze: NodeDown ${reason}, expected heartbeat_timeout`,
+        );
+      }
+      child.kill("SIGCONT");
+      return (nodeDown - t0) / TICK;
+    }));
+    note(
+      `freeze detection / tick: ${ratios.map((r) => r.toFixed(3)).join(", ")}`,
+    );
+    report("dist.freeze_detect_ratio", Math.max(...ratios), "ratio");
+  } finally {
+    for (const child of children) await child.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const node = await startNode({
+    name: `bench@${HOST}`,
+    cookie: COOKIE,
+    tickTime: TICK,
+  });
+  let child: ChildNode | undefined;
+  try {
+    child = await launch(node, true);
+    note(`child ${child.name} up (OS pid ${child.process.pid})`);
+    await oneway(node, child);
+    const rttMedian = await rtt(node, child);
+    const tcpMedian = await tcpEcho(child.ready.tcpEchoPort!);
+    note(`rtt / tcp echo = ${(rttMedian / tcpMedian).toFixed(2)}`);
+    await bulk(node, child);
+    await killDetect(node, child);
+    await freezeDetect(node);
+  } finally {
+    await child?.close();
+    await node.stop();
+  }
+}
+
+await main();

@@ -1,0 +1,386 @@
+// Servers (actor/server.ts): call, cast, info, terminate, deferred replies,
+// start failures, and calls that cannot be answered — locally and across two
+// nodes. Nothing sleeps to synchronise: every step awaits a reply, an exit or
+// a promise the server resolves.
+import assert from "node:assert/strict";
+import {
+  call,
+  CallError,
+  cast,
+  Crash,
+  Down,
+  Exit,
+  type From,
+  type Pid,
+  type Process,
+  reply,
+  Runtime,
+  type ServerBehaviour,
+  ServerStartError,
+  startServer,
+  stopServer,
+} from "../actor/mod.ts";
+import { startNode } from "../dist/mod.ts";
+import { assertInstanceOf, idle, settle } from "./_util.ts";
+
+type CounterCall = "get" | { add: number } | "crash" | { stop: string };
+type CounterCast = "inc" | "halt";
+
+function counter(
+  log: unknown[] = [],
+): ServerBehaviour<number, number, CounterCall, number, CounterCast> {
+  return {
+    init: (start) => start,
+    handleCall(request, _from, n) {
+      if (request === "get") return { reply: n, state: n };
+      if (request === "crash") throw new TypeError("bad call");
+      if ("stop" in request) return { stop: request.stop, reply: n, state: n };
+      return { reply: n + request.add, state: n + request.add };
+    },
+    handleCast(message, n) {
+      if (message === "halt") return { stop: "normal", state: n };
+      return { state: n + 1 };
+    },
+    handleInfo(message, n) {
+      log.push(message);
+      return { state: n };
+    },
+    terminate(reason, n) {
+      log.push({ terminate: reason, state: n });
+    },
+  };
+}
+
+/** Rejection of `promise`, asserted to be a CallError. */
+async function callError(promise: Promise<unknown>): Promise<CallError> {
+  const error = await promise.then(
+    () => assert.fail("expected the call to reject"),
+    (e: unknown) => e,
+  );
+  assertInstanceOf(error, CallError);
+  return error;
+}
+
+Deno.test("server: call, cast and info reach their callbacks with the state", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const pid = await startServer(rt, counter(log), 10, { name: "counter" });
+  assert.equal(await call(rt, pid, "get"), 10);
+  assert.equal(await call(rt, "counter", { add: 5 }), 15);
+  cast(rt, pid, "inc");
+  rt.send(pid, { plain: true });
+  assert.equal(await call(rt, pid, "get"), 16);
+  assert.deepEqual(log, [{ plain: true }]);
+  // Typed pids make a wrong request a compile error (never run).
+  const _typeChecks = () => {
+    // @ts-expect-error: "nope" is not a CounterCall
+    call(rt, pid, "nope");
+    // @ts-expect-error: 42 is not a CounterCast
+    cast(rt, pid, 42);
+    // @ts-expect-error: the reply is a number
+    const _s: Promise<string> = call(rt, pid, "get");
+  };
+  const n: number = await call(rt, pid, "get");
+  assert.equal(n, 16);
+  await rt.shutdown();
+});
+
+Deno.test("server: a call from inside a process, and info gets Down", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const pid = await startServer(rt, counter(log), 1);
+  const result = Promise.withResolvers<number>();
+  rt.spawn(async (proc) => {
+    result.resolve(await call(proc, pid, { add: 1 }));
+  });
+  assert.equal(await result.promise, 2);
+  // handleInfo sees a Down of a monitor the server set itself.
+  const watched = rt.spawn(idle);
+  const seen = Promise.withResolvers<Down>();
+  const watcher = await startServer(rt, {
+    init: (_: undefined, self) => {
+      self.monitor(watched);
+      return 0;
+    },
+    handleInfo: (message, state) => {
+      if (message instanceof Down) seen.resolve(message);
+      return { state };
+    },
+  }, undefined);
+  rt.exit(watched, "bye");
+  assert.equal((await seen.promise).reason, "bye");
+  assert.ok(rt.isAlive(watcher));
+  await rt.shutdown();
+});
+
+Deno.test("server: terminate runs on a stop from a callback and on stopServer", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const a = await startServer(rt, counter(log), 3);
+  const aExit = rt.whenExited(a);
+  // A stop with a reply: the caller gets the reply, then the server is gone.
+  assert.equal(await call(rt, a, { stop: "done" }), 3);
+  assert.equal(await aExit, "done");
+  const b = await startServer(rt, counter(log), 4);
+  cast(rt, b, "halt");
+  assert.equal(await rt.whenExited(b), "normal");
+  const c = await startServer(rt, counter(log), 5);
+  await stopServer(rt, c, "shutdown");
+  assert.equal(rt.isAlive(c), false);
+  assert.deepEqual(log, [
+    { terminate: "done", state: 3 },
+    { terminate: "normal", state: 4 },
+    { terminate: "shutdown", state: 5 },
+  ]);
+  await callError(stopServer(rt, c)).then((e) =>
+    assert.equal(e.reason, "noproc")
+  );
+  await rt.shutdown();
+});
+
+Deno.test("server: with trapExit, terminate runs on its parent's exit signal; other Exits go to handleInfo", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const started = Promise.withResolvers<Pid>();
+  const parent = rt.spawn(async (proc) => {
+    started.resolve(
+      await startServer(proc, counter(log), 7, { link: true, trapExit: true }),
+    );
+    await proc.receive();
+  });
+  const server = await started.promise;
+  const other = rt.spawn(idle);
+  rt.spawn((proc) => {
+    proc.link(server);
+    proc.link(other);
+  });
+  rt.exit(other, "oops"); // unrelated: not linked to server
+  rt.exit(parent, "shutdown");
+  assert.equal(await rt.whenExited(server), "shutdown");
+  assert.deepEqual(log.at(-1), { terminate: "shutdown", state: 7 });
+  assert.ok(log.slice(0, -1).every((m) => m instanceof Exit));
+  await rt.shutdown();
+});
+
+Deno.test("server: a deferred reply is sent later with reply(from, value)", async () => {
+  const rt = new Runtime();
+  const pid = await startServer(rt, {
+    init: () => [] as From[],
+    handleCall: (req: "wait" | "release", from, waiting) => {
+      if (req === "wait") return { noreply: true, state: [...waiting, from] };
+      waiting.forEach((w, i) => reply(w, `released ${i}`));
+      return { reply: waiting.length, state: [] };
+    },
+  }, undefined);
+  const first = call(rt, pid, "wait");
+  const second = call(rt, pid, "wait");
+  assert.equal(await call(rt, pid, "release"), 2);
+  assert.equal(await first, "released 0");
+  assert.equal(await second, "released 1");
+  await rt.shutdown();
+});
+
+Deno.test("server: a throwing init rejects with ServerStartError and leaves nothing running", async () => {
+  const rt = new Runtime();
+  await assert.rejects(
+    startServer(
+      rt,
+      {
+        init: async () => {
+          await Promise.resolve();
+          throw new RangeError("no config");
+        },
+      },
+      undefined,
+      { name: "broken" },
+    ),
+    (error: unknown) => {
+      assertInstanceOf(error, ServerStartError);
+      assertInstanceOf(error.reason, Crash);
+      assert.equal(error.reason.message, "no config");
+      assertInstanceOf(error.cause, RangeError);
+      return true;
+    },
+  );
+  assert.equal(rt.whereis("broken"), undefined);
+  assert.equal(rt.processCount, 0);
+  // From a linked process: the starter sees the rejection, not an exit signal.
+  const outcome = Promise.withResolvers<unknown>();
+  const starter = rt.spawn(async (proc) => {
+    outcome.resolve(
+      await startServer(
+        proc,
+        {
+          init: () => {
+            throw new Error("nope");
+          },
+        },
+        undefined,
+        { link: true },
+      ).catch((e) => e),
+    );
+    await proc.receive();
+  });
+  assertInstanceOf(await outcome.promise, ServerStartError);
+  await settle();
+  assert.ok(rt.isAlive(starter));
+  assert.equal(rt.processCount, 1);
+  await rt.shutdown();
+});
+
+Deno.test("server: an init slower than initTimeout is killed and the start rejects with timeout", async () => {
+  const rt = new Runtime();
+  const stuck = Promise.withResolvers<number>();
+  const error = await startServer(
+    rt,
+    {
+      init: () => stuck.promise,
+    },
+    undefined,
+    { initTimeout: 20, name: "slow" },
+  ).catch((e) => e);
+  assertInstanceOf(error, ServerStartError);
+  assert.equal(error.reason, "timeout");
+  assert.equal(rt.processCount, 0);
+  assert.equal(rt.whereis("slow"), undefined);
+  stuck.resolve(0); // the abandoned init finishing later changes nothing
+  await settle();
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("server: a call to a dead server or an unregistered name rejects with noproc at once", async () => {
+  const rt = new Runtime();
+  const dead = rt.spawn(() => {});
+  await rt.whenExited(dead);
+  // A timeout far beyond the test's budget: only "at once" can pass.
+  const opts = { timeout: 60_000 };
+  assert.equal((await callError(call(rt, dead, "x", opts))).reason, "noproc");
+  const e = await callError(call(rt, "ghost", "x", opts));
+  assert.equal(e.reason, "noproc");
+  assert.equal(e.server, "ghost");
+  assert.equal(e.name, "CallError");
+  cast(rt, dead, "ignored");
+  cast(rt, "ghost", "ignored");
+  await rt.shutdown();
+});
+
+Deno.test("server: a crash during a call rejects the call at once with the crash", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const pid = await startServer(rt, counter(log), 0);
+  const exited = rt.whenExited(pid);
+  const e = await callError(call(rt, pid, "crash", { timeout: 60_000 }));
+  assertInstanceOf(e.reason, Crash);
+  assert.equal(e.reason.name, "TypeError");
+  assert.equal(e.reason.message, "bad call");
+  const exit = await exited;
+  assertInstanceOf(exit, Crash);
+  // terminate ran with the crash.
+  assertInstanceOf((log.at(-1) as { terminate: unknown }).terminate, Crash);
+  // A server that dies while a call waits for a deferred reply.
+  const mute = await startServer(rt, {
+    init: () => null,
+    handleCall: (_req: "hang", _from, state) => ({ noreply: true, state }),
+  }, undefined);
+  const pending = call(rt, mute, "hang", { timeout: 60_000 });
+  await settle();
+  rt.exit(mute, "gone");
+  assert.equal((await callError(pending)).reason, "gone");
+  await rt.shutdown();
+});
+
+Deno.test("server: a call timeout rejects with timeout and the late reply is dropped", async () => {
+  const rt = new Runtime();
+  const late = Promise.withResolvers<From>();
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (req: "slow" | "fast", from, state) => {
+      if (req === "fast") return { reply: "fast", state };
+      late.resolve(from);
+      return { noreply: true, state };
+    },
+  }, undefined);
+  const outcome = Promise.withResolvers<unknown>();
+  const next = Promise.withResolvers<void>();
+  const caller = rt.spawn(async (proc: Process) => {
+    // An earlier call with a long deadline must not delay the short one.
+    await call(proc, server, "fast", { timeout: 60_000 });
+    outcome.resolve(
+      await call(proc, server, "slow", { timeout: 20 }).catch((e) => e),
+    );
+    await proc.receive((m) => m === "go");
+    next.resolve();
+    await proc.receive((m) => m === "never");
+  });
+  const error = await outcome.promise;
+  assertInstanceOf(error, CallError);
+  assert.equal(error.reason, "timeout");
+  reply(await late.promise, "too late");
+  // The reply is sent before "go", so it has been delivered (or dropped) by
+  // the time the caller takes "go".
+  rt.send(caller, "go");
+  await next.promise;
+  await settle();
+  assert.equal(rt.processInfo(caller)?.mailboxLength, 0);
+  // The monitor is gone too, and the caller still calls normally.
+  assert.deepEqual(rt.processInfo(caller)?.monitors, []);
+  assert.equal(await call(rt, server, "fast"), "fast");
+  await rt.shutdown();
+});
+
+Deno.test("server: a call across two nodes, by pid and by [name, node]", async () => {
+  await using a = await startNode({ name: "a1@127.0.0.1", cookie: "c" });
+  await using b = await startNode({ name: "b1@127.0.0.1", cookie: "c" });
+  await a.connect(b.name, b.address!);
+  const log: unknown[] = [];
+  const pid = await startServer(b.runtime, counter(log), 100, { name: "ctr" });
+  assert.equal(await call(a.runtime, pid, "get"), 100);
+  assert.equal(
+    await call<CounterCall, number>(a.runtime, ["ctr", b.name], { add: 1 }),
+    101,
+  );
+  cast(a.runtime, ["ctr", b.name], "inc");
+  assert.equal(await call(a.runtime, pid, "get"), 102);
+  // A remote crash arrives as the crash; a remote unknown name as noproc.
+  const e = await callError(call(a.runtime, pid, "crash", { timeout: 60_000 }));
+  assertInstanceOf(e.reason, Crash);
+  assert.equal(e.reason.message, "bad call");
+  const missing = await callError(
+    call(a.runtime, ["ctr", b.name], "get", { timeout: 60_000 }),
+  );
+  assert.equal(missing.reason, "noproc");
+  await a.runtime.shutdown();
+  await b.runtime.shutdown();
+});
+
+Deno.test("server: losing the server's node during a call rejects it at once with noconnection", async () => {
+  await using a = await startNode({ name: "a2@127.0.0.1", cookie: "c" });
+  // b's runtime outlives its node: stopping the node cuts the connection
+  // while the server lives on, unreachable.
+  const rtB = new Runtime({ node: "b2@127.0.0.1" });
+  const b = await startNode({ runtime: rtB, cookie: "c" });
+  await a.connect(b.name, b.address!);
+  const arrived = Promise.withResolvers<void>();
+  await startServer(
+    b.runtime,
+    {
+      init: () => null,
+      handleCall: (_req: "hang", _from, state) => {
+        arrived.resolve();
+        return { noreply: true, state };
+      },
+    },
+    undefined,
+    { name: "mute" },
+  );
+  const pending = call(a.runtime, ["mute", b.name], "hang", {
+    timeout: 60_000,
+  });
+  await arrived.promise;
+  await b.stop();
+  assert.equal((await callError(pending)).reason, "noconnection");
+  assert.equal(rtB.processCount, 1);
+  await a.runtime.shutdown();
+  await rtB.shutdown();
+});

@@ -1,0 +1,328 @@
+// Supervisors (actor/supervisor.ts): ordered start, reverse stop, the three
+// strategies, restart types, the intensity limit, nesting and the child
+// management calls. Nothing sleeps to synchronise: a test awaits a child's
+// exit, then asks the supervisor, whose mailbox already holds that exit.
+import assert from "node:assert/strict";
+import {
+  type ChildSpec,
+  deleteChild,
+  type Pid,
+  Runtime,
+  serverChild,
+  ServerStartError,
+  startChild,
+  startSupervisor,
+  stopServer,
+  supervisorChild,
+  SupervisorError,
+  terminateChild,
+  whichChildren,
+} from "../actor/mod.ts";
+import { assertInstanceOf, idle } from "./_util.ts";
+
+/** A server child that logs its start and its terminate. */
+function worker(
+  id: string,
+  log: string[],
+  extra: Partial<ChildSpec> = {},
+): ChildSpec {
+  return {
+    ...serverChild(id, {
+      init: () => {
+        log.push(`start ${id}`);
+        return null;
+      },
+      terminate: (reason) => {
+        log.push(`stop ${id} ${String(reason)}`);
+      },
+    }, undefined),
+    ...extra,
+  };
+}
+
+async function pidsOf(rt: Runtime, sup: Pid): Promise<Map<string, Pid>> {
+  const map = new Map<string, Pid>();
+  for (const c of await whichChildren(rt, sup)) {
+    if (c.pid !== undefined) map.set(c.id, c.pid);
+  }
+  return map;
+}
+
+/** Crashes a child and waits until it is gone (its Exit then sits in the supervisor's mailbox). */
+async function crash(rt: Runtime, pid: Pid, reason = "boom"): Promise<void> {
+  rt.exit(pid, reason);
+  await rt.whenExited(pid);
+}
+
+Deno.test("supervisor: children start in order and stop in reverse order, running terminate", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [worker("a", log), worker("b", log), worker("c", log)],
+  });
+  assert.deepEqual(log, ["start a", "start b", "start c"]);
+  const children = await whichChildren(rt, sup);
+  assert.deepEqual(children.map((c) => c.id), ["a", "b", "c"]);
+  assert.ok(children.every((c) => c.pid && rt.isAlive(c.pid)));
+  assert.ok(rt.processInfo(sup)?.trapExit);
+  await stopServer(rt, sup, "shutdown");
+  assert.deepEqual(log.slice(3), [
+    "stop c shutdown",
+    "stop b shutdown",
+    "stop a shutdown",
+  ]);
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: one_for_one restarts only the child that failed", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [worker("a", log), worker("b", log), worker("c", log)],
+  });
+  const before = await pidsOf(rt, sup);
+  await crash(rt, before.get("b")!);
+  const after = await pidsOf(rt, sup);
+  assert.ok(after.get("a")!.equals(before.get("a")));
+  assert.ok(!after.get("b")!.equals(before.get("b")));
+  assert.ok(after.get("c")!.equals(before.get("c")));
+  assert.deepEqual(log.slice(3), ["stop b boom", "start b"]);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: one_for_all restarts every child, stopping the others in reverse order first", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_all",
+    children: [worker("a", log), worker("b", log), worker("c", log)],
+  });
+  const before = await pidsOf(rt, sup);
+  await crash(rt, before.get("b")!);
+  const after = await pidsOf(rt, sup);
+  for (const id of ["a", "b", "c"]) {
+    assert.ok(!after.get(id)!.equals(before.get(id)), id);
+    assert.equal(rt.isAlive(before.get(id)!), false);
+  }
+  assert.deepEqual(log.slice(3), [
+    "stop b boom",
+    "stop c shutdown",
+    "stop a shutdown",
+    "start a",
+    "start b",
+    "start c",
+  ]);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: rest_for_one restarts the failed child and those after it", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "rest_for_one",
+    children: [worker("a", log), worker("b", log), worker("c", log)],
+  });
+  const before = await pidsOf(rt, sup);
+  await crash(rt, before.get("b")!);
+  const after = await pidsOf(rt, sup);
+  assert.ok(after.get("a")!.equals(before.get("a")));
+  assert.ok(!after.get("b")!.equals(before.get("b")));
+  assert.ok(!after.get("c")!.equals(before.get("c")));
+  assert.deepEqual(log.slice(3), [
+    "stop b boom",
+    "stop c shutdown",
+    "start b",
+    "start c",
+  ]);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: permanent, transient and temporary children restart as their type says", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    intensity: 10,
+    children: [
+      worker("perm", log),
+      worker("trans", log, { restart: "transient" }),
+      worker("temp", log, { restart: "temporary" }),
+    ],
+  });
+  let pids = await pidsOf(rt, sup);
+  // permanent: restarted even after a normal exit.
+  const p1 = pids.get("perm")!;
+  await stopServer(rt, p1, "normal");
+  pids = await pidsOf(rt, sup);
+  assert.ok(pids.has("perm") && !pids.get("perm")!.equals(p1));
+  // transient: restarted after a crash, not after a normal exit.
+  const t1 = pids.get("trans")!;
+  await crash(rt, t1, "boom");
+  pids = await pidsOf(rt, sup);
+  assert.ok(pids.has("trans") && !pids.get("trans")!.equals(t1));
+  await stopServer(rt, pids.get("trans")!, "normal");
+  const children = await whichChildren(rt, sup);
+  assert.deepEqual(
+    children.map((c) => [c.id, c.pid !== undefined]),
+    [["perm", true], ["trans", false], ["temp", true]],
+  );
+  // temporary: never restarted, and its spec is dropped.
+  await crash(rt, pids.get("temp")!, "boom");
+  assert.deepEqual((await whichChildren(rt, sup)).map((c) => c.id), [
+    "perm",
+    "trans",
+  ]);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: more restarts than the intensity within the period shut it down", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    intensity: 2,
+    period: 60_000,
+    children: [worker("a", log), worker("b", log)],
+  });
+  const supExit = rt.whenExited(sup);
+  for (let i = 0; i < 2; i++) {
+    await crash(rt, (await pidsOf(rt, sup)).get("a")!);
+  }
+  const b = (await pidsOf(rt, sup)).get("b")!;
+  await crash(rt, (await pidsOf(rt, sup)).get("a")!);
+  assert.equal(await supExit, "shutdown");
+  assert.equal(rt.isAlive(b), false);
+  assert.equal(log.at(-1), "stop b shutdown");
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a child that ignores shutdown is killed after its shutdown time; brutal_kill kills at once", async () => {
+  const rt = new Runtime();
+  const stubborn: ChildSpec = {
+    id: "stubborn",
+    start: (sup) => sup.spawnLink(idle, { trapExit: true }),
+    shutdown: 30,
+  };
+  const brutal: ChildSpec = {
+    id: "brutal",
+    start: (sup) => sup.spawnLink(idle, { trapExit: true }),
+    shutdown: "brutal_kill",
+  };
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [stubborn, brutal],
+  });
+  const pids = await pidsOf(rt, sup);
+  const exits = [...pids.values()].map((p) => rt.whenExited(p));
+  await terminateChild(rt, sup, "brutal");
+  await terminateChild(rt, sup, "stubborn");
+  assert.deepEqual(await Promise.all(exits), ["killed", "killed"]);
+  assert.ok(rt.isAlive(sup));
+  // Their exits were not taken for crashes: nothing restarted.
+  assert.deepEqual((await whichChildren(rt, sup)).map((c) => c.pid), [
+    undefined,
+    undefined,
+  ]);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    name: "sup",
+  });
+  assert.deepEqual(await whichChildren(rt, "sup"), []);
+  const pid = await startChild(rt, "sup", worker("x", log));
+  assert.ok(rt.isAlive(pid));
+  assert.deepEqual(await whichChildren(rt, sup), [{
+    id: "x",
+    pid,
+    restart: "permanent",
+  }]);
+  const dup = await startChild(rt, sup, worker("x", log)).catch((e) => e);
+  assertInstanceOf(dup, SupervisorError);
+  assert.equal(dup.reason, "already_present");
+  const running = await deleteChild(rt, sup, "x").catch((e) => e);
+  assertInstanceOf(running, SupervisorError);
+  assert.equal(running.reason, "running");
+  await terminateChild(rt, sup, "x");
+  assert.equal(rt.isAlive(pid), false);
+  assert.deepEqual(log, ["start x", "stop x shutdown"]);
+  await deleteChild(rt, sup, "x");
+  assert.deepEqual(await whichChildren(rt, sup), []);
+  const missing = await terminateChild(rt, sup, "x").catch((e) => e);
+  assertInstanceOf(missing, SupervisorError);
+  assert.equal(missing.reason, "not_found");
+  // A child whose start fails is not added.
+  const failed = await startChild(rt, sup, {
+    id: "bad",
+    start: () => Promise.reject(new Error("no")),
+  }).catch((e) => e);
+  assertInstanceOf(failed, SupervisorError);
+  assert.deepEqual(await whichChildren(rt, sup), []);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a child that fails to start makes startSupervisor reject, stopping the ones started", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const error = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      worker("a", log),
+      serverChild("b", {
+        init: () => {
+          throw new Error("b cannot start");
+        },
+      }, undefined),
+      worker("c", log),
+    ],
+  }).catch((e) => e);
+  assertInstanceOf(error, ServerStartError);
+  assert.deepEqual(log, ["start a", "stop a shutdown"]);
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: nested supervisors restart at the right level and stop as a tree", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const top = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      worker("top_worker", log),
+      supervisorChild("inner", {
+        strategy: "one_for_one",
+        children: [worker("leaf", log)],
+      }),
+    ],
+  });
+  const topPids = await pidsOf(rt, top);
+  const inner = topPids.get("inner")!;
+  const leaf = (await pidsOf(rt, inner)).get("leaf")!;
+  // A leaf crash is the inner supervisor's business only.
+  await crash(rt, leaf);
+  const leaf2 = (await pidsOf(rt, inner)).get("leaf")!;
+  assert.ok(!leaf2.equals(leaf));
+  assert.ok((await pidsOf(rt, top)).get("inner")!.equals(inner));
+  // Killing the inner supervisor takes its leaf down; top restarts both.
+  await crash(rt, inner, "kill");
+  assert.equal(rt.isAlive(leaf2), false);
+  const inner2 = (await pidsOf(rt, top)).get("inner")!;
+  assert.ok(!inner2.equals(inner));
+  assert.ok((await pidsOf(rt, inner2)).get("leaf"));
+  assert.ok((await pidsOf(rt, top)).get("top_worker")!.equals(
+    topPids.get("top_worker"),
+  ));
+  log.length = 0;
+  await stopServer(rt, top, "shutdown");
+  assert.deepEqual(log, ["stop leaf shutdown", "stop top_worker shutdown"]);
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
