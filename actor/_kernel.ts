@@ -101,6 +101,21 @@ export class Kernel {
         `expected a function, got ${typeof body}`,
       );
     }
+    if (
+      options !== undefined && (options === null || typeof options !== "object")
+    ) {
+      throw new InvalidArgumentError(
+        "spawn options",
+        `expected an object, got ${describe(options)}`,
+      );
+    }
+    const trapExit = options?.trapExit;
+    if (trapExit !== undefined && typeof trapExit !== "boolean") {
+      throw new InvalidArgumentError(
+        "trapExit option",
+        `expected a boolean, got ${describe(trapExit)}`,
+      );
+    }
     const name = options?.name;
     if (name !== undefined) this.#checkName(name);
     const pid = new Pid(this.node, ++this.#nextId, this.creation);

@@ -64,7 +64,7 @@ export function removeMonitor(
       kernel.router?.demonitor(proc.self, out.pid ?? out.name!, out.node, ref);
     }
   }
-  if (flush) {
+  if (flush && proc.mailbox.length > 0) {
     proc.mailbox.removeAll((m) => m instanceof Down && m.ref.equals(ref));
   }
   return out !== undefined;

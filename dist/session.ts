@@ -25,6 +25,11 @@ import type { Connection } from "./transport.ts";
 import { ProtocolError } from "./errors.ts";
 import type { NodeDownReason } from "./messages.ts";
 
+/** A turn's frames are cut into writes of about this many bytes. */
+const CHUNK_BYTES = 256 * 1024;
+/** Room the reader offers each read, at least. */
+const READ_BYTES = 64 * 1024;
+
 /** Traffic counters of one session. */
 export interface SessionStats {
   /** Frames received. */
@@ -70,7 +75,11 @@ export class Session {
   #host: SessionHost;
   #gate: LocalGate;
   #closed = false;
-  #pendingRaw: Uint8Array[] = [];
+  // Bytes waiting for the connection, in order: frames that waited for it
+  // (D2), then chunks cut from the writer. Short: the writer is cut only
+  // every CHUNK_BYTES.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
   #flushScheduled = false;
   #flushing: Promise<void> | undefined;
   #lastRead: number;
@@ -106,7 +115,7 @@ export class Session {
 
   /** Bytes queued and not yet handed to the connection. */
   get queuedBytes(): number {
-    return this.#writer.byteLength;
+    return this.#queuedBytes + this.#writer.byteLength;
   }
 
   /** Milliseconds since anything was read from the peer. */
@@ -122,13 +131,23 @@ export class Session {
     if (this.#closed) return;
     this.#writer.write(frame);
     this.stats.framesOut++;
+    // A long turn is cut into chunks, so the buffer stays small and the
+    // first bytes leave while the rest is encoded.
+    if (this.#writer.byteLength >= CHUNK_BYTES) {
+      this.#enqueue(this.#writer.takeView());
+    }
     this.#scheduleFlush();
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
   }
 
   /** Queues bytes already encoded (frames that waited for the connection, D2). */
   sendEncoded(bytes: Uint8Array, frames: number): void {
     if (this.#closed || bytes.length === 0) return;
-    this.#pendingRaw.push(bytes);
+    this.#enqueue(bytes);
     this.stats.framesOut += frames;
     this.#scheduleFlush();
   }
@@ -157,7 +176,7 @@ export class Session {
   async #drainAndClose(): Promise<void> {
     try {
       await this.#flushing;
-      const rest = [...this.#pendingRaw];
+      const rest = [...this.#queue];
       if (this.#writer.byteLength > 0) rest.push(this.#writer.take());
       for (const bytes of rest) await this.#conn.write(bytes);
     } catch {
@@ -185,12 +204,16 @@ export class Session {
     try {
       while (!this.#closed) {
         let bytes: Uint8Array;
-        if (this.#pendingRaw.length > 0) bytes = this.#pendingRaw.shift()!;
-        else if (this.#writer.byteLength > 0) bytes = this.#writer.take();
-        else break;
+        if (this.#queue.length > 0) {
+          bytes = this.#queue.shift()!;
+          this.#queuedBytes -= bytes.length;
+        } else if (this.#writer.byteLength > 0) {
+          bytes = this.#writer.takeView();
+        } else break;
         this.#lastWrite = this.#host.clock.now();
         this.stats.bytesOut += bytes.length;
         await this.#conn.write(bytes);
+        this.#writer.recycle(bytes);
       }
     } catch (error) {
       this.close("connection_closed", error);
@@ -214,6 +237,9 @@ export class Session {
       this.close("heartbeat_timeout");
       return;
     }
+    if (now - this.#lastWrite >= tickTime / 8 && this.#flushing === undefined) {
+      this.#writer.trim(); // idle for a while: give back write buffers
+    }
     if (
       now - this.#lastWrite >= tickTime / 4 && this.#writer.byteLength === 0
     ) {
@@ -224,7 +250,7 @@ export class Session {
   };
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
+    const decoder = this.#decoder;
     try {
       for (;;) {
         for (;;) {
@@ -234,7 +260,8 @@ export class Session {
           this.#dispatch(frame);
           if (this.#closed) return;
         }
-        const n = await this.#conn.read(buf);
+        // Straight into the decoder's buffer: no copy on the way in.
+        const n = await this.#conn.read(decoder.writable(READ_BYTES));
         if (this.#closed) return;
         if (n === null) {
           this.close("connection_closed");
@@ -242,7 +269,7 @@ export class Session {
         }
         this.#lastRead = this.#host.clock.now();
         this.stats.bytesIn += n;
-        this.#decoder.push(buf.subarray(0, n));
+        decoder.commit(n);
       }
     } catch (error) {
       const protocol = error instanceof WireError ||

@@ -539,6 +539,11 @@ Deno.test("bad input: wrong argument types give InvalidArgumentError", async () 
   const anyRt = rt as any;
   assertThrows(() => anyRt.spawn("not a function"), InvalidArgumentError);
   assertThrows(() => anyRt.spawn(() => {}, { name: 42 }), InvalidArgumentError);
+  assertThrows(
+    () => anyRt.spawn(() => {}, { trapExit: "yes" }),
+    InvalidArgumentError,
+  );
+  assertThrows(() => anyRt.spawn(() => {}, "opts"), InvalidArgumentError);
   assertThrows(() => anyRt.send(42, "x"), InvalidArgumentError);
   assertThrows(() => anyRt.send({ id: 1 }, "x"), InvalidArgumentError);
   assertThrows(() => anyRt.send(["a"], "x"), InvalidArgumentError);

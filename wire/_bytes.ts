@@ -22,9 +22,10 @@ export class ByteWriter {
   view: DataView;
   pos = 0;
 
-  constructor(size = 256) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+  /** A writer over a new buffer of `size` bytes, or over `buffer` itself. */
+  constructor(size: number | Uint8Array = 256) {
+    this.buf = typeof size === "number" ? new Uint8Array(size) : size;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset);
   }
 
   ensure(n: number): void {

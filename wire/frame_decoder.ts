@@ -310,7 +310,7 @@ export interface FrameDecoderOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-const MIN_BUFFER = 64 * 1024;
+const MIN_BUFFER = 256 * 1024;
 
 /**
  * Cuts a byte stream into frames. Feed it chunks of any size with
@@ -370,6 +370,44 @@ export class FrameDecoder {
     if (n === 0) return;
     if (this.#end + n > this.#buf.length) this.#makeRoom(n);
     this.#buf.set(chunk, this.#end);
+    this.#end += n;
+  }
+
+  /**
+   * Free space at the end of the decoder's buffer, at least `min` bytes, to
+   * read the stream into directly (saving the copy {@linkcode
+   * FrameDecoder.push} makes); then {@linkcode FrameDecoder.commit} the
+   * number of bytes read. The view is valid until the next call that adds
+   * bytes.
+   *
+   * @example
+   * ```ts
+   * import { encodeFrame, FrameDecoder, MsgpackCodec, Tag } from "./mod.ts";
+   * const codec = new MsgpackCodec();
+   * const decoder = new FrameDecoder(codec);
+   * const bytes = encodeFrame({ tag: Tag.TICK }, codec);
+   * decoder.writable(bytes.length).set(bytes);
+   * decoder.commit(bytes.length);
+   * if (decoder.next()?.tag !== Tag.TICK) throw new Error();
+   * ```
+   */
+  writable(min: number): Uint8Array {
+    if (!Number.isInteger(min) || min < 1) {
+      throw new RangeError(`writable needs a positive integer, got ${min}`);
+    }
+    if (this.#end + min > this.#buf.length) this.#makeRoom(min);
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Adds `n` bytes just written into the view {@linkcode FrameDecoder.writable} gave. */
+  commit(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || this.#end + n > this.#buf.length) {
+      throw new RangeError(
+        `commit of ${n} bytes exceeds the ${
+          this.#buf.length - this.#end
+        } writable`,
+      );
+    }
     this.#end += n;
   }
 

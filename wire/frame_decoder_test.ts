@@ -358,3 +358,55 @@ Deno.test("FrameDecoder: options are checked", () => {
     RangeError,
   );
 });
+
+Deno.test("stream: reading straight into writable() gives the same frames, split anywhere", () => {
+  const rand = prng(7);
+  const d = new FrameDecoder(codec);
+  const out: Frame[] = [];
+  for (let off = 0; off < stream.length;) {
+    const want = 1 + Math.floor(rand() * 700);
+    const room = d.writable(want);
+    assert.ok(room.length >= want);
+    const n = Math.min(room.length, want, stream.length - off);
+    room.set(stream.subarray(off, off + n));
+    d.commit(n);
+    off += n;
+    out.push(...drain(d));
+  }
+  assert.deepEqual(out, frames);
+});
+
+Deno.test("stream: a binary payload handed out is never overwritten by later reads", () => {
+  const d = new FrameDecoder(codec);
+  const to = new Pid("a@h", 1, 1);
+  const first = encodeFrame(
+    { tag: Tag.SEND, to, message: new Uint8Array(1000).fill(1) },
+    codec,
+  );
+  const second = encodeFrame(
+    { tag: Tag.SEND, to, message: new Uint8Array(300_000).fill(2) },
+    codec,
+  );
+  d.writable(first.length).set(first);
+  d.commit(first.length);
+  const got = d.next() as { message: Uint8Array };
+  for (let off = 0; off < second.length;) {
+    const room = d.writable(4096);
+    const n = Math.min(room.length, second.length - off);
+    room.set(second.subarray(off, off + n));
+    d.commit(n);
+    off += n;
+  }
+  assert.ok(got.message.every((b) => b === 1));
+  const next = d.next() as { message: Uint8Array };
+  assert.equal(next.message.length, 300_000);
+  assert.ok(next.message.every((b) => b === 2));
+});
+
+Deno.test("stream: commit beyond the writable room is a RangeError", () => {
+  const d = new FrameDecoder(codec);
+  const room = d.writable(16);
+  assert.throws(() => d.commit(room.length + 1), RangeError);
+  assert.throws(() => d.commit(-1), RangeError);
+  assert.throws(() => d.writable(0), RangeError);
+});

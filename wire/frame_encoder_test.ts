@@ -189,3 +189,25 @@ Deno.test("frames: a custom Codec without encodeShared is used through encode", 
   };
   assert.deepStrictEqual(decodeFrame(encodeFrame(frame, json), json), frame);
 });
+
+Deno.test("FrameWriter: takeView lends its buffer until recycled, then reuses it", () => {
+  const w = new FrameWriter(codec);
+  w.write({ tag: Tag.TICK });
+  const a = w.takeView();
+  w.write({ tag: Tag.SEND, to: new Pid("a@h", 1, 1), message: "x" });
+  const b = w.takeView();
+  assert.notEqual(a.buffer, b.buffer);
+  assert.deepEqual([...a], [0, 0, 0, 1, Tag.TICK]);
+  w.recycle(new Uint8Array(8)); // not the writer's: ignored
+  w.recycle(a);
+  w.recycle(a); // twice: ignored
+  w.write({ tag: Tag.TICK });
+  w.write({ tag: Tag.TICK });
+  const c = w.takeView(); // written before the recycle: another buffer
+  assert.equal(c.length, 10);
+  w.write({ tag: Tag.TICK });
+  const d = w.takeView(); // the recycled one
+  assert.equal(d.buffer, a.buffer);
+  assert.deepEqual([...d], [0, 0, 0, 1, Tag.TICK]);
+  assert.equal(b[4], Tag.SEND); // still intact: never recycled
+});
