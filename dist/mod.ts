@@ -26,13 +26,15 @@
  */
 export { Node, startNode } from "./node.ts";
 export type { NodeOptions, PeerStats } from "./node.ts";
-export { NodeDown, NodeUp } from "./messages.ts";
+export { GlobalNameConflict, NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
 export type { Address, Connection, Listener, Transport } from "./transport.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export type { MemoryConnection } from "./memory_transport.ts";
 export {
+  GlobalNameTakenError,
+  GlobalNotRegisteredError,
   HandshakeError,
   HandshakeRefusedError,
   NodeStoppedError,
