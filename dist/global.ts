@@ -80,8 +80,15 @@ export function checkGlobalName(name: unknown): asserts name is string {
     throw new InvalidArgumentError(
       "name",
       `expected a non-empty string, got ${
-        typeof name === "string" ? '""' : String(name)
+        typeof name === "string" ? '""' : typeof name
       }`,
+    );
+  }
+  if (!name.isWellFormed()) {
+    // A lone surrogate would reach peers as U+FFFD: another name.
+    throw new InvalidArgumentError(
+      "name",
+      "expected well-formed Unicode (no lone surrogates)",
     );
   }
   if (name.length * 3 > MAX_NAME_BYTES) {
