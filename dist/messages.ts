@@ -79,7 +79,11 @@ export type NodeEvent = NodeUp | NodeDown;
 export class GlobalNameConflict {
   /** The global name that was lost. */
   readonly name: string;
-  /** The process that holds it now. */
+  /**
+   * The process that beat it. With three or more concurrent claims the name
+   * may move on to a claim that sorts earlier still; `node.whereisGlobal`
+   * says who holds it now.
+   */
   readonly winner: Pid;
   /** Builds the message. */
   constructor(name: string, winner: Pid) {

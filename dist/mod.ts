@@ -2,7 +2,9 @@
  * Distribution for Mote: nodes that connect over TCP (or any
  * {@linkcode Transport}), so processes on different nodes send to, link to
  * and monitor each other, and a crash or a lost connection on one node
- * reaches the watchers on the other (`noconnection`, `NodeDown`).
+ * reaches the watchers on the other (`noconnection`, `NodeDown`). Global
+ * names (`node.registerGlobal`, `whereisGlobal`, `sendGlobal`) name a process
+ * for the whole cluster.
  *
  * @example
  * ```ts

@@ -2,7 +2,8 @@
  * A distributed node: a runtime made reachable from other nodes over a
  * {@linkcode Transport}. It listens, connects on first use (D2), forms a full
  * mesh from peer lists, routes messages and signals for remote pids (D5, D6),
- * runs D7 for every lost connection, and offers node monitoring (D8).
+ * runs D7 for every lost connection, offers node monitoring (D8), and keeps
+ * a replica of the cluster's global names (`global.ts`).
  *
  * @module
  */
