@@ -235,8 +235,11 @@ export class GlobalRegistry {
     this.#pings.clear();
   }
 
-  // One small handler per tag; the `never` check makes a new one fail to compile.
-  /** A global-name frame from `session`; throws {@linkcode ProtocolError} on a forged one. */
+  /**
+   * A global-name frame from `session`; throws {@linkcode ProtocolError} on a
+   * forged one. One small handler per tag; the `never` check makes a new tag
+   * that is not handled fail to compile.
+   */
   receive(session: Session, frame: GlobalFrame): void {
     switch (frame.tag) {
       case Tag.GLOBAL_REGISTER:
