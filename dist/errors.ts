@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { MoteError } from "../actor/errors.ts";
+import {
+  MoteError,
+  NameTakenError,
+  NotRegisteredError,
+} from "../actor/errors.ts";
+import type { Pid } from "../wire/terms.ts";
 
 /** A node could not be reached: no address is known, the connection or the handshake failed. */
 export class NodeUnreachableError extends MoteError {
@@ -54,5 +59,50 @@ export class NodeStoppedError extends MoteError {
   /** Builds the error; `what` says what could not be done. */
   constructor(what: string) {
     super(`${what}: the node has been stopped`);
+  }
+}
+
+/**
+ * Registering a global name that this node's replica already maps to another
+ * live process. It is a {@linkcode NameTakenError}, so code that handles
+ * local and global names alike can catch that.
+ *
+ * @example
+ * ```ts
+ * import { GlobalNameTakenError } from "./errors.ts";
+ * import { NameTakenError, Pid } from "../mod.ts";
+ * const e = new GlobalNameTakenError("db", new Pid("b@host", 7, 1));
+ * if (!(e instanceof NameTakenError) || e.name !== "GlobalNameTakenError") throw new Error();
+ * ```
+ */
+export class GlobalNameTakenError extends NameTakenError {
+  /** Builds the error: `name` is held by `holder`. */
+  constructor(name: string, holder: Pid) {
+    super(
+      name,
+      holder,
+      `Cannot register "${name}" globally: the name is taken by ${holder}`,
+    );
+  }
+}
+
+/**
+ * Sending to a global name that this node's replica does not know. It is a
+ * {@linkcode NotRegisteredError}, as for a local name (P3).
+ *
+ * @example
+ * ```ts
+ * import { GlobalNotRegisteredError } from "./errors.ts";
+ * import { NotRegisteredError } from "../mod.ts";
+ * const e = new GlobalNotRegisteredError("db");
+ * if (!(e instanceof NotRegisteredError) || e.registeredName !== "db") throw new Error();
+ * ```
+ */
+export class GlobalNotRegisteredError extends NotRegisteredError {
+  /** Builds the error for `name`. */
+  constructor(name: string) {
+    super(name);
+    this.message =
+      `Cannot send to global name "${name}": no process holds it in the cluster this node knows`;
   }
 }

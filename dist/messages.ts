@@ -1,8 +1,10 @@
 /**
- * Node-monitoring messages (D8): classes, so `instanceof` tells them apart.
+ * Node-monitoring messages (D8) and the global-name conflict notice: classes,
+ * so `instanceof` tells them apart.
  *
  * @module
  */
+import type { Pid } from "../wire/terms.ts";
 
 /**
  * Why a connection to a node was lost, or could not be made:
@@ -58,3 +60,34 @@ export class NodeUp {
 
 /** What node-event subscribers receive: {@linkcode NodeUp} or {@linkcode NodeDown}. */
 export type NodeEvent = NodeUp | NodeDown;
+
+/**
+ * Sent to a process that held a global name and lost it to a concurrent
+ * registration of the same name on another node (the winner is the pid that
+ * sorts first: by node name, then creation, then id). Only the node hosting
+ * the loser sends it, so the loser is told exactly once; the process itself
+ * keeps running.
+ *
+ * @example
+ * ```ts
+ * import { GlobalNameConflict } from "./messages.ts";
+ * import { Pid } from "../mod.ts";
+ * const m: unknown = new GlobalNameConflict("db", new Pid("a@host", 3, 1));
+ * if (!(m instanceof GlobalNameConflict) || m.winner.node !== "a@host") throw new Error();
+ * ```
+ */
+export class GlobalNameConflict {
+  /** The global name that was lost. */
+  readonly name: string;
+  /**
+   * The process that beat it. With three or more concurrent claims the name
+   * may move on to a claim that sorts earlier still; `node.whereisGlobal`
+   * says who holds it now.
+   */
+  readonly winner: Pid;
+  /** Builds the message. */
+  constructor(name: string, winner: Pid) {
+    this.name = name;
+    this.winner = winner;
+  }
+}

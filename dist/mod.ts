@@ -2,7 +2,9 @@
  * Distribution for Mote: nodes that connect over TCP (or any
  * {@linkcode Transport}), so processes on different nodes send to, link to
  * and monitor each other, and a crash or a lost connection on one node
- * reaches the watchers on the other (`noconnection`, `NodeDown`).
+ * reaches the watchers on the other (`noconnection`, `NodeDown`). Global
+ * names (`node.registerGlobal`, `whereisGlobal`, `sendGlobal`) name a process
+ * for the whole cluster.
  *
  * @example
  * ```ts
@@ -26,13 +28,15 @@
  */
 export { Node, startNode } from "./node.ts";
 export type { NodeOptions, PeerStats } from "./node.ts";
-export { NodeDown, NodeUp } from "./messages.ts";
+export { GlobalNameConflict, NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
 export type { Address, Connection, Listener, Transport } from "./transport.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export type { MemoryConnection } from "./memory_transport.ts";
 export {
+  GlobalNameTakenError,
+  GlobalNotRegisteredError,
   HandshakeError,
   HandshakeRefusedError,
   NodeStoppedError,

@@ -2,7 +2,8 @@
  * A distributed node: a runtime made reachable from other nodes over a
  * {@linkcode Transport}. It listens, connects on first use (D2), forms a full
  * mesh from peer lists, routes messages and signals for remote pids (D5, D6),
- * runs D7 for every lost connection, and offers node monitoring (D8).
+ * runs D7 for every lost connection, offers node monitoring (D8), and keeps
+ * a replica of the cluster's global names (`global.ts`).
  *
  * @module
  */
@@ -24,6 +25,7 @@ import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
 import type { ExitReason } from "../actor/reason.ts";
 import type { Logger } from "../actor/runtime.ts";
 import { InvalidArgumentError } from "../actor/errors.ts";
+import { GlobalRegistry } from "./global.ts";
 import {
   type Address,
   type Connection,
@@ -40,6 +42,7 @@ import {
 } from "./handshake.ts";
 import { Session, type SessionHost } from "./session.ts";
 import {
+  GlobalNotRegisteredError,
   HandshakeError,
   HandshakeRefusedError,
   NodeStoppedError,
@@ -212,6 +215,7 @@ export class Node implements AsyncDisposable {
   #stopped = false;
   #closing: Promise<void> | undefined;
   #host: SessionHost;
+  #global: GlobalRegistry;
 
   /** Use {@linkcode startNode}. */
   constructor(
@@ -254,10 +258,22 @@ export class Node implements AsyncDisposable {
       clock: this.#clock,
       tickTime: this.#tickTime,
       peers: (session, peers) => this.#onPeerList(session, peers),
+      global: (session, frame) => this.#global.receive(session, frame),
       ended: (session, reason, error) =>
         this.#onSessionEnded(session, reason, error),
     };
+    this.#global = new GlobalRegistry({
+      runtime,
+      gate: this.#gate,
+      sessions: () => this.#sessions(),
+    });
     if (listener !== undefined) this.#track(this.#acceptLoop(listener));
+  }
+
+  *#sessions(): Generator<Session> {
+    for (const peer of this.#peers.values()) {
+      if (peer.session !== undefined) yield peer.session;
+    }
   }
 
   /** This node's name. */
@@ -399,6 +415,138 @@ export class Node implements AsyncDisposable {
     }
   }
 
+  /**
+   * Registers the local process `pid` under the global `name`, for the whole
+   * cluster: this node's replica maps it at once and every connected peer is
+   * told; a node that connects later learns it on connecting. The name is
+   * released when the process exits, and dropped by the other nodes when they
+   * lose the connection to this one (D7). A process may hold several global
+   * names.
+   *
+   * Throws {@linkcode GlobalNameTakenError} if this replica maps `name` to
+   * another live process, `NoProcessError` if `pid` is not alive, and
+   * `InvalidArgumentError` for a name that is not a non-empty string of at
+   * most 255 UTF-8 bytes or a pid of another node.
+   *
+   * Two nodes that register one name before hearing of each other both
+   * succeed here; once they are connected every replica keeps the pid that
+   * sorts first (node name, then creation, then id), and the other process
+   * gets a {@linkcode GlobalNameConflict} message, exactly once. Global names
+   * assume the full mesh that nodes form by default.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+   * await a.connect(b.name, b.address!);
+   * const got = Promise.withResolvers<unknown>();
+   * const db = a.runtime.spawn(async (proc) => got.resolve(await proc.receive()));
+   * a.registerGlobal("db", db);
+   * await b.syncGlobal(); // b has now seen what a did before
+   * if (!b.whereisGlobal("db")?.equals(db)) throw new Error();
+   * b.sendGlobal("db", "hello");
+   * if (await got.promise !== "hello") throw new Error();
+   * ```
+   */
+  registerGlobal(name: string, pid: Pid): void {
+    this.#global.register(name, pid);
+  }
+
+  /**
+   * Removes the global `name`, which must be held by a process of this node
+   * (the node hosting a process is the authority on its names; others throw
+   * `InvalidArgumentError`). False if no process holds it.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * const pid = a.runtime.spawn(async (proc) => void await proc.receive());
+   * a.registerGlobal("job", pid);
+   * if (!a.unregisterGlobal("job") || a.whereisGlobal("job") !== undefined) throw new Error();
+   * if (a.unregisterGlobal("job")) throw new Error();
+   * ```
+   */
+  unregisterGlobal(name: string): boolean {
+    return this.#global.unregister(name);
+  }
+
+  /**
+   * The process this node's replica maps the global `name` to, if any. Use
+   * it to `call` a server by global name: `call(proc, node.whereisGlobal("db")!, req)`.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * if (a.whereisGlobal("nobody") !== undefined) throw new Error();
+   * ```
+   */
+  whereisGlobal(name: string): Pid | undefined {
+    return this.#global.whereis(name);
+  }
+
+  /**
+   * Every global name this node's replica knows, sorted.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * const pid = a.runtime.spawn(async (proc) => void await proc.receive());
+   * a.registerGlobal("b", pid);
+   * a.registerGlobal("a", pid);
+   * if (a.globalNames().join() !== "a,b") throw new Error();
+   * ```
+   */
+  globalNames(): string[] {
+    return this.#global.names();
+  }
+
+  /**
+   * Sends `message` to the process holding the global `name`, wherever it
+   * runs. Like a send to a local name, an unknown name throws
+   * ({@linkcode GlobalNotRegisteredError}, a `NotRegisteredError`); once
+   * resolved to a pid, the send never throws for a dead or unreachable
+   * process (P3).
+   *
+   * @example
+   * ```ts
+   * import { GlobalNotRegisteredError, startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * try {
+   *   a.sendGlobal("nobody", "hi");
+   *   throw new Error("expected a throw");
+   * } catch (e) {
+   *   if (!(e instanceof GlobalNotRegisteredError)) throw e;
+   * }
+   * ```
+   */
+  sendGlobal(name: string, message: unknown): void {
+    const pid = this.#global.whereis(name);
+    if (pid === undefined) throw new GlobalNotRegisteredError(name);
+    this.runtime.send(pid, message);
+  }
+
+  /**
+   * Resolves once every node connected now has answered a ping sent after
+   * this call. Each peer answers after everything it sent before, so by then
+   * this replica has seen every global registration, release and SYNC those
+   * peers made before the ping reached them (Erlang's `global:sync()`). A
+   * peer lost meanwhile counts as answered: its names are gone.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await a.syncGlobal(); // no peers: resolves at once
+   * ```
+   */
+  syncGlobal(): Promise<void> {
+    return this.#global.sync();
+  }
+
   /** Traffic figures for the connection to `node`, if connected. */
   stats(node: string): PeerStats | undefined {
     const session = this.#peers.get(node)?.session;
@@ -429,6 +577,7 @@ export class Node implements AsyncDisposable {
   #close(): Promise<void> {
     return this.#closing ??= (async () => {
       this.#stopped = true;
+      this.#global.stop();
       this.#listener?.close();
       for (const peer of this.#peers.values()) {
         this.#clock.clearTimeout(peer.graceTimer);
@@ -756,6 +905,7 @@ export class Node implements AsyncDisposable {
       peer.pendingFrames = 0;
     }
     session.send({ tag: Tag.PEER_LIST, peers: this.#peerList(peer.name) });
+    this.#global.sessionUp(session);
     const waiters = peer.waiters;
     peer.waiters = [];
     for (const w of waiters) w.resolve();
@@ -817,6 +967,7 @@ export class Node implements AsyncDisposable {
         { node: session.peer, error },
       );
     }
+    this.#global.sessionEnded(session);
     this.#gate.nodeDown(session.peer);
     const down = new NodeDown(session.peer, reason);
     this.#notifyMonitors(session.peer, down);

@@ -24,6 +24,7 @@ import type { ExitReason } from "../actor/reason.ts";
 import type { Connection } from "./transport.ts";
 import { ProtocolError } from "./errors.ts";
 import type { NodeDownReason } from "./messages.ts";
+import type { GlobalFrame } from "./global.ts";
 
 /** A turn's frames are cut into writes of about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
@@ -50,6 +51,8 @@ export interface SessionHost {
   readonly tickTime: number;
   /** A PEER_LIST arrived. */
   peers(session: Session, peers: PeerInfo[]): void;
+  /** A global-name frame arrived (0x30–0x34); may throw `ProtocolError`. */
+  global(session: Session, frame: GlobalFrame): void;
   /** The session ended (runs D7). Called exactly once. */
   ended(session: Session, reason: NodeDownReason, error: unknown): void;
 }
@@ -322,6 +325,12 @@ export class Session {
           this.peer,
           frame.reason as ExitReason,
         );
+      case Tag.GLOBAL_REGISTER:
+      case Tag.GLOBAL_UNREGISTER:
+      case Tag.GLOBAL_SYNC:
+      case Tag.GLOBAL_PING:
+      case Tag.GLOBAL_PONG:
+        return this.#host.global(this, frame);
       case Tag.HANDSHAKE_NAME:
       case Tag.HANDSHAKE_CHALLENGE:
       case Tag.HANDSHAKE_REPLY:

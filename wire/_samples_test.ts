@@ -107,6 +107,18 @@ export const samples: [string, Frame][] = [
     ref: r,
     reason: { shutdown: true },
   }],
+  ["global_register", { tag: Tag.GLOBAL_REGISTER, name: "db", pid: a }],
+  ["global_unregister", { tag: Tag.GLOBAL_UNREGISTER, name: "db", pid: a }],
+  ["global_sync", {
+    tag: Tag.GLOBAL_SYNC,
+    entries: [
+      { name: "db", pid: b },
+      { name: "日本", pid: b },
+    ],
+  }],
+  ["global_sync_empty", { tag: Tag.GLOBAL_SYNC, entries: [] }],
+  ["global_ping", { tag: Tag.GLOBAL_PING, id: 1 }],
+  ["global_pong", { tag: Tag.GLOBAL_PONG, id: 2 ** 53 - 1 }],
 ];
 
 /** Mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */

@@ -27,6 +27,17 @@ export interface PeerInfo {
 }
 
 /**
+ * One entry of a {@linkcode Tag.GLOBAL_SYNC} frame: a global name and the pid
+ * that holds it.
+ */
+export interface GlobalEntry {
+  /** The global name, 1–255 bytes of UTF-8. */
+  name: string;
+  /** The process holding it, always a process of the sending node. */
+  pid: Pid;
+}
+
+/**
  * A decoded frame. Control fields (names, pids, refs, ids) have a fixed
  * binary layout; only `message` and `reason` go through the payload
  * {@linkcode Codec}.
@@ -114,6 +125,33 @@ export type Frame =
     to: Pid;
     ref: Ref;
     reason: unknown;
+  }
+  | {
+    tag: typeof Tag.GLOBAL_REGISTER;
+    name: string;
+    /** A process of the sending node. */
+    pid: Pid;
+  }
+  | {
+    tag: typeof Tag.GLOBAL_UNREGISTER;
+    name: string;
+    /** The process that held the name, of the sending node. */
+    pid: Pid;
+  }
+  | {
+    tag: typeof Tag.GLOBAL_SYNC;
+    /** Every global name the sender's own processes hold. */
+    entries: GlobalEntry[];
+  }
+  | {
+    tag: typeof Tag.GLOBAL_PING;
+    /** Unsigned integer below 2^53, echoed by the answering GLOBAL_PONG. */
+    id: number;
+  }
+  | {
+    tag: typeof Tag.GLOBAL_PONG;
+    /** The id of the GLOBAL_PING answered. */
+    id: number;
   };
 
 /** A frame of one tag, e.g. `FrameOf<typeof Tag.SEND>`. */

@@ -44,6 +44,11 @@
  * 0x18 MONITOR_EXIT         from:dest  to:pid  ref:ref  reason:payload
  * 0x19 UNLINK_ACK           id:u53  from:pid  to:pid
  * 0x1a EXIT2                from:pid  to:pid  reason:payload
+ * 0x30 GLOBAL_REGISTER      name:name  pid:pid
+ * 0x31 GLOBAL_UNREGISTER    name:name  pid:pid
+ * 0x32 GLOBAL_SYNC          count:u32, then count × (name:name  pid:pid)
+ * 0x33 GLOBAL_PING          id:u53
+ * 0x34 GLOBAL_PONG          id:u53
  * ```
  *
  * A body must be used exactly: missing bytes are a
@@ -69,6 +74,7 @@ import {
   CHALLENGE_BYTES,
   DIGEST_BYTES,
   type Frame,
+  type GlobalEntry,
   type PeerInfo,
 } from "./frame.ts";
 import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
@@ -132,6 +138,18 @@ function peerList(r: ByteReader): Frame {
     peers.push({ name, host, port: r.u16(`peers[${i}].port`) });
   }
   return { tag: Tag.PEER_LIST, peers };
+}
+
+function globalSync(r: ByteReader): Frame {
+  const count = r.u32("entry count");
+  // Each entry takes at least 14 bytes: check before looping on a lie.
+  r.need(count * 14, `${count} entries`);
+  const entries: GlobalEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = r.name8(`entries[${i}].name`);
+    entries.push({ name, pid: pid(r, `entries[${i}].pid`) });
+  }
+  return { tag: Tag.GLOBAL_SYNC, entries };
 }
 
 function regSend(r: ByteReader, codec: Codec): Frame {
@@ -220,6 +238,14 @@ function body(r: ByteReader, tag: number, codec: Codec): Frame {
         ref: ref(r, "ref"),
         reason: payload(r, codec, "reason"),
       };
+    case Tag.GLOBAL_REGISTER:
+    case Tag.GLOBAL_UNREGISTER:
+      return { tag, name: r.name8("name"), pid: pid(r, "pid") };
+    case Tag.GLOBAL_SYNC:
+      return globalSync(r);
+    case Tag.GLOBAL_PING:
+    case Tag.GLOBAL_PONG:
+      return { tag, id: r.u53("id") };
     default:
       throw new UnknownTagError(tag, r.base + r.pos - 1);
   }

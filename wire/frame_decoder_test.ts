@@ -410,3 +410,46 @@ Deno.test("stream: commit beyond the writable room is a RangeError", () => {
   assert.throws(() => d.commit(-1), RangeError);
   assert.throws(() => d.writable(0), RangeError);
 });
+
+Deno.test("FrameDecoder: bad global-name frames are named WireErrors with tag and offset", () => {
+  const pid = [1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1];
+  // GLOBAL_REGISTER whose pid is cut short
+  const reg = [Tag.GLOBAL_REGISTER, 2, 0x64, 0x62, ...pid.slice(0, 5)];
+  throwsWire([0, 0, 0, reg.length, ...reg], TruncatedFrameError, (e) => {
+    assert.equal(e.tag, Tag.GLOBAL_REGISTER);
+    assert.equal(e.offset, 4 + 1 + 3 + 2);
+  });
+  // GLOBAL_UNREGISTER whose name is not UTF-8
+  const unreg = [Tag.GLOBAL_UNREGISTER, 1, 0xff, ...pid];
+  throwsWire([0, 0, 0, unreg.length, ...unreg], InvalidFieldError, (e) => {
+    assert.equal(e.tag, Tag.GLOBAL_UNREGISTER);
+    assert.equal(e.offset, 6);
+    assert.match(e.message, /UTF-8/);
+  });
+  // GLOBAL_SYNC claiming more entries than its body holds: refused before looping
+  const sync = [Tag.GLOBAL_SYNC, 0xff, 0xff, 0xff, 0xff, 0, ...pid];
+  throwsWire([0, 0, 0, sync.length, ...sync], TruncatedFrameError, (e) => {
+    assert.equal(e.tag, Tag.GLOBAL_SYNC);
+    assert.equal(e.offset, 9);
+    assert.match(e.message, /4294967295 entries/);
+  });
+  // GLOBAL_SYNC with a byte left after its one entry
+  const extra = [Tag.GLOBAL_SYNC, 0, 0, 0, 1, 0, ...pid, 9];
+  throwsWire([0, 0, 0, extra.length, ...extra], TrailingBytesError, (e) => {
+    assert.equal(e.tag, Tag.GLOBAL_SYNC);
+    assert.equal(e.offset, 4 + extra.length - 1);
+  });
+  // GLOBAL_PING with an id of 2^53, and one cut short
+  const ping = [Tag.GLOBAL_PING, 0, 0x20, 0, 0, 0, 0, 0, 0];
+  throwsWire([0, 0, 0, ping.length, ...ping], InvalidFieldError, (e) => {
+    assert.equal(e.tag, Tag.GLOBAL_PING);
+    assert.equal(e.offset, 5);
+  });
+  throwsWire(
+    [0, 0, 0, 3, Tag.GLOBAL_PONG, 0, 0],
+    TruncatedFrameError,
+    (e) => assert.equal(e.tag, Tag.GLOBAL_PONG),
+  );
+  // 0x3f is in the global range but not a tag
+  throwsWire([0, 0, 0, 1, 0x3f], UnknownTagError);
+});

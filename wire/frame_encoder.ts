@@ -208,6 +208,44 @@ function monitorExit(
   payload(w, c, f.reason, "reason");
 }
 
+function globalName(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.GLOBAL_REGISTER | typeof Tag.GLOBAL_UNREGISTER>,
+): void {
+  w.name8(f.name, "name");
+  pid(w, f.pid, "pid");
+}
+
+function globalSync(w: ByteWriter, f: FrameOf<typeof Tag.GLOBAL_SYNC>): void {
+  const entries = f.entries;
+  if (!Array.isArray(entries) || entries.length > U32_MAX) {
+    throw new UnencodableValueError(
+      "expected an array of entries",
+      { path: "entries" },
+    );
+  }
+  w.u32(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (typeof e !== "object" || e === null) {
+      throw new UnencodableValueError(
+        "expected an object { name, pid }",
+        { path: `entries[${i}]` },
+      );
+    }
+    w.name8(e.name, `entries[${i}].name`);
+    pid(w, e.pid, `entries[${i}].pid`);
+  }
+}
+
+function ping(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.GLOBAL_PING | typeof Tag.GLOBAL_PONG>,
+): void {
+  checkUint(f.id, Number.MAX_SAFE_INTEGER, "id");
+  w.u53(f.id);
+}
+
 function body(w: ByteWriter, f: Frame, c: Codec): void {
   switch (f.tag) {
     case Tag.HANDSHAKE_NAME:
@@ -241,6 +279,14 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
       return monitor(w, f);
     case Tag.MONITOR_EXIT:
       return monitorExit(w, f, c);
+    case Tag.GLOBAL_REGISTER:
+    case Tag.GLOBAL_UNREGISTER:
+      return globalName(w, f);
+    case Tag.GLOBAL_SYNC:
+      return globalSync(w, f);
+    case Tag.GLOBAL_PING:
+    case Tag.GLOBAL_PONG:
+      return ping(w, f);
     default: {
       const unknown: never = f;
       throw new UnencodableValueError(

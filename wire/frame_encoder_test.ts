@@ -101,6 +101,20 @@ Deno.test("frames: invalid control fields are refused with their path", () => {
     peers: [{ name: "a", host: "h", port: 65536 }],
   }, "peers[0].port");
   refused({ tag: 0x7f }, "tag");
+  refused({ tag: Tag.GLOBAL_REGISTER, name: 7, pid: p }, "name");
+  refused({ tag: Tag.GLOBAL_REGISTER, name: "", pid: "p" }, "pid");
+  refused(
+    { tag: Tag.GLOBAL_UNREGISTER, name: "x".repeat(256), pid: p },
+    "name",
+  );
+  refused({ tag: Tag.GLOBAL_SYNC, entries: {} }, "entries");
+  refused({ tag: Tag.GLOBAL_SYNC, entries: [null] }, "entries[0]");
+  refused(
+    { tag: Tag.GLOBAL_SYNC, entries: [{ name: "a", pid: p }, { name: "b" }] },
+    "entries[1].pid",
+  );
+  refused({ tag: Tag.GLOBAL_PING, id: -1 }, "id");
+  refused({ tag: Tag.GLOBAL_PONG, id: 2 ** 53 }, "id");
   refused(
     { tag: Tag.SEND, to: p, message: { handler: () => {} } },
     "message.handler",

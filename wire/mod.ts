@@ -33,6 +33,7 @@ export {
   DIGEST_BYTES,
   type Frame,
   type FrameOf,
+  type GlobalEntry,
   MAX_NAME_BYTES,
   type PeerInfo,
 } from "./frame.ts";

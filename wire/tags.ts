@@ -8,8 +8,9 @@
  * Frame tags. Ranges: 0x01–0x0F handshake and liveness; 0x10–0x1F messages
  * and process signals (0x13–0x18 follow Erlang's distribution protocol:
  * link, unlink, exit, monitor, demonitor, monitor exit); 0x20–0x2F reserved
- * for remote spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY); 0x30–0x3F reserved
- * for global names.
+ * for remote spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY); 0x30–0x3F global
+ * names (register, unregister, the snapshot sent on connect, and a ping/pong
+ * pair that lets a node wait until its peers' earlier changes have arrived).
  *
  * @example
  * ```ts
@@ -38,7 +39,12 @@ export const Tag = {
   UNLINK_ACK: 0x19,
   EXIT2: 0x1a,
   // 0x20–0x2F reserved: remote spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY)
-  // 0x30–0x3F reserved: global names
+  // 0x30–0x3F: global names
+  GLOBAL_REGISTER: 0x30,
+  GLOBAL_UNREGISTER: 0x31,
+  GLOBAL_SYNC: 0x32,
+  GLOBAL_PING: 0x33,
+  GLOBAL_PONG: 0x34,
 } as const;
 
 /** Any one of the values of {@linkcode Tag}. */
