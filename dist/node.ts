@@ -644,7 +644,12 @@ export class Node implements AsyncDisposable {
       monitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
         this.#emit(node, { tag: Tag.MONITOR, from, to: target, ref }, true),
       demonitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
-        this.#emit(node, { tag: Tag.DEMONITOR, from, to: target, ref }, false),
+        this.#emit(
+          node,
+          { tag: Tag.DEMONITOR, from, to: target, ref },
+          false,
+          true,
+        ),
       monitorExit: (from, to, ref, reason, name) =>
         this.#emit(to.node, {
           tag: Tag.MONITOR_EXIT,
@@ -661,14 +666,15 @@ export class Node implements AsyncDisposable {
    * Queues `frame` for `node`: on its session, or, while the connection is
    * being made, in order behind what already waits (D2). With `connect`, an
    * unconnected node is dialled; without, the frame is dropped (there is
-   * nothing on the other side for it to act on).
+   * nothing on the other side for it to act on). A `lazy` frame waits for
+   * the next one on its session (see `Session.send`).
    */
-  #emit(node: string, frame: Frame, connect: boolean): void {
+  #emit(node: string, frame: Frame, connect: boolean, lazy = false): void {
     if (this.#stopped) return;
     const peer = connect ? this.#peer(node) : this.#peers.get(node);
     if (peer === undefined) return;
     if (peer.session !== undefined) {
-      peer.session.send(frame);
+      peer.session.send(frame, lazy);
       return;
     }
     if (!connect && peer.pending === undefined) return;

@@ -25,6 +25,7 @@
  *   `{ from, op: "monitor" }` make it link to / monitor `from` first. It
  *   traps exits, so a dying peer does not take it down.
  * - `pong`: `[pid, x]` is answered with `x` (the smallest round trip).
+ * - `echo_server`: a server whose `call` answers with the request.
  * - `sink`: counts what arrives; `{ expect: n, notify: pid }` asks for
  *   `{ count, bytes }` once `n` more messages have arrived (Uint8Array
  *   payloads add their length to `bytes`).
@@ -45,7 +46,7 @@
  * @module
  */
 import { NodeDown, startNode } from "../dist/mod.ts";
-import { Pid } from "../mod.ts";
+import { Pid, startServer } from "../mod.ts";
 import type { Process } from "../mod.ts";
 
 /** How a child node is configured. */
@@ -196,6 +197,19 @@ export async function runChild(config: ChildConfig): Promise<void> {
   start("pong", pong);
   start("sink", sink);
   start("crasher", crasher);
+  const server = await startServer(
+    rt,
+    {
+      init: () => null,
+      handleCall: (request: unknown, _from, state) => ({
+        reply: request,
+        state,
+      }),
+    },
+    undefined,
+    { name: "echo_server" },
+  );
+  pids.echo_server = { id: server.id, creation: server.creation };
   start("control", async (proc) => {
     for (;;) {
       const msg = await proc.receive();

@@ -503,3 +503,48 @@ Deno.test("S1: stopping a node runs D7 for its connections and releases everythi
   assert.equal(down.reason, "connection_closed");
   await peer.stop();
 });
+
+Deno.test("D6: a remote demonitor leaves with the next frame, or on the next tick when nothing follows", async () => {
+  const clock = new ManualClock();
+  const transport = new MemoryTransport();
+  const tickTime = 1000;
+  const opts = { cookie: COOKIE, transport, clock, tickTime, host: "mem" };
+  const a = await startNode({ name: name("a"), ...opts });
+  const b = await startNode({ name: name("b"), ...opts });
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((r) => queueMicrotask(r));
+    }
+  };
+  try {
+    await a.connect(b.name, b.address!);
+    const target = await probe(b.runtime);
+    const watcher = await probe(a.runtime);
+    const watchers = () => b.runtime.processInfo(target.pid)!.monitoredBy;
+    // Followed by a message: the demonitor travels with it.
+    let ref = watcher.proc.monitor(target.pid);
+    await settle();
+    assert.equal(watchers().length, 1);
+    watcher.proc.demonitor(ref);
+    await settle();
+    assert.equal(watchers().length, 1, "lazy: no write of its own");
+    watcher.proc.send(target.pid, "after");
+    assert.equal(await target.next(), "after");
+    assert.deepEqual(watchers(), []);
+    // Nothing follows: it leaves on the next tick, an eighth of the tick time.
+    ref = watcher.proc.monitor(target.pid);
+    await settle();
+    assert.equal(watchers().length, 1);
+    watcher.proc.demonitor(ref);
+    clock.advance(tickTime / 8);
+    await settle();
+    assert.deepEqual(watchers(), []);
+    // And it was final: the target's exit gives no Down.
+    b.runtime.exit(target.pid, "bye");
+    watcher.proc.send(watcher.pid, "marker");
+    assert.equal(await watcher.next(), "marker");
+    assert.deepEqual(watcher.seen, []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
