@@ -2,7 +2,10 @@
  * Distribution for Mote: nodes that connect over TCP (or any
  * {@linkcode Transport}), so processes on different nodes send to, link to
  * and monitor each other, and a crash or a lost connection on one node
- * reaches the watchers on the other (`noconnection`, `NodeDown`).
+ * reaches the watchers on the other (`noconnection`, `NodeDown`). A node may
+ * also let others start allow-listed processes and servers on it (remote
+ * spawn: {@linkcode Node.allowSpawn}, {@linkcode Node.spawnLink},
+ * {@linkcode remoteChild} for supervisors).
  *
  * @example
  * ```ts
@@ -25,7 +28,8 @@
  * @module
  */
 export { Node, startNode } from "./node.ts";
-export type { NodeOptions, PeerStats } from "./node.ts";
+export type { NodeOptions, PeerStats, RemoteServerRequest } from "./node.ts";
+export type { RemoteBody, RemoteSpawnRequest, Spawnable } from "./spawn.ts";
 export { NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
@@ -38,5 +42,6 @@ export {
   NodeStoppedError,
   NodeUnreachableError,
   ProtocolError,
+  RemoteSpawnError,
 } from "./errors.ts";
 export type { SessionStats } from "./session.ts";

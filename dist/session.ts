@@ -47,6 +47,13 @@ export interface SessionHost {
   peers(session: Session, peers: PeerInfo[]): void;
   /** The session ended (runs D7). Called exactly once. */
   ended(session: Session, reason: NodeDownReason, error: unknown): void;
+  /** A SPAWN_REQUEST arrived (its `from` is checked to be the peer's). */
+  spawnRequest(
+    session: Session,
+    frame: FrameOf<typeof Tag.SPAWN_REQUEST>,
+  ): void;
+  /** A SPAWN_REPLY arrived. */
+  spawnReply(session: Session, frame: FrameOf<typeof Tag.SPAWN_REPLY>): void;
 }
 
 /** A live connection to one peer node, after the handshake. */
@@ -295,6 +302,11 @@ export class Session {
           this.peer,
           frame.reason as ExitReason,
         );
+      case Tag.SPAWN_REQUEST:
+        this.#fromPeer(frame.from, frame.tag);
+        return this.#host.spawnRequest(this, frame);
+      case Tag.SPAWN_REPLY:
+        return this.#host.spawnReply(this, frame);
       case Tag.HANDSHAKE_NAME:
       case Tag.HANDSHAKE_CHALLENGE:
       case Tag.HANDSHAKE_REPLY:

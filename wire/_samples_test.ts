@@ -107,6 +107,38 @@ export const samples: [string, Frame][] = [
     ref: r,
     reason: { shutdown: true },
   }],
+  ["spawn_request", {
+    tag: Tag.SPAWN_REQUEST,
+    from: a,
+    ref: new Ref("a@host", 9, 1),
+    name: "worker",
+    link: true,
+    monitor: false,
+    args: [1, "x"],
+  }],
+  ["spawn_request_monitor", {
+    tag: Tag.SPAWN_REQUEST,
+    from: a,
+    ref: r,
+    name: "cache",
+    link: true,
+    monitor: true,
+    args: null,
+  }],
+  ["spawn_reply", {
+    tag: Tag.SPAWN_REPLY,
+    to: a,
+    ref: new Ref("a@host", 9, 1),
+    ok: true,
+    pid: new Pid("b@host", 5, 2),
+  }],
+  ["spawn_reply_error", {
+    tag: Tag.SPAWN_REPLY,
+    to: a,
+    ref: new Ref("a@host", 9, 1),
+    ok: false,
+    reason: "unknown_spawnable",
+  }],
 ];
 
 /** Mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
