@@ -30,6 +30,8 @@
 export { Node, startNode } from "./node.ts";
 export type { NodeOptions, PeerStats, RemoteServerRequest } from "./node.ts";
 export type { RemoteBody, RemoteSpawnRequest, Spawnable } from "./spawn.ts";
+export { remoteChild } from "./remote_child.ts";
+export type { RemoteChildOptions } from "./remote_child.ts";
 export { NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";

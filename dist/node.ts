@@ -786,17 +786,15 @@ export class Node implements AsyncDisposable {
       node: peer.name,
       error,
     });
-    this.#failWaiters(
-      peer,
-      error instanceof NodeUnreachableError ? error : new NodeUnreachableError(
+    const unreachable = error instanceof NodeUnreachableError
+      ? error
+      : new NodeUnreachableError(
         peer.name,
         error instanceof Error ? error.message : String(error),
-        {
-          cause: error,
-        },
-      ),
-    );
-    this.#spawner.unreachable(peer.name, error);
+        { cause: error },
+      );
+    this.#failWaiters(peer, unreachable);
+    this.#spawner.unreachable(peer.name, unreachable);
     this.#gate.nodeDown(peer.name);
     this.#notifyMonitors(peer.name, new NodeDown(peer.name, "unreachable"));
   }
