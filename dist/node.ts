@@ -280,13 +280,13 @@ export class Node implements AsyncDisposable {
       spawnRequest: (session, frame) => this.#spawner.serve(session, frame),
       spawnReply: (session, frame) => this.#spawner.reply(session, frame),
     };
-    const node = this;
+    const isStopped = () => this.#stopped;
     this.#spawner = new Spawner({
       runtime,
       gate: this.#gate,
       clock: this.#clock,
       get stopped() {
-        return node.#stopped;
+        return isStopped();
       },
       send: (name, frame) => {
         this.#emit(name, frame, true);
