@@ -403,9 +403,7 @@ export class Spawner {
     }
     const user = spawnable.server;
     let replied = false;
-    // The wrapper inherits every callback; only `init` is put around.
-    const behaviour: ServerBehaviour<unknown, unknown> = Object.create(user);
-    behaviour.init = async (args: unknown, self: Process) => {
+    const init = async (args: unknown, self: Process) => {
       // The requester's connection went while the server was being spawned.
       if (session.closed) return self.stop("noconnection");
       attach(self.self);
@@ -422,6 +420,11 @@ export class Spawner {
       }
       return state;
     };
+    // The wrapper inherits every callback (also from a frozen or class-based
+    // behaviour); only `init` is put around.
+    const behaviour: ServerBehaviour<unknown, unknown> = Object.create(user, {
+      init: { value: init, enumerable: true },
+    });
     startServer(runtime, behaviour, frame.args, {
       ...(spawnable.trapExit === true ? { trapExit: true } : {}),
     }).catch((error) => {

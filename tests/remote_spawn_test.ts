@@ -349,6 +349,27 @@ Deno.test("spawn: startServer on another node, then call and cast across nodes",
   assert.equal(exit.reason, "stopped");
 });
 
+Deno.test("spawn: a class-based, frozen behaviour keeps its methods", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  class Greeter {
+    readonly greeting = "hello";
+    init(who: string): string {
+      return who;
+    }
+    handleCall(_req: "greet", _from: unknown, who: string) {
+      return { reply: `${this.greeting}, ${who}`, state: who };
+    }
+  }
+  b.allowServer("greeter", Object.freeze(new Greeter()));
+  const pid = await a.startServer<"greet", string>(a.runtime, {
+    node: b.name,
+    name: "greeter",
+    args: "ada",
+  });
+  assert.equal(await call(a.runtime, pid, "greet"), "hello, ada");
+});
+
 Deno.test("spawn: a server whose init fails is refused with the crash", async () => {
   await using n = await pair();
   const { a, b } = n;
