@@ -8,7 +8,6 @@ import {
   Down,
   Exit,
   InvalidArgumentError,
-  type Pid,
   Runtime,
   startSupervisor,
   whichChildren,
@@ -18,8 +17,23 @@ import {
   remoteChild,
   RemoteSpawnError,
   startNode,
+  tcpTransport,
 } from "../dist/mod.ts";
-import { UnencodableValueError } from "../wire/mod.ts";
+import {
+  connectorHandshake,
+  cookieKey,
+  FrameReader,
+} from "../dist/handshake.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  MsgpackCodec,
+  Pid,
+  Ref,
+  Tag,
+  UnencodableValueError,
+} from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
 import { idle, settle } from "./_util.ts";
 
@@ -493,6 +507,124 @@ Deno.test("spawn: bad arguments are named errors", async () => {
     () => remoteChild("w", { via: a, nodes: [], name: "idle" }),
     InvalidArgumentError,
   );
+});
+
+/** A raw peer that passed the handshake with `node`, speaking frames by hand. */
+async function rawPeer(node: Awaited<ReturnType<typeof startNode>>) {
+  const codec = new MsgpackCodec();
+  const conn = await tcpTransport().connect(node.address!);
+  const reader = new FrameReader(conn, new FrameDecoder(codec));
+  const self = { name: name("raw"), creation: 3 };
+  await connectorHandshake(
+    reader,
+    (f) => conn.write(encodeFrame(f, codec)),
+    self,
+    await cookieKey(COOKIE),
+    node.name,
+  );
+  return {
+    name: self.name,
+    pid: (id: number) => new Pid(self.name, id, self.creation),
+    write: (frame: Frame) => conn.write(encodeFrame(frame, codec)),
+    /** The next frame of `tag`, skipping the others (peer lists, ticks). */
+    async next(tag: number): Promise<Frame | null> {
+      for (;;) {
+        const f = await reader.next();
+        if (f === null || f.tag === tag) return f;
+      }
+    },
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("spawn: the frames on the wire, from a hand-written peer", async () => {
+  await using b = await startNode({ name: name("b"), cookie: COOKIE });
+  const reported = Promise.withResolvers<unknown>();
+  b.allowSpawn("report", (_proc, x) => reported.resolve(x));
+  const peer = await rawPeer(b);
+  try {
+    const ref = new Ref(peer.name, 1, 3);
+    await peer.write({
+      tag: Tag.SPAWN_REQUEST,
+      from: peer.pid(1),
+      ref,
+      name: "nope",
+      link: false,
+      monitor: false,
+      args: null,
+    });
+    assert.deepEqual(await peer.next(Tag.SPAWN_REPLY), {
+      tag: Tag.SPAWN_REPLY,
+      to: peer.pid(1),
+      ref,
+      ok: false,
+      reason: "unknown_spawnable",
+    });
+    const ref2 = new Ref(peer.name, 2, 3);
+    await peer.write({
+      tag: Tag.SPAWN_REQUEST,
+      from: peer.pid(1),
+      ref: ref2,
+      name: "report",
+      link: true,
+      monitor: true,
+      args: { n: 1 },
+    });
+    // The reply comes first, then the child's exit through the link and
+    // the monitor, in that order (D5).
+    const reply = await peer.next(Tag.SPAWN_REPLY);
+    assert.ok(reply?.tag === Tag.SPAWN_REPLY && reply.ok);
+    assert.equal(reply.pid.node, b.name);
+    const exit = await peer.next(Tag.EXIT);
+    assert.ok(exit?.tag === Tag.EXIT && exit.from.equals(reply.pid));
+    assert.equal(exit.reason, "normal");
+    const down = await peer.next(Tag.MONITOR_EXIT);
+    assert.ok(down?.tag === Tag.MONITOR_EXIT && down.ref.equals(ref2));
+    assert.deepEqual(await reported.promise, { n: 1 });
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("spawn: a SPAWN_REQUEST for another node's pid, or a reply naming one, is a protocol error", async () => {
+  await using b = await startNode({ name: name("b"), cookie: COOKIE });
+  b.allowSpawn("idle", idle);
+  const forger = await rawPeer(b);
+  try {
+    const ended = Promise.withResolvers<unknown>();
+    b.onNodeEvent((e) => ended.resolve(e));
+    await forger.write({
+      tag: Tag.SPAWN_REQUEST,
+      from: new Pid("third@host", 1, 1),
+      ref: new Ref(forger.name, 1, 3),
+      name: "idle",
+      link: true,
+      monitor: false,
+      args: null,
+    });
+    assert.equal(
+      (await ended.promise as { reason: string }).reason,
+      "protocol_error",
+    );
+  } finally {
+    forger.close();
+  }
+  const liar = await rawPeer(b);
+  try {
+    const pending = b.spawn({ node: liar.name, name: "anything" });
+    const request = await liar.next(Tag.SPAWN_REQUEST);
+    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
+    await liar.write({
+      tag: Tag.SPAWN_REPLY,
+      to: request.from,
+      ref: request.ref,
+      ok: true,
+      pid: new Pid("third@host", 1, 1),
+    });
+    await rejectsWith(pending, "noconnection");
+  } finally {
+    liar.close();
+  }
 });
 
 /** Three nodes; `a` supervises, `b` and `c` may run "worker". */
