@@ -151,11 +151,6 @@ export class Spawner {
     return this.#allowed.delete(name);
   }
 
-  /** Names on the allow-list. */
-  allowed(): string[] {
-    return [...this.#allowed.keys()];
-  }
-
   // ---- requesting side ----
 
   /**
@@ -404,10 +399,12 @@ export class Spawner {
     const user = spawnable.server;
     let replied = false;
     const init = async (args: unknown, self: Process) => {
-      // The requester's connection went while the server was being spawned.
+      // Once the requester's connection is gone it has been told
+      // `noconnection`: nobody will ever learn this pid, so it ends.
       if (session.closed) return self.stop("noconnection");
       attach(self.self);
       const state = await user.init(args, self);
+      if (session.closed) return self.stop("noconnection");
       if (runtime.isAlive(self.self)) {
         replied = true;
         session.send({

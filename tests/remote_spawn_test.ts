@@ -13,6 +13,7 @@ import {
   whichChildren,
 } from "../mod.ts";
 import {
+  NodeDown,
   NodeUnreachableError,
   remoteChild,
   RemoteSpawnError,
@@ -271,6 +272,29 @@ Deno.test("spawn: a lost connection while waiting rejects with noconnection; the
   // The link was set before init ran, so D7 reached the server on b.
   assert.equal(await b.runtime.whenExited(server), "noconnection");
   assert.ok(a.runtime.isAlive(me.pid));
+});
+
+Deno.test("spawn: a server whose requester's connection was lost during init ends instead of running orphaned", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const initStarted = Promise.withResolvers<Pid>();
+  const release = Promise.withResolvers<void>();
+  b.allowServer("gated", {
+    init: async (_: unknown, self) => {
+      initStarted.resolve(self.self);
+      await release.promise;
+      return null;
+    },
+  });
+  const pending = a.spawn({ node: b.name, name: "gated" });
+  const server = await initStarted.promise;
+  const bSawIt = Promise.withResolvers<void>();
+  b.onNodeEvent((e) => e instanceof NodeDown && bSawIt.resolve());
+  a.disconnect(b.name);
+  await rejectsWith(pending, "noconnection");
+  await bSawIt.promise;
+  release.resolve();
+  assert.equal(await b.runtime.whenExited(server), "noconnection");
 });
 
 Deno.test("spawn: an unreachable node rejects with noconnection, caused by NodeUnreachableError", async () => {
