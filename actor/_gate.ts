@@ -111,6 +111,26 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
         kernel.signal(proc, pid, "noconnection", "link");
       }
     },
+    spawned(
+      requester: Pid,
+      child: Pid,
+      link: boolean,
+      ref: Ref | undefined,
+    ): boolean {
+      const proc = kernel.lookup(requester);
+      if (proc === undefined) return false;
+      if (link) addLink(kernel, proc, child);
+      if (ref !== undefined) {
+        (proc.monitors ??= new Map()).set(kernel.refKey(ref), {
+          ref,
+          pid: child,
+          name: undefined,
+          node: child.node,
+        });
+        trackNode(kernel, proc, child.node);
+      }
+      return true;
+    },
     makeRef: () => kernel.makeRef(),
     processCount: () => kernel.table.size,
     detach,

@@ -93,6 +93,20 @@ export interface LocalGate {
    * record of that node is dropped.
    */
   nodeDown(node: string): void;
+  /**
+   * Remote spawn: a process `child` was spawned on its node at the request of
+   * local `requester`, and that node already set its half of the link (when
+   * `link`) and of the monitor (when `ref` is given, under that ref) before
+   * the child ran. Records the local halves without sending anything, so an
+   * `EXIT` or `MONITOR_EXIT` that follows finds them. Returns false, and
+   * records nothing, when `requester` is no longer alive.
+   */
+  spawned(
+    requester: Pid,
+    child: Pid,
+    link: boolean,
+    ref: Ref | undefined,
+  ): boolean;
   /** Makes a fresh reference of this node. */
   makeRef(): Ref;
   /** The local pids currently alive (for diagnostics). */

@@ -106,3 +106,63 @@ export class GlobalNotRegisteredError extends NotRegisteredError {
       `Cannot send to global name "${name}": no process holds it in the cluster this node knows`;
   }
 }
+
+/**
+ * A remote spawn did not produce a process. `reason` says why:
+ * - `"unknown_spawnable"`: the name is not on that node's allow-list;
+ * - `"noconnection"`: the node could not be reached, the connection was lost
+ *   before the reply came, or this node was stopped (`cause` tells which);
+ * - `"timeout"`: no reply within the `timeout` option;
+ * - `"noproc"`: the requesting process exited before the reply came (a
+ *   linked child then gets its exit signal);
+ * - `"shutdown"`: the node asked is shutting down;
+ * - any other value: the spawned server's `init` failed with that reason (a
+ *   `Crash` when it threw).
+ *
+ * @example
+ * ```ts
+ * import { RemoteSpawnError } from "./errors.ts";
+ * const e = new RemoteSpawnError("b@host", "worker", "unknown_spawnable");
+ * if (e.name !== "RemoteSpawnError" || e.reason !== "unknown_spawnable") throw new Error();
+ * ```
+ */
+export class RemoteSpawnError extends MoteError {
+  /** The node asked to spawn. */
+  readonly node: string;
+  /** The allow-listed name that was asked for. */
+  readonly spawnName: string;
+  /** Why nothing was spawned. */
+  readonly reason: unknown;
+  /** Builds the error. */
+  constructor(
+    node: string,
+    spawnName: string,
+    reason: unknown,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot spawn "${spawnName}" on ${node}: ${renderReason(reason)}`,
+      options,
+    );
+    this.node = node;
+    this.spawnName = spawnName;
+    this.reason = reason;
+  }
+}
+
+function renderReason(reason: unknown): string {
+  if (typeof reason === "string") return reason;
+  if (
+    reason instanceof Error ||
+    (typeof reason === "object" && reason !== null && "message" in reason &&
+      "name" in reason)
+  ) {
+    const r = reason as { name: unknown; message: unknown };
+    return `${String(r.name)}: ${String(r.message)}`;
+  }
+  try {
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return String(reason);
+  }
+}

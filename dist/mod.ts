@@ -4,7 +4,9 @@
  * and monitor each other, and a crash or a lost connection on one node
  * reaches the watchers on the other (`noconnection`, `NodeDown`). Global
  * names (`node.registerGlobal`, `whereisGlobal`, `sendGlobal`) name a process
- * for the whole cluster.
+ * for the whole cluster. A node may also let others start allow-listed
+ * processes and servers on it (remote spawn: {@linkcode Node.allowSpawn},
+ * {@linkcode Node.spawnLink}, {@linkcode remoteChild} for supervisors).
  *
  * @example
  * ```ts
@@ -27,7 +29,10 @@
  * @module
  */
 export { Node, startNode } from "./node.ts";
-export type { NodeOptions, PeerStats } from "./node.ts";
+export type { NodeOptions, PeerStats, RemoteServerRequest } from "./node.ts";
+export type { RemoteBody, RemoteSpawnRequest, Spawnable } from "./spawn.ts";
+export { remoteChild } from "./remote_child.ts";
+export type { RemoteChildOptions } from "./remote_child.ts";
 export { GlobalNameConflict, NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
@@ -42,5 +47,6 @@ export {
   NodeStoppedError,
   NodeUnreachableError,
   ProtocolError,
+  RemoteSpawnError,
 } from "./errors.ts";
 export type { SessionStats } from "./session.ts";

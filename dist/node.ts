@@ -19,6 +19,8 @@ import {
   type Ref,
   Tag,
 } from "../wire/mod.ts";
+import type { Process } from "../actor/process.ts";
+import type { Caller, ServerBehaviour, ServerPid } from "../actor/server.ts";
 import { Runtime } from "../actor/runtime.ts";
 import type { Clock } from "../actor/clock.ts";
 import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
@@ -48,6 +50,12 @@ import {
   NodeStoppedError,
   NodeUnreachableError,
 } from "./errors.ts";
+import {
+  type RemoteBody,
+  type RemoteSpawnRequest,
+  type Spawnable,
+  Spawner,
+} from "./spawn.ts";
 import {
   NodeDown,
   type NodeDownReason,
@@ -97,6 +105,18 @@ export interface NodeOptions {
   readonly clock?: Clock;
   /** Where protocol errors and refused handshakes are reported. Default: nowhere. */
   readonly logger?: Logger;
+  /**
+   * The spawn allow-list: what other nodes may start here by name (see
+   * {@linkcode Node.allowSpawn}, {@linkcode Node.allowServer}). Nothing else
+   * can be spawned remotely. Default: nothing.
+   */
+  readonly spawnables?: Readonly<Record<string, Spawnable>>;
+}
+
+/** Options for {@linkcode Node.startServer}. */
+export interface RemoteServerRequest extends RemoteSpawnRequest {
+  /** Link the server to the calling process, atomically (a process caller only). */
+  readonly link?: boolean;
 }
 
 /** Per-peer figures from {@linkcode Node.stats}. */
@@ -216,6 +236,7 @@ export class Node implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #host: SessionHost;
   #global: GlobalRegistry;
+  #spawner: Spawner;
 
   /** Use {@linkcode startNode}. */
   constructor(
@@ -261,12 +282,30 @@ export class Node implements AsyncDisposable {
       global: (session, frame) => this.#global.receive(session, frame),
       ended: (session, reason, error) =>
         this.#onSessionEnded(session, reason, error),
+      spawnRequest: (session, frame) => this.#spawner.serve(session, frame),
+      spawnReply: (session, frame) => this.#spawner.reply(session, frame),
     };
     this.#global = new GlobalRegistry({
       runtime,
       gate: this.#gate,
       sessions: () => this.#sessions(),
     });
+    const isStopped = () => this.#stopped;
+    this.#spawner = new Spawner({
+      runtime,
+      gate: this.#gate,
+      clock: this.#clock,
+      get stopped() {
+        return isStopped();
+      },
+      send: (name, frame) => {
+        this.#emit(name, frame, true);
+        return this.#peers.get(name)?.session;
+      },
+    });
+    for (const [name, spawnable] of Object.entries(options.spawnables ?? {})) {
+      this.#spawner.allow(name, spawnable);
+    }
     if (listener !== undefined) this.#track(this.#acceptLoop(listener));
   }
 
@@ -547,6 +586,163 @@ export class Node implements AsyncDisposable {
     return this.#global.sync();
   }
 
+  /**
+   * Lets other nodes start `body` here under `name` (the allow-list: nothing
+   * else can be spawned remotely). The body gets the new process and the
+   * arguments the requester sent, which came over the wire: check them.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+   * const got = Promise.withResolvers<unknown>();
+   * b.allowSpawn("greeter", async (proc, greeting: string) => {
+   *   got.resolve(`${greeting}, ${await proc.receive()}`);
+   * });
+   * await a.connect(b.name, b.address!);
+   * const pid = await a.spawn({ node: b.name, name: "greeter", args: "hello" });
+   * a.runtime.send(pid, "world");
+   * if (pid.node !== b.name || await got.promise !== "hello, world") throw new Error();
+   * ```
+   */
+  allowSpawn<Args = unknown>(name: string, body: RemoteBody<Args>): void {
+    this.#spawner.allow(name, { body: body as RemoteBody<never> });
+  }
+
+  /**
+   * Lets other nodes start a server running `behaviour` here under `name`,
+   * with their arguments as `init`'s. They get the reply once `init`
+   * returned; an `init` that fails is the refusal reason. With `trapExit`,
+   * `terminate` runs when a linked requester exits.
+   */
+  allowServer<Args, State, Call, Reply, Cast>(
+    name: string,
+    behaviour: ServerBehaviour<Args, State, Call, Reply, Cast>,
+    options: { readonly trapExit?: boolean } = {},
+  ): void {
+    this.#spawner.allow(name, {
+      server: behaviour,
+      ...(options.trapExit === true ? { trapExit: true } : {}),
+    });
+  }
+
+  /** Removes `name` from the spawn allow-list; false if it was not there. */
+  disallowSpawn(name: string): boolean {
+    return this.#spawner.disallow(name);
+  }
+
+  /**
+   * Starts the allow-listed `request.name` on `request.node` and resolves
+   * with its pid once it runs. Rejects with {@linkcode RemoteSpawnError}:
+   * `unknown_spawnable` for a name not on that node's allow-list,
+   * `noconnection` when the node cannot be reached or the connection is lost
+   * before the reply, `timeout`, or the reason a server's `init` failed.
+   * Bad arguments reject with `InvalidArgumentError`, arguments that cannot
+   * cross the wire with `UnencodableValueError`.
+   */
+  async spawn(request: RemoteSpawnRequest): Promise<Pid> {
+    const [pid] = await this.#spawner.request(undefined, request, false, false);
+    return pid;
+  }
+
+  /**
+   * Like {@linkcode Node.spawn}, linked to `caller` atomically (L5 across
+   * nodes): the other node links the process before it runs, so even a body
+   * that crashes at once reaches `caller` (an `Exit` when it traps exits).
+   * If `caller` exits before the reply, the new process gets its exit
+   * signal and the promise rejects with reason `noproc`.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * import { Exit } from "../mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+   * b.allowSpawn("crasher", () => { throw new Error("at once"); });
+   * await a.connect(b.name, b.address!);
+   * const exit = Promise.withResolvers<Exit>();
+   * a.runtime.spawn(async (proc) => {
+   *   proc.trapExit(true);
+   *   await a.spawnLink(proc, { node: b.name, name: "crasher" });
+   *   exit.resolve(await proc.receive((m): m is Exit => m instanceof Exit));
+   * });
+   * if ((await exit.promise).from.node !== b.name) throw new Error();
+   * ```
+   */
+  async spawnLink(caller: Process, request: RemoteSpawnRequest): Promise<Pid> {
+    requireCaller(caller);
+    const [pid] = await this.#spawner.request(caller, request, true, false);
+    return pid;
+  }
+
+  /**
+   * Like {@linkcode Node.spawn}, monitored by `caller` atomically: the other
+   * node sets the monitor before the process runs, so a process that dies at
+   * once still gives exactly one `Down`, carrying the returned ref.
+   */
+  spawnMonitor(
+    caller: Process,
+    request: RemoteSpawnRequest,
+  ): Promise<[Pid, Ref]> {
+    try {
+      requireCaller(caller);
+      return this.#spawner.request(caller, request, false, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Starts an allow-listed server (see {@linkcode Node.allowServer}) on
+   * `request.node` and resolves with its pid, typed for `call` and `cast`,
+   * once its `init` returned. With `link: true` (a process caller only) it is
+   * linked to the caller atomically, which makes it a valid supervisor
+   * child. Errors as for {@linkcode Node.spawn}.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * import { call } from "../mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+   * b.allowServer("doubler", {
+   *   init: (factor: number) => factor,
+   *   handleCall: (n: number, _from, factor) => ({ reply: n * factor, state: factor }),
+   * });
+   * await a.connect(b.name, b.address!);
+   * const pid = await a.startServer<number, number>(a.runtime, {
+   *   node: b.name,
+   *   name: "doubler",
+   *   args: 2,
+   * });
+   * if (await call(a.runtime, pid, 21) !== 42) throw new Error();
+   * ```
+   */
+  async startServer<Call = unknown, Reply = unknown, Cast = unknown>(
+    caller: Caller,
+    request: RemoteServerRequest,
+  ): Promise<ServerPid<Call, Reply, Cast>> {
+    const link = request?.link === true;
+    const proc = caller instanceof Runtime ? undefined : caller;
+    if (caller instanceof Runtime) {
+      if (caller !== this.runtime) {
+        throw new InvalidArgumentError(
+          "caller",
+          "expected this node's runtime or one of its processes",
+        );
+      }
+      if (link) {
+        throw new InvalidArgumentError(
+          "link option",
+          "only a process can link to the server it starts",
+        );
+      }
+    } else requireCaller(caller);
+    const [pid] = await this.#spawner.request(proc, request, link, false);
+    return pid;
+  }
+
   /** Traffic figures for the connection to `node`, if connected. */
   stats(node: string): PeerStats | undefined {
     const session = this.#peers.get(node)?.session;
@@ -588,6 +784,7 @@ export class Node implements AsyncDisposable {
           new NodeStoppedError(`Cannot connect to ${peer.name}`),
         );
       }
+      this.#spawner.stop();
       for (const wake of this.#wakers) wake();
       while (this.#tasks.size > 0) await Promise.all(this.#tasks);
       this.#gate.detach();
@@ -744,16 +941,15 @@ export class Node implements AsyncDisposable {
       node: peer.name,
       error,
     });
-    this.#failWaiters(
-      peer,
-      error instanceof NodeUnreachableError ? error : new NodeUnreachableError(
+    const unreachable = error instanceof NodeUnreachableError
+      ? error
+      : new NodeUnreachableError(
         peer.name,
         error instanceof Error ? error.message : String(error),
-        {
-          cause: error,
-        },
-      ),
-    );
+        { cause: error },
+      );
+    this.#failWaiters(peer, unreachable);
+    this.#spawner.unreachable(peer.name, unreachable);
     this.#gate.nodeDown(peer.name);
     this.#notifyMonitors(peer.name, new NodeDown(peer.name, "unreachable"));
   }
@@ -910,6 +1106,7 @@ export class Node implements AsyncDisposable {
       peer.pending = undefined;
       peer.pendingFrames = 0;
     }
+    this.#spawner.sessionUp(peer.name, session);
     session.send({ tag: Tag.PEER_LIST, peers: this.#peerList(peer.name) });
     this.#global.sessionUp(session);
     const waiters = peer.waiters;
@@ -974,6 +1171,7 @@ export class Node implements AsyncDisposable {
       );
     }
     this.#global.sessionEnded(session);
+    this.#spawner.sessionEnded(session);
     this.#gate.nodeDown(session.peer);
     const down = new NodeDown(session.peer, reason);
     this.#notifyMonitors(session.peer, down);
@@ -1012,6 +1210,19 @@ function positive(
     );
   }
   return value;
+}
+
+function requireCaller(caller: unknown): asserts caller is Process {
+  if (
+    typeof caller !== "object" || caller === null ||
+    caller instanceof Runtime ||
+    !("self" in caller) || !(caller.self instanceof Pid)
+  ) {
+    throw new InvalidArgumentError(
+      "caller",
+      "expected the Process that will own the link or monitor",
+    );
+  }
 }
 
 function checkNodeName(node: unknown): asserts node is string {

@@ -55,6 +55,13 @@ export interface SessionHost {
   global(session: Session, frame: GlobalFrame): void;
   /** The session ended (runs D7). Called exactly once. */
   ended(session: Session, reason: NodeDownReason, error: unknown): void;
+  /** A SPAWN_REQUEST arrived (its `from` is checked to be the peer's). */
+  spawnRequest(
+    session: Session,
+    frame: FrameOf<typeof Tag.SPAWN_REQUEST>,
+  ): void;
+  /** A SPAWN_REPLY arrived. */
+  spawnReply(session: Session, frame: FrameOf<typeof Tag.SPAWN_REPLY>): void;
 }
 
 /** A live connection to one peer node, after the handshake. */
@@ -330,6 +337,11 @@ export class Session {
           this.peer,
           frame.reason as ExitReason,
         );
+      case Tag.SPAWN_REQUEST:
+        this.#fromPeer(frame.from, frame.tag);
+        return this.#host.spawnRequest(this, frame);
+      case Tag.SPAWN_REPLY:
+        return this.#host.spawnReply(this, frame);
       case Tag.GLOBAL_REGISTER:
       case Tag.GLOBAL_UNREGISTER:
       case Tag.GLOBAL_SYNC:

@@ -127,6 +127,41 @@ export type Frame =
     reason: unknown;
   }
   | {
+    tag: typeof Tag.SPAWN_REQUEST;
+    /** The requesting process (or the requesting node's pseudo-pid, id 0). */
+    from: Pid;
+    /** Request id, minted by the requester; also the monitor's ref. */
+    ref: Ref;
+    /** Name on the receiving node's spawn allow-list. */
+    name: string;
+    /** Link the new process to `from` before it runs. */
+    link: boolean;
+    /** Monitor the new process from `from` (under `ref`) before it runs. */
+    monitor: boolean;
+    /** The arguments for the spawned body or server `init`. */
+    args: unknown;
+  }
+  | {
+    tag: typeof Tag.SPAWN_REPLY;
+    /** The requester, as in the request's `from`. */
+    to: Pid;
+    /** The request's `ref`. */
+    ref: Ref;
+    ok: true;
+    /** The new process, a pid of the replying node. */
+    pid: Pid;
+  }
+  | {
+    tag: typeof Tag.SPAWN_REPLY;
+    /** The requester, as in the request's `from`. */
+    to: Pid;
+    /** The request's `ref`. */
+    ref: Ref;
+    ok: false;
+    /** Why nothing was spawned, e.g. `"unknown_spawnable"` or an init crash. */
+    reason: unknown;
+  }
+  | {
     tag: typeof Tag.GLOBAL_REGISTER;
     name: string;
     /** A process of the sending node. */
@@ -153,6 +188,15 @@ export type Frame =
     /** The id of the GLOBAL_PING answered. */
     id: number;
   };
+
+/** Bit 0 of the flags byte of {@linkcode Tag.SPAWN_REQUEST}: link. */
+export const SPAWN_LINK = 0x01;
+/** Bit 1 of the flags byte of {@linkcode Tag.SPAWN_REQUEST}: monitor. */
+export const SPAWN_MONITOR = 0x02;
+/** Result byte of {@linkcode Tag.SPAWN_REPLY}: a pid follows. */
+export const SPAWN_OK = 0x00;
+/** Result byte of {@linkcode Tag.SPAWN_REPLY}: a reason payload follows. */
+export const SPAWN_ERROR = 0x01;
 
 /** A frame of one tag, e.g. `FrameOf<typeof Tag.SEND>`. */
 export type FrameOf<T extends TagValue> = Extract<Frame, { tag: T }>;

@@ -44,6 +44,10 @@
  * 0x18 MONITOR_EXIT         from:dest  to:pid  ref:ref  reason:payload
  * 0x19 UNLINK_ACK           id:u53  from:pid  to:pid
  * 0x1a EXIT2                from:pid  to:pid  reason:payload
+ * 0x20 SPAWN_REQUEST        from:pid  ref:ref  flags:u8  name:name  args:payload
+ *                           flags: bit 0 link, bit 1 monitor; other bits must be 0
+ * 0x21 SPAWN_REPLY          to:pid  ref:ref  result:u8, then
+ *                           0x00: pid:pid (spawned)  |  0x01: reason:payload (refused)
  * 0x30 GLOBAL_REGISTER      name:name  pid:pid
  * 0x31 GLOBAL_UNREGISTER    name:name  pid:pid
  * 0x32 GLOBAL_SYNC          count:u32, then count × (name:name  pid:pid)
@@ -76,6 +80,10 @@ import {
   type Frame,
   type GlobalEntry,
   type PeerInfo,
+  SPAWN_ERROR,
+  SPAWN_LINK,
+  SPAWN_MONITOR,
+  SPAWN_OK,
 } from "./frame.ts";
 import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
 import { Tag, tagName } from "./tags.ts";
@@ -175,6 +183,60 @@ function regSend(r: ByteReader, codec: Codec): Frame {
   };
 }
 
+function spawnRequest(r: ByteReader, codec: Codec): Frame {
+  const from = pid(r, "from");
+  const reqRef = ref(r, "ref");
+  const at = r.pos;
+  const flags = r.u8("flags");
+  if ((flags & ~(SPAWN_LINK | SPAWN_MONITOR)) !== 0) {
+    throw r.invalid(
+      `flags 0x${
+        flags.toString(16)
+      } has unknown bits: only 0x01 (link) and 0x02 (monitor) are defined`,
+      at,
+    );
+  }
+  const name = r.name8("name");
+  return {
+    tag: Tag.SPAWN_REQUEST,
+    from,
+    ref: reqRef,
+    name,
+    link: (flags & SPAWN_LINK) !== 0,
+    monitor: (flags & SPAWN_MONITOR) !== 0,
+    args: payload(r, codec, "args"),
+  };
+}
+
+function spawnReply(r: ByteReader, codec: Codec): Frame {
+  const to = pid(r, "to");
+  const reqRef = ref(r, "ref");
+  const at = r.pos;
+  const result = r.u8("result");
+  if (result === SPAWN_OK) {
+    return {
+      tag: Tag.SPAWN_REPLY,
+      to,
+      ref: reqRef,
+      ok: true,
+      pid: pid(r, "pid"),
+    };
+  }
+  if (result === SPAWN_ERROR) {
+    return {
+      tag: Tag.SPAWN_REPLY,
+      to,
+      ref: reqRef,
+      ok: false,
+      reason: payload(r, codec, "reason"),
+    };
+  }
+  throw r.invalid(
+    `result is 0x${result.toString(16)}: expected 0x00 (pid) or 0x01 (reason)`,
+    at,
+  );
+}
+
 function body(r: ByteReader, tag: number, codec: Codec): Frame {
   switch (tag) {
     case Tag.HANDSHAKE_NAME:
@@ -238,6 +300,10 @@ function body(r: ByteReader, tag: number, codec: Codec): Frame {
         ref: ref(r, "ref"),
         reason: payload(r, codec, "reason"),
       };
+    case Tag.SPAWN_REQUEST:
+      return spawnRequest(r, codec);
+    case Tag.SPAWN_REPLY:
+      return spawnReply(r, codec);
     case Tag.GLOBAL_REGISTER:
     case Tag.GLOBAL_UNREGISTER:
       return { tag, name: r.name8("name"), pid: pid(r, "pid") };
@@ -284,7 +350,8 @@ function decodeBody(
 
 function carriesPayload(tag: number): boolean {
   return tag === Tag.SEND || tag === Tag.REG_SEND || tag === Tag.EXIT ||
-    tag === Tag.EXIT2 || tag === Tag.MONITOR_EXIT;
+    tag === Tag.EXIT2 || tag === Tag.MONITOR_EXIT ||
+    tag === Tag.SPAWN_REQUEST || tag === Tag.SPAWN_REPLY;
 }
 
 /**

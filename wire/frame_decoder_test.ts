@@ -179,7 +179,7 @@ Deno.test("FrameDecoder: zero-length frame, unknown tag", () => {
     assert.equal(e.offset, 4);
     assert.match(e.message, /0x7f/);
   });
-  throwsWire([0, 0, 0, 1, 0x20], UnknownTagError); // reserved, not yet known
+  throwsWire([0, 0, 0, 1, 0x22], UnknownTagError); // reserved, not yet known
 });
 
 Deno.test("FrameDecoder: truncated and trailing bodies", () => {
@@ -245,6 +245,41 @@ Deno.test("FrameDecoder: invalid field values", () => {
     [0, 0, 0, bad.length, ...bad],
     InvalidFieldError,
     (e) => assert.match(e.message, /UTF-8/),
+  );
+});
+
+Deno.test("FrameDecoder: invalid SPAWN_REQUEST and SPAWN_REPLY fields", () => {
+  const pid = [1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1];
+  // SPAWN_REQUEST with an undefined flag bit (0x04)
+  const req = [Tag.SPAWN_REQUEST, ...pid, ...pid, 0x04, 1, 0x77, 0xc0];
+  throwsWire([0, 0, 0, req.length, ...req], InvalidFieldError, (e) => {
+    assert.equal(e.tag, Tag.SPAWN_REQUEST);
+    assert.equal(e.offset, 4 + 1 + 2 * pid.length);
+    assert.match(e.message, /flags 0x4/);
+  });
+  // SPAWN_REQUEST without its args payload
+  const bare = [Tag.SPAWN_REQUEST, ...pid, ...pid, 0x01, 1, 0x77];
+  throwsWire(
+    [0, 0, 0, bare.length, ...bare],
+    TruncatedFrameError,
+    (e) => assert.equal(e.tag, Tag.SPAWN_REQUEST),
+  );
+  // SPAWN_REPLY with a result byte of 2
+  const reply = [Tag.SPAWN_REPLY, ...pid, ...pid, 0x02, ...pid];
+  throwsWire([0, 0, 0, reply.length, ...reply], InvalidFieldError, (e) => {
+    assert.equal(e.tag, Tag.SPAWN_REPLY);
+    assert.equal(e.offset, 4 + 1 + 2 * pid.length);
+    assert.match(e.message, /result is 0x2/);
+  });
+  // SPAWN_REPLY ok with a byte after the pid
+  const extra = [Tag.SPAWN_REPLY, ...pid, ...pid, 0x00, ...pid, 0];
+  throwsWire([0, 0, 0, extra.length, ...extra], TrailingBytesError);
+  // SPAWN_REPLY error whose reason does not decode
+  const badReason = [Tag.SPAWN_REPLY, ...pid, ...pid, 0x01, 0xc1];
+  throwsWire(
+    [0, 0, 0, badReason.length, ...badReason],
+    FrameDecodeError,
+    (e) => assert.match(e.message, /reason does not decode/),
   );
 });
 

@@ -14,6 +14,10 @@ import {
   DIGEST_BYTES,
   type Frame,
   type FrameOf,
+  SPAWN_ERROR,
+  SPAWN_LINK,
+  SPAWN_MONITOR,
+  SPAWN_OK,
 } from "./frame.ts";
 import { Tag } from "./tags.ts";
 import type { Pid, Ref } from "./terms.ts";
@@ -208,6 +212,41 @@ function monitorExit(
   payload(w, c, f.reason, "reason");
 }
 
+function spawnRequest(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.SPAWN_REQUEST>,
+  c: Codec,
+): void {
+  pid(w, f.from, "from");
+  pid(w, f.ref, "ref");
+  if (typeof f.link !== "boolean" || typeof f.monitor !== "boolean") {
+    throw new UnencodableValueError("expected booleans", {
+      path: typeof f.link !== "boolean" ? "link" : "monitor",
+    });
+  }
+  w.u8((f.link ? SPAWN_LINK : 0) | (f.monitor ? SPAWN_MONITOR : 0));
+  w.name8(f.name, "name");
+  payload(w, c, f.args, "args");
+}
+
+function spawnReply(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.SPAWN_REPLY>,
+  c: Codec,
+): void {
+  pid(w, f.to, "to");
+  pid(w, f.ref, "ref");
+  if (f.ok === true) {
+    w.u8(SPAWN_OK);
+    pid(w, f.pid, "pid");
+  } else if (f.ok === false) {
+    w.u8(SPAWN_ERROR);
+    payload(w, c, f.reason, "reason");
+  } else {
+    throw new UnencodableValueError("expected a boolean", { path: "ok" });
+  }
+}
+
 function globalName(
   w: ByteWriter,
   f: FrameOf<typeof Tag.GLOBAL_REGISTER | typeof Tag.GLOBAL_UNREGISTER>,
@@ -279,6 +318,10 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
       return monitor(w, f);
     case Tag.MONITOR_EXIT:
       return monitorExit(w, f, c);
+    case Tag.SPAWN_REQUEST:
+      return spawnRequest(w, f, c);
+    case Tag.SPAWN_REPLY:
+      return spawnReply(w, f, c);
     case Tag.GLOBAL_REGISTER:
     case Tag.GLOBAL_UNREGISTER:
       return globalName(w, f);

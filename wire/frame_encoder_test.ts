@@ -124,6 +124,36 @@ Deno.test("frames: invalid control fields are refused with their path", () => {
     { tag: Tag.REG_SEND, from: null, name: "n", message: () => {} },
     "message",
   );
+  const ref = new Ref("a", 1, 1);
+  refused({
+    tag: Tag.SPAWN_REQUEST,
+    from: p,
+    ref,
+    name: "x".repeat(256),
+    link: false,
+    monitor: false,
+    args: null,
+  }, "name");
+  refused({
+    tag: Tag.SPAWN_REQUEST,
+    from: p,
+    ref,
+    name: "w",
+    link: 1,
+    monitor: false,
+    args: null,
+  }, "link");
+  refused({
+    tag: Tag.SPAWN_REQUEST,
+    from: p,
+    ref,
+    name: "w",
+    link: false,
+    monitor: false,
+    args: [() => {}],
+  }, "args[0]");
+  refused({ tag: Tag.SPAWN_REPLY, to: p, ref, ok: "yes", pid: p }, "ok");
+  refused({ tag: Tag.SPAWN_REPLY, to: p, ref, ok: true, pid: null }, "pid");
   // A 255-byte name is fine.
   encodeFrame({
     tag: Tag.SEND,

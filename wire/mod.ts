@@ -36,6 +36,10 @@ export {
   type GlobalEntry,
   MAX_NAME_BYTES,
   type PeerInfo,
+  SPAWN_ERROR,
+  SPAWN_LINK,
+  SPAWN_MONITOR,
+  SPAWN_OK,
 } from "./frame.ts";
 export {
   type Codec,

@@ -7,10 +7,11 @@
 /**
  * Frame tags. Ranges: 0x01–0x0F handshake and liveness; 0x10–0x1F messages
  * and process signals (0x13–0x18 follow Erlang's distribution protocol:
- * link, unlink, exit, monitor, demonitor, monitor exit); 0x20–0x2F reserved
- * for remote spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY); 0x30–0x3F global
- * names (register, unregister, the snapshot sent on connect, and a ping/pong
- * pair that lets a node wait until its peers' earlier changes have arrived).
+ * link, unlink, exit, monitor, demonitor, monitor exit); 0x20–0x2F remote
+ * spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY, the rest reserved); 0x30–0x3F
+ * global names (register, unregister, the snapshot sent on connect, and a
+ * ping/pong pair that lets a node wait until its peers' earlier changes have
+ * arrived).
  *
  * @example
  * ```ts
@@ -38,7 +39,9 @@ export const Tag = {
   MONITOR_EXIT: 0x18,
   UNLINK_ACK: 0x19,
   EXIT2: 0x1a,
-  // 0x20–0x2F reserved: remote spawn (0x20 SPAWN_REQUEST, 0x21 SPAWN_REPLY)
+  // 0x20–0x2F: remote spawn (0x22–0x2F reserved)
+  SPAWN_REQUEST: 0x20,
+  SPAWN_REPLY: 0x21,
   // 0x30–0x3F: global names
   GLOBAL_REGISTER: 0x30,
   GLOBAL_UNREGISTER: 0x31,

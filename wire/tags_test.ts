@@ -9,10 +9,11 @@ Deno.test("tags: values are unique bytes in their ranges", () => {
       assert.ok(v >= 0x30 && v <= 0x3f, name);
       continue;
     }
-    assert.ok(v > 0 && v < 0x20, name);
+    assert.ok(v > 0 && v < 0x30, name);
     if (name.startsWith("HANDSHAKE") || name === "TICK") {
       assert.ok(v < 0x10, name);
     }
+    if (name.startsWith("SPAWN")) assert.ok(v >= 0x20 && v < 0x30, name);
   }
 });
 
@@ -36,5 +37,7 @@ Deno.test("tags: tagName and isTag", () => {
   assert.equal(tagName(0x7f), "0x7f");
   assert.equal(tagName(0x0), "0x00");
   assert.ok(isTag(0x10));
-  assert.ok(!isTag(0x20));
+  assert.ok(isTag(0x20));
+  assert.equal(tagName(Tag.SPAWN_REPLY), "SPAWN_REPLY");
+  assert.ok(!isTag(0x22));
 });
