@@ -34,6 +34,10 @@
  * - `control`: `{ from, op: "stop" }` answers `{ stopping: true }`, stops the
  *   node cleanly and exits the process with code 0.
  *
+ * Other nodes may also start a `counter` server here (remote spawn): `call`
+ * with `"get"` answers its count, `cast` of `{ add: n }` adds to it, and
+ * `{ global: "name" }` as its arguments registers it under that global name.
+ *
  * The child stops on its own (exit code 0) when the connection to its parent
  * is lost, or on SIGTERM/SIGINT, so it never outlives the program that
  * started it. With `--tcp-echo` it also runs a bare TCP echo server (a
@@ -45,8 +49,13 @@
  *
  * @module
  */
-import { NodeDown, startNode } from "../dist/mod.ts";
-import { Pid, startServer } from "../mod.ts";
+import {
+  GlobalNameTakenError,
+  type Node,
+  NodeDown,
+  startNode,
+} from "../dist/mod.ts";
+import { Pid, type ServerBehaviour, startServer } from "../mod.ts";
 import type { Process } from "../mod.ts";
 
 /** How a child node is configured. */
@@ -178,6 +187,44 @@ function serveTcpEcho(): { port: number; close: () => Promise<void> } {
   };
 }
 
+type CounterArgs = { readonly global?: string } | null;
+
+/**
+ * The `counter` server other nodes may start here. Its arguments come over
+ * the wire, so they are checked. A global name may still be held by the
+ * counter this one replaces, on a node whose loss this node has not heard of
+ * yet: then it waits for the cluster to agree, a few times, before failing.
+ */
+export function counterServer(
+  node: Node,
+): ServerBehaviour<CounterArgs, number, "get", number, { add: number }> {
+  return {
+    init: async (args, proc) => {
+      const name = args?.global;
+      if (name === undefined) return 0;
+      if (typeof name !== "string") {
+        throw new TypeError("global must be a string");
+      }
+      for (let attempt = 1;; attempt++) {
+        try {
+          node.registerGlobal(name, proc.self);
+          return 0;
+        } catch (error) {
+          if (!(error instanceof GlobalNameTakenError) || attempt === 20) {
+            throw error;
+          }
+          await node.syncGlobal();
+          await proc.sleep(25);
+        }
+      }
+    },
+    handleCall: (_request, _from, n) => ({ reply: n, state: n }),
+    handleCast: (msg, n) => ({
+      state: n + (typeof msg?.add === "number" ? msg.add : 0),
+    }),
+  };
+}
+
 /** Runs a child node until it is told to stop, loses its parent, or gets SIGTERM. */
 export async function runChild(config: ChildConfig): Promise<void> {
   const node = await startNode({
@@ -185,6 +232,7 @@ export async function runChild(config: ChildConfig): Promise<void> {
     cookie: config.cookie,
     ...(config.tickTime !== undefined ? { tickTime: config.tickTime } : {}),
   });
+  node.allowServer("counter", counterServer(node));
   const tcp = config.tcpEcho ? serveTcpEcho() : undefined;
   const done = Promise.withResolvers<void>();
   const rt = node.runtime;

@@ -4,8 +4,25 @@
 // message, an event or a line on the child's stdout. Timers only bound a
 // wait (and are always cleared), so a broken runtime fails instead of hanging.
 import assert from "node:assert/strict";
-import { type Node, NodeDown, NodeUp, startNode } from "../dist/mod.ts";
-import { Down, Exit, type Pid, type Process, type Runtime } from "../mod.ts";
+import {
+  type Node,
+  NodeDown,
+  NodeUp,
+  remoteChild,
+  startNode,
+} from "../dist/mod.ts";
+import {
+  call,
+  cast,
+  Down,
+  Exit,
+  type Pid,
+  type Process,
+  type Runtime,
+  startSupervisor,
+  stopServer,
+  whichChildren,
+} from "../mod.ts";
 import { type ChildNode, spawnChildNode } from "../examples/node_child.ts";
 
 const COOKIE = "dist-process-test";
@@ -382,6 +399,66 @@ Deno.test("D1: a node restarted under the same name comes back with a new creati
   } finally {
     await second?.close();
     await first.close();
+    await a.stop();
+  }
+});
+
+Deno.test("spawn: a supervised counter on a SIGKILLed node is restarted on the next node, and its global name follows it", async () => {
+  const { a, b: alpha } = await startPair(
+    "supa@127.0.0.1",
+    "supalpha@127.0.0.1",
+    2_000,
+  );
+  let beta: ChildNode | undefined;
+  let sup: Pid | undefined;
+  try {
+    beta = await spawnChildNode({
+      name: "supbeta@127.0.0.1",
+      cookie: COOKIE,
+      tickTime: 2_000,
+      parent: { name: a.name, ...a.address! },
+    });
+    await a.connect(beta.name, beta.address);
+    sup = await startSupervisor(a.runtime, {
+      strategy: "one_for_one",
+      children: [
+        remoteChild("counter", {
+          via: a,
+          nodes: [alpha.name, beta.name],
+          name: "counter",
+          args: { global: "counter" },
+        }),
+      ],
+    });
+    const [first] = await whichChildren(a.runtime, sup);
+    const counter = first!.pid!;
+    assert.equal(counter.node, alpha.name);
+    // The registration left alpha before the spawn reply did.
+    assert.ok(a.whereisGlobal("counter")?.equals(counter));
+    cast(a.runtime, counter, { add: 5 });
+    assert.equal(await call(a.runtime, counter, "get"), 5);
+
+    const watcher = new Probe(a.runtime, (proc) => {
+      proc.monitor(counter);
+      a.monitorNode(proc.self, alpha.name);
+    });
+    await watcher.started;
+    assert.ok(alpha.kill("SIGKILL"));
+    const down = await watcher.wait(isDown, "Down of the counter");
+    assert.equal(down.reason, "noconnection");
+    assert.equal((await watcher.wait(isNodeDown, "NodeDown")).node, alpha.name);
+    assert.equal(a.whereisGlobal("counter"), undefined, "dropped with alpha");
+
+    // The supervisor answers after it has handled the exit: restarted on beta.
+    const [second] = await within(whichChildren(a.runtime, sup), "children");
+    const moved = second!.pid!;
+    assert.equal(moved.node, beta.name);
+    assert.ok(a.whereisGlobal("counter")?.equals(moved));
+    assert.equal(await call(a.runtime, moved, "get"), 0, "a fresh counter");
+  } finally {
+    if (sup !== undefined) await stopServer(a.runtime, sup).catch(() => {});
+    await alpha.close();
+    await beta?.close();
     await a.stop();
   }
 });
