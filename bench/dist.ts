@@ -62,8 +62,14 @@ function inProcess<T>(
 }
 
 let childCount = 0;
+// MOTE_PROFILE_CHILD=dir writes a CPU profile of the first child there.
+const profileDir = Deno.env.get("MOTE_PROFILE_CHILD");
+
 function launch(node: Node, tcpEcho = false): Promise<ChildNode> {
   return spawnChildNode({
+    ...(profileDir !== undefined && childCount === 0
+      ? { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }
+      : {}),
     name: `benchchild${++childCount}@${HOST}`,
     cookie: COOKIE,
     tickTime: TICK,
@@ -281,9 +287,21 @@ async function main(): Promise<void> {
     if (wanted("kill")) await killDetect(node, child);
     if (wanted("freeze")) await freezeDetect(node);
   } finally {
+    if (child !== undefined && profileDir !== undefined) {
+      await stopGently(node, child);
+    }
     await child?.close();
     await node.stop();
   }
+}
+
+/** Asks the child to stop and waits for it to exit (so its profile is written). */
+async function stopGently(node: Node, child: ChildNode): Promise<void> {
+  await inProcess(node, async (proc) => {
+    proc.send(["control", child.name], { from: proc.self, op: "stop" });
+    await proc.receive({ timeout: 5000 });
+  });
+  await child.process.status;
 }
 
 await main();

@@ -348,6 +348,8 @@ if (import.meta.main) {
 export interface SpawnChildOptions extends ChildConfig {
   /** Where the child's stderr goes. Default `"inherit"`. */
   readonly stderr?: "inherit" | "null";
+  /** More flags for `deno run`, e.g. `["--cpu-prof"]` to profile the child. */
+  readonly denoFlags?: readonly string[];
 }
 
 /** A running child node, seen from the program that started it. */
@@ -384,6 +386,7 @@ export async function spawnChildNode(
     "run",
     "--quiet",
     "--allow-net=127.0.0.1",
+    ...(options.denoFlags ?? []),
     childPath,
     `--name=${options.name}`,
     `--cookie=${options.cookie}`,

@@ -150,6 +150,7 @@ export class ByteReader {
   readonly end: number;
   readonly base: number;
   readonly tag: number | undefined;
+  readonly names: NameCache | undefined;
 
   constructor(
     buf: Uint8Array,
@@ -157,12 +158,14 @@ export class ByteReader {
     end: number,
     base: number,
     tag: number | undefined,
+    names?: NameCache,
   ) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
     this.base = base;
     this.tag = tag;
+    this.names = names;
   }
 
   need(n: number, what: string): void {
@@ -227,6 +230,14 @@ export class ByteReader {
     const start = this.pos;
     const end = start + n;
     let s: string | undefined;
+    const names = n <= NameCache.MAX_BYTES ? this.names : undefined;
+    if (names !== undefined) {
+      s = names.find(buf, start, end);
+      if (s !== undefined) {
+        this.pos = end;
+        return s;
+      }
+    }
     if (n <= 64) {
       // Short ASCII (node names, registered names) is the common case and
       // much cheaper than TextDecoder.
@@ -242,6 +253,7 @@ export class ByteReader {
           null,
           buf.subarray(start, end) as unknown as number[],
         );
+        names?.add(buf, start, end, s);
       }
     }
     if (s === undefined) {
@@ -271,6 +283,42 @@ export class ByteReader {
 
   get left(): number {
     return this.end - this.pos;
+  }
+}
+
+/**
+ * The short ASCII strings decoded last (node names, registered names), so
+ * that names repeated in every frame are decoded once per connection: a
+ * byte comparison is much cheaper than making a string.
+ */
+export class NameCache {
+  /** Longest string kept. */
+  static readonly MAX_BYTES = 64;
+  static readonly #SLOTS = 16;
+  readonly #bytes: Uint8Array[] = [];
+  readonly #strings: string[] = [];
+  #next = 0;
+
+  /** The string whose UTF-8 is `buf[start..end)`, if kept. */
+  find(buf: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    const all = this.#bytes;
+    for (let k = 0; k < all.length; k++) {
+      const b = all[k]!;
+      if (b.length !== n) continue;
+      let i = 0;
+      while (i < n && b[i] === buf[start + i]) i++;
+      if (i === n) return this.#strings[k];
+    }
+    return undefined;
+  }
+
+  /** Keeps `s`, the string of `buf[start..end)`, replacing the oldest. */
+  add(buf: Uint8Array, start: number, end: number, s: string): void {
+    const slot = this.#next;
+    this.#next = (slot + 1) % NameCache.#SLOTS;
+    this.#bytes[slot] = buf.slice(start, end);
+    this.#strings[slot] = s;
   }
 }
 

@@ -12,7 +12,13 @@ import {
   ExtensionCodec,
   type ExtensionCodecType,
 } from "@msgpack/msgpack";
-import { ByteReader, ByteWriter, checkUint, U32_MAX } from "./_bytes.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  checkUint,
+  NameCache,
+  U32_MAX,
+} from "./_bytes.ts";
 import { UnencodableValueError } from "./errors.ts";
 import { MAX_NAME_BYTES } from "./frame.ts";
 import { Crash, Pid, Ref } from "./terms.ts";
@@ -201,6 +207,8 @@ export class MsgpackCodec implements Codec {
   readonly #decoders: Decoder[] = [];
   readonly #ext: ExtensionCodecType<undefined>;
   readonly #scratch = new ByteWriter(300);
+  // Node names repeat in every pid and ref.
+  readonly #names = new NameCache();
   #encodeLevel = 0;
   #decodeLevel = 0;
   readonly #ancestors: object[] = [];
@@ -514,6 +522,7 @@ export class MsgpackCodec implements Codec {
 
   #extensions(): ExtensionCodecType<undefined> {
     const ext = new ExtensionCodec();
+    const names = this.#names;
     const scratch = this.#scratch;
     const term = (t: Pid | Ref) => {
       scratch.pos = 0;
@@ -524,7 +533,7 @@ export class MsgpackCodec implements Codec {
       return scratch.buf.subarray(0, scratch.pos);
     };
     const readTerm = (data: Uint8Array) => {
-      const r = new ByteReader(data, 0, data.length, 0, undefined);
+      const r = new ByteReader(data, 0, data.length, 0, undefined, names);
       const node = r.name8("node");
       const id = r.u53("id");
       const creation = r.u32("creation");

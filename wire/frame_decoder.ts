@@ -62,7 +62,7 @@
  * @module
  */
 
-import { ByteReader, readU32 } from "./_bytes.ts";
+import { ByteReader, NameCache, readU32 } from "./_bytes.ts";
 import type { Codec } from "./codec.ts";
 import {
   EmptyFrameError,
@@ -325,9 +325,10 @@ function decodeBody(
   end: number,
   base: number,
   codec: Codec,
+  names?: NameCache,
 ): Frame {
   const tag = buf[start]!;
-  const r = new ByteReader(buf, start + 1, end, base, tag);
+  const r = new ByteReader(buf, start + 1, end, base, tag, names);
   let frame: Frame;
   try {
     frame = body(r, tag, codec);
@@ -444,6 +445,8 @@ export class FrameDecoder {
   // Stream offset of #buf[#start].
   #consumed = 0;
   #failed: WireError | undefined;
+  // Node and registered names repeat in every frame of a connection.
+  readonly #names = new NameCache();
 
   /** A decoder for payloads of `codec`; see {@linkcode FrameDecoderOptions}. */
   constructor(codec: Codec, options?: FrameDecoderOptions) {
@@ -554,6 +557,7 @@ export class FrameDecoder {
         end,
         this.#consumed - start,
         this.#codec,
+        this.#names,
       );
     } catch (e) {
       throw this.#fail(
