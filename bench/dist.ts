@@ -40,11 +40,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-/** Lets the event loop run (socket writes progress) before sending more. */
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 /** Runs `body` in a new process on `node` and resolves with its result. */
 function inProcess<T>(
   node: Node,
@@ -99,11 +94,8 @@ function pump(
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       proc.send(sink, make(i));
-      if (
-        (i & checkMask) === checkMask &&
-        node.stats(child.name)!.queuedBytes > maxQueued
-      ) {
-        await yieldToLoop();
+      if ((i & checkMask) === checkMask) {
+        await node.drain(child.name, { below: maxQueued });
       }
     }
     const done = await proc.receive(isDone);

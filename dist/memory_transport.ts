@@ -8,7 +8,11 @@ import type { Address, Connection, Listener, Transport } from "./transport.ts";
 
 /** One end of an in-memory connection, with controls for tests. */
 export interface MemoryConnection extends Connection {
-  /** Stops delivering bytes to this end until {@linkcode MemoryConnection.resume}: a frozen peer. */
+  /**
+   * Stops delivering bytes to this end until {@linkcode MemoryConnection.resume}:
+   * a frozen peer. As with TCP, once more than a window (256 KiB) of bytes
+   * waits for it, the other end's writes wait too.
+   */
   stall(): void;
   /** Delivers what was held back by {@linkcode MemoryConnection.stall}. */
   resume(): void;
@@ -16,15 +20,27 @@ export interface MemoryConnection extends Connection {
   cut(): void;
 }
 
+/** Bytes a pipe holds before its writer has to wait, like a TCP window. */
+const WINDOW_BYTES = 256 * 1024;
+
 class Pipe {
   chunks: Uint8Array[] = [];
+  bytes = 0;
   ended = false;
   stalled = false;
   waiter: (() => void) | undefined;
+  writers: (() => void)[] = [];
   wake(): void {
     const w = this.waiter;
     this.waiter = undefined;
     w?.();
+  }
+  /** Lets waiting writers go once the window has room, or the pipe ended. */
+  wakeWriters(): void {
+    if (this.bytes > WINDOW_BYTES && !this.ended) return;
+    const writers = this.writers;
+    this.writers = [];
+    for (const w of writers) w();
   }
 }
 
@@ -47,6 +63,8 @@ function end(
           buffer.set(chunk.subarray(0, n));
           if (n === chunk.length) inbox.chunks.shift();
           else inbox.chunks[0] = chunk.subarray(n);
+          inbox.bytes -= n;
+          inbox.wakeWriters();
           return n;
         }
         if (inbox.ended && inbox.chunks.length === 0) return null;
@@ -57,18 +75,22 @@ function end(
       if (closed || outbox.ended) {
         return Promise.reject(new Error("connection closed"));
       }
-      if (!cut) {
-        outbox.chunks.push(bytes.slice());
-        outbox.wake();
-      }
-      return Promise.resolve();
+      if (cut) return Promise.resolve();
+      outbox.chunks.push(bytes.slice());
+      outbox.bytes += bytes.length;
+      outbox.wake();
+      if (outbox.bytes <= WINDOW_BYTES) return Promise.resolve();
+      return new Promise<void>((resolve) => outbox.writers.push(resolve));
     },
     close(): void {
       if (closed) return;
       closed = true;
       outbox.ended = true;
       outbox.wake();
+      outbox.wakeWriters();
       inbox.wake();
+      inbox.ended = true;
+      inbox.wakeWriters();
       onClose();
     },
     stall(): void {

@@ -743,6 +743,42 @@ export class Node implements AsyncDisposable {
     return pid;
   }
 
+  /**
+   * Flow control for senders that can outrun the network: resolves once
+   * fewer than `below` bytes (default 1 MiB) are queued for `node`, or at
+   * once when nothing is queued or `node` is not connected. A send never
+   * blocks, so a producer that sends in a loop awaits this now and then to
+   * keep memory bounded.
+   *
+   * @example
+   * ```ts
+   * import { startNode } from "./mod.ts";
+   * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
+   * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
+   * await a.connect(b.name, b.address!);
+   * const sink = b.runtime.spawn(async (proc) => { for (;;) await proc.receive(); });
+   * const chunk = new Uint8Array(64 * 1024);
+   * for (let i = 0; i < 256; i++) {
+   *   a.runtime.send(sink, chunk);
+   *   if (i % 16 === 15) await a.drain(b.name, { below: 1 << 20 });
+   * }
+   * ```
+   */
+  drain(
+    node: string,
+    options: { readonly below?: number } = {},
+  ): Promise<void> {
+    const below = options.below ?? 1 << 20;
+    if (typeof below !== "number" || !(below > 0)) {
+      throw new InvalidArgumentError(
+        "drain threshold",
+        `expected a positive number of bytes, got ${String(below)}`,
+      );
+    }
+    const session = this.#peers.get(node)?.session;
+    return session === undefined ? Promise.resolve() : session.whenBelow(below);
+  }
+
   /** Traffic figures for the connection to `node`, if connected. */
   stats(node: string): PeerStats | undefined {
     const session = this.#peers.get(node)?.session;

@@ -128,6 +128,29 @@ export class Session {
     return this.#queuedBytes + this.#writer.byteLength;
   }
 
+  /**
+   * Resolves once fewer than `bytes` are queued for the peer, or the session
+   * has ended (what was queued then is lost with the connection anyway).
+   */
+  whenBelow(bytes: number): Promise<void> {
+    if (this.#closed || this.queuedBytes < bytes) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#drainWaiters.push({ bytes, resolve });
+    return promise;
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    const queued = this.#closed ? -1 : this.queuedBytes;
+    this.#drainWaiters = waiters.filter((w) => {
+      if (queued >= w.bytes) return true;
+      w.resolve();
+      return false;
+    });
+  }
+  #drainWaiters: { bytes: number; resolve: () => void }[] = [];
+
   /** Milliseconds since anything was read from the peer. */
   get idleMs(): number {
     return this.#host.clock.now() - this.#lastRead;
@@ -183,6 +206,7 @@ export class Session {
     this.#unlinking.clear();
     if (drain) this.#closing = this.#drainAndClose();
     else this.#conn.close();
+    this.#wakeDrainWaiters();
     this.#host.ended(this, reason, error);
   }
 
@@ -227,6 +251,7 @@ export class Session {
         this.stats.bytesOut += bytes.length;
         await this.#conn.write(bytes);
         this.#writer.recycle(bytes);
+        this.#wakeDrainWaiters();
       }
     } catch (error) {
       this.close("connection_closed", error);

@@ -1,7 +1,14 @@
 // In-process distribution tests: two and three nodes over real loopback
 // sockets (and the in-memory transport where a fake clock drives ticks).
 import assert from "node:assert/strict";
-import { Crash, Down, Exit, Pid, Runtime } from "../mod.ts";
+import {
+  Crash,
+  Down,
+  Exit,
+  InvalidArgumentError,
+  Pid,
+  Runtime,
+} from "../mod.ts";
 import {
   MemoryTransport,
   NodeDown,
@@ -544,6 +551,50 @@ Deno.test("D6: a remote demonitor leaves with the next frame, or on the next tic
     watcher.proc.send(watcher.pid, "marker");
     assert.equal(await watcher.next(), "marker");
     assert.deepEqual(watcher.seen, []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D5: with a slow peer, drain waits while the queue is held, and every message arrives in order", async () => {
+  const transport = new MemoryTransport();
+  const opts = { cookie: COOKIE, transport, host: "mem" };
+  const a = await startNode({ name: name("a"), ...opts });
+  const b = await startNode({ name: name("b"), ...opts });
+  try {
+    await a.connect(b.name, b.address!);
+    const counted = Promise.withResolvers<number>();
+    const n = 64;
+    const sink = b.runtime.spawn(async (proc) => {
+      let bytes = 0;
+      for (let i = 0; i < n; i++) {
+        const chunk = (await proc.receive()) as Uint8Array;
+        if (chunk[0] !== i || chunk.at(-1) !== i) {
+          return counted.reject(new Error(`message ${i} out of order`));
+        }
+        bytes += chunk.length;
+      }
+      counted.resolve(bytes);
+    });
+    assert.equal(await a.drain(b.name), undefined, "nothing queued: at once");
+    // Nobody reads: a's writes wait once a window is in flight.
+    for (const end of transport.connections) end.stall();
+    for (let i = 0; i < n; i++) {
+      a.runtime.send(sink, new Uint8Array(64 * 1024).fill(i));
+    }
+    let drained = false;
+    const drain = a.drain(b.name, { below: 1 << 20 }).then(() =>
+      drained = true
+    );
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+    assert.equal(drained, false, "still 4 MiB queued");
+    assert.ok(a.stats(b.name)!.queuedBytes >= 1 << 20);
+    for (const end of transport.connections) end.resume();
+    await drain;
+    assert.ok(a.stats(b.name)!.queuedBytes < 1 << 20);
+    assert.equal(await counted.promise, n * 64 * 1024);
+    assert.throws(() => a.drain(b.name, { below: 0 }), InvalidArgumentError);
+    assert.equal(await a.drain("nobody@nowhere"), undefined, "not connected");
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
