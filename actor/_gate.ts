@@ -1,6 +1,7 @@
 // The LocalGate a router gets: how signals from other nodes reach local
 // processes. Everything arriving here has already crossed the wire, so each
 // method checks that its target is a live local process and drops otherwise.
+import { SmallMap } from "./_small_map.ts";
 import { Pid, type Ref } from "../wire/terms.ts";
 import type { Kernel } from "./_kernel.ts";
 import type { ProcessImpl } from "./_process.ts";
@@ -45,7 +46,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
     monitor(from: Pid, dest: Pid | string, ref: Ref): Pid | undefined {
       const proc = target(dest);
       if (proc === undefined) return undefined;
-      (proc.monitoredBy ??= new Map()).set(kernel.refKey(ref), {
+      (proc.monitoredBy ??= new SmallMap()).set(kernel.refKey(ref), {
         ref,
         watcher: from,
         name: typeof dest === "string" ? dest : undefined,
@@ -121,7 +122,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       if (proc === undefined) return false;
       if (link) addLink(kernel, proc, child);
       if (ref !== undefined) {
-        (proc.monitors ??= new Map()).set(kernel.refKey(ref), {
+        (proc.monitors ??= new SmallMap()).set(kernel.refKey(ref), {
           ref,
           pid: child,
           name: undefined,

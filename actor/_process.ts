@@ -1,6 +1,7 @@
 // The internal record of a process, which doubles as the `Process` handle its
 // body receives. Fields are plain (not #private) because the kernel, link and
 // monitor modules all work on them; none of this file is exported publicly.
+import type { SmallMap } from "./_small_map.ts";
 import type { Pid } from "../wire/terms.ts";
 import { Mailbox, NO_MATCH } from "./mailbox.ts";
 import { ConcurrentReceiveError, InvalidArgumentError } from "./errors.ts";
@@ -46,8 +47,8 @@ export class ProcessImpl implements Process {
   trapping = false;
   name: string | undefined = undefined;
   links: Map<EntryKey, Pid> | undefined = undefined;
-  monitors: Map<EntryKey, MonitorOut> | undefined = undefined;
-  monitoredBy: Map<EntryKey, MonitorIn> | undefined = undefined;
+  monitors: SmallMap<EntryKey, MonitorOut> | undefined = undefined;
+  monitoredBy: SmallMap<EntryKey, MonitorIn> | undefined = undefined;
   // A pending receive: its matcher (undefined = any), resolver and timer.
   waitMatch: ((m: unknown) => boolean) | undefined = undefined;
   waitResolve: ((m: unknown) => void) | undefined = undefined;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { SmallMap } from "./_small_map.ts";
 import type { Ref } from "../wire/terms.ts";
 import type { Kernel } from "./_kernel.ts";
 import type { MonitorOut, ProcessImpl } from "./_process.ts";
@@ -28,15 +29,15 @@ export function addMonitor(
       kernel.deliver(proc, new Down(ref, out, "noproc")); // M2
       return;
     }
-    (proc.monitors ??= new Map()).set(ref.id, out);
-    (target.monitoredBy ??= new Map()).set(ref.id, {
+    (proc.monitors ??= new SmallMap()).set(ref.id, out);
+    (target.monitoredBy ??= new SmallMap()).set(ref.id, {
       ref,
       watcher: proc.self,
       name,
     });
     return;
   }
-  (proc.monitors ??= new Map()).set(ref.id, out);
+  (proc.monitors ??= new SmallMap()).set(ref.id, out);
   trackNode(kernel, proc, node);
   if (kernel.router === undefined) {
     deliverDown(kernel, proc, ref, "noconnection", undefined);
