@@ -167,6 +167,32 @@ export class ProcessImpl implements Process {
     return promise;
   }
 
+  /**
+   * Internal, for `call`: waits like `receive(match)` but hands the message
+   * to `onMessage` as it is delivered, with no promise of its own, so the
+   * caller can settle its own promise one turn earlier. False if the process
+   * is dead (nothing will be delivered).
+   */
+  awaitMessage(
+    match: (m: unknown) => boolean,
+    onMessage: (m: unknown) => void,
+  ): boolean {
+    if (!this.alive) return false;
+    if (this.waitResolve !== undefined) {
+      throw new ConcurrentReceiveError(this.self);
+    }
+    if (this.mailbox.length > 0) {
+      const found = this.mailbox.takeFirst(match);
+      if (found !== NO_MATCH) {
+        onMessage(found);
+        return true;
+      }
+    }
+    this.waitResolve = onMessage;
+    this.waitMatch = match;
+    return true;
+  }
+
   #onTimeout: (() => void) | undefined = undefined;
 
   // Every path that ends a wait clears its timer first, so a timer that

@@ -20,7 +20,7 @@ import { Down, Exit } from "./messages.ts";
 import type { Dest, Process } from "./process.ts";
 import { type ExitReason, isCrash } from "./reason.ts";
 import { Runtime } from "./runtime.ts";
-import { ProcessImpl } from "./_process.ts";
+import { never, ProcessImpl } from "./_process.ts";
 
 /** Who performs an operation: a process, or a runtime from outside any process. */
 export type Caller = Runtime | Process;
@@ -549,7 +549,7 @@ export function stopServer(
 // entries from growing without limit (the oldest are forgotten first).
 const MAX_ABANDONED = 1024;
 
-async function callIn(
+function callIn(
   proc: Process,
   server: Dest,
   request: unknown,
@@ -559,11 +559,12 @@ async function callIn(
   try {
     proc.send(server, { $call: ref, from: proc.self, request });
   } catch (error) {
-    proc.demonitor(ref, { flush: true });
-    if (error instanceof NotRegisteredError) {
-      throw new CallError(server, "noproc");
-    }
-    throw error;
+    proc.demonitor(ref, FLUSH);
+    return Promise.reject(
+      error instanceof NotRegisteredError
+        ? new CallError(server, "noproc")
+        : error,
+    );
   }
   const isReply = (m: unknown): boolean =>
     m !== null && typeof m === "object" &&
@@ -571,27 +572,44 @@ async function callIn(
   const deadline = timeout === Infinity
     ? undefined
     : armDeadline(proc, ref, timeout);
-  const got = await proc.receive((m) =>
+  const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+  // Runs as the reply, the Down or the timeout is delivered, so the caller
+  // resumes straight from the call's own promise: one turn, as a receive.
+  // It runs inside the sender's `send`: whatever happens, it must not throw.
+  const settle = (got: unknown): void => {
+    try {
+      if (deadline !== undefined) deadline.ref = undefined;
+      if (got instanceof Down) {
+        return reject(new CallError(server, got.reason));
+      }
+      proc.demonitor(ref, FLUSH);
+      if (isReply(got)) return resolve((got as { value: unknown }).value);
+      if (proc instanceof ProcessImpl) {
+        // Its reply may still come: drop it on arrival.
+        const abandoned = proc.abandonedCalls ??= new Set();
+        abandoned.add(ref.id);
+        if (abandoned.size > MAX_ABANDONED) {
+          abandoned.delete(abandoned.values().next().value!);
+        }
+      }
+      reject(new CallError(server, "timeout"));
+    } catch (error) {
+      reject(error);
+    }
+  };
+  const match = (m: unknown): boolean =>
     m instanceof Down
       ? m.ref.equals(ref)
-      : isReply(m) || (m as CallTimeout | null)?.$callTimeout === ref
-  );
-  if (deadline !== undefined) deadline.ref = undefined;
-  if (got instanceof Down) throw new CallError(server, got.reason);
-  proc.demonitor(ref, { flush: true });
-  if (isReply(got)) return (got as { value: unknown }).value;
-  // The reply may have landed after the timeout message woke us: take it.
-  const late = await proc.receive(isReply, { timeout: 0 });
-  if (late !== undefined) return (late as { value: unknown }).value;
-  if (proc instanceof ProcessImpl) {
-    const abandoned = proc.abandonedCalls ??= new Set();
-    abandoned.add(ref.id);
-    if (abandoned.size > MAX_ABANDONED) {
-      abandoned.delete(abandoned.values().next().value!);
-    }
+      : isReply(m) || (m as CallTimeout | null)?.$callTimeout === ref;
+  if (!(proc instanceof ProcessImpl)) {
+    proc.receive(match).then(settle);
+  } else if (!proc.awaitMessage(match, settle)) {
+    return never(); // a dead process's call, like its receive, never returns
   }
-  throw new CallError(server, "timeout");
+  return promise;
 }
+
+const FLUSH = { flush: true } as const;
 
 /** What a call's deadline timer puts in the caller's mailbox. */
 interface CallTimeout {
