@@ -10,7 +10,8 @@
  * Figures:
  * - `local.pingpong`: round trips/s between two processes;
  * - `local.oneway`: msgs/s into one process, with all 1,000,000 messages
- *   queued before the receiver starts taking them;
+ *   queued before the receiver starts taking them, timed from the first
+ *   send; `local.oneway_drain`: the receiver's part alone;
  * - `local.spawn_100k_s`, `local.spawn_1m_s`: seconds to spawn that many
  *   processes and have every one waiting in `receive`;
  * - `local.bytes_per_process`: heap bytes per waiting process (after GC);
@@ -25,18 +26,35 @@ import { Down, type Pid, type Process, Runtime } from "../mod.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+// Each group of figures runs in a fresh process (with gc exposed): what one
+// leaves in the heap (a million-slot mailbox, a million dead processes)
+// would otherwise slow the next and inflate its bytes per process.
+const GROUPS = [
+  "local.pingpong",
+  "local.oneway,local.oneway_drain",
+  "local.spawn_100k_s",
+  "local.spawn_1m_s,local.bytes_per_process",
+  "local.ring_hops",
+  "local.down_us",
+];
+
 if (gc === undefined) {
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL(import.meta.url).pathname,
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  Deno.exit(code);
+  const asked = Deno.env.get("MOTE_BENCH_ONLY");
+  for (const group of asked !== undefined ? [asked] : GROUPS) {
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        new URL(import.meta.url).pathname,
+      ],
+      env: { MOTE_BENCH_ONLY: group },
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (code !== 0) Deno.exit(code);
+  }
+  Deno.exit(0);
 }
 
 const only = Deno.env.get("MOTE_BENCH_ONLY")?.split(",");
@@ -81,18 +99,20 @@ async function pingpong(n: number): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
-async function oneway(n: number): Promise<number> {
+/** Msgs/s from the first send, and for the receiver's part alone. */
+async function oneway(n: number): Promise<[number, number]> {
   await using rt = new Runtime();
-  const done = Promise.withResolvers<void>();
+  const done = Promise.withResolvers<number>();
   const t0 = performance.now();
   // The body starts on a later turn (P1), so every send below is queued first.
   const sink = rt.spawn(async (proc) => {
+    const t1 = performance.now();
     for (let i = 0; i < n; i++) await proc.receive();
-    done.resolve();
+    done.resolve(performance.now() - t1);
   });
   for (let i = 0; i < n; i++) rt.send(sink, i);
-  await done.promise;
-  return n / ((performance.now() - t0) / 1000);
+  const drain = await done.promise;
+  return [n / ((performance.now() - t0) / 1000), n / (drain / 1000)];
 }
 
 async function spawnWaiting(
@@ -164,9 +184,11 @@ if (wanted("local.pingpong")) {
   await pingpong(100_000);
   report("local.pingpong", await pingpong(1_000_000), "round_trips/s");
 }
-if (wanted("local.oneway")) {
+if (wanted("local.oneway", "local.oneway_drain")) {
   await oneway(100_000);
-  report("local.oneway", await oneway(1_000_000), "msgs/s");
+  const [all, drain] = await oneway(1_000_000);
+  report("local.oneway", all, "msgs/s");
+  report("local.oneway_drain", drain, "msgs/s");
 }
 if (wanted("local.spawn_100k_s")) {
   await spawnWaiting(10_000);
