@@ -15,14 +15,16 @@
  * await using a = await startNode({ name: "a@127.0.0.1", cookie: "c" });
  * await using b = await startNode({ name: "b@127.0.0.1", cookie: "c" });
  * await a.connect(b.name, b.address!);
- * const remote = b.runtime.spawn(async (proc) => { await proc.receive(); });
+ * const remote = b.runtime.spawn(async (proc) => {
+ *   await proc.receive(); // "go" comes after the monitor (D5: in order)
+ *   return proc.stop("bye");
+ * });
  * const got = Promise.withResolvers<Down>();
  * a.runtime.spawn(async (proc) => {
  *   proc.monitor(remote);
+ *   proc.send(remote, "go");
  *   got.resolve(await proc.receive((m): m is Down => m instanceof Down));
  * });
- * await new Promise((r) => setTimeout(r, 50));
- * b.runtime.exit(remote, "bye");
  * if ((await got.promise).reason !== "bye") throw new Error();
  * ```
  *

@@ -202,12 +202,10 @@ Deno.test("D6: a remote link delivers the exit reason; untrapped, the linked pro
   const remote = await probe(n.b.runtime);
   const local = n.a.runtime.spawn(async (proc) => {
     proc.link(remote.pid);
+    proc.send(remote.pid, "sync"); // D5: it arrives after the link
     await proc.receive();
   });
-  // The link is in place once the remote side records it.
-  while (n.b.runtime.processInfo(remote.pid)!.links.length === 0) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  assert.equal(await remote.next(), "sync");
   n.b.runtime.exit(remote.pid, "boom");
   assert.equal(await n.a.runtime.whenExited(local), "boom");
 });
@@ -246,9 +244,9 @@ Deno.test("D6: a monitor by [name, node] reports the name and the exit reason", 
   n.b.runtime.register("svc", remote.pid);
   const watcher = await probe(n.a.runtime);
   const ref = watcher.proc.monitor(["svc", n.b.name]);
-  while (n.b.runtime.processInfo(remote.pid)!.monitoredBy.length === 0) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  watcher.proc.send(remote.pid, "sync"); // D5: it arrives after the monitor
+  assert.equal(await remote.next(), "sync");
+  assert.equal(n.b.runtime.processInfo(remote.pid)!.monitoredBy.length, 1);
   n.b.runtime.exit(remote.pid, "retired");
   const down = await watcher.next<Down>(is(Down));
   assert.ok(down.ref.equals(ref));
@@ -274,9 +272,8 @@ Deno.test("D6: after unlink and demonitor, a remote death sends nothing", async 
   const watcher = await probe(n.a.runtime, { trapExit: true });
   watcher.proc.link(remote.pid);
   const ref = watcher.proc.monitor(remote.pid);
-  while (n.b.runtime.processInfo(remote.pid)!.monitoredBy.length === 0) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  watcher.proc.send(remote.pid, "sync"); // D5: it arrives after both
+  assert.equal(await remote.next(), "sync");
   watcher.proc.unlink(remote.pid);
   assert.equal(watcher.proc.demonitor(ref), true);
   // A marker sent after the unlink/demonitor travels the same connection (D5).
@@ -321,9 +318,11 @@ Deno.test("D7: a lost connection fires noconnection on both sides and leaves no 
   onB.proc.monitor(onA.pid);
   n.a.monitorNode(onA.pid, n.b.name);
   n.b.monitorNode(onB.pid, n.a.name);
-  while (n.b.runtime.processInfo(onB.pid)!.monitoredBy.length === 0) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  // D5: each "sync" arrives after the link and monitors sent before it.
+  onA.proc.send(onB.pid, "sync");
+  onB.proc.send(onA.pid, "sync");
+  assert.equal(await onB.next(), "sync");
+  assert.equal(await onA.next(), "sync");
   n.a.disconnect(n.b.name);
   for (const side of [onA, onB]) {
     const down = await side.next<Down>(is(Down));
@@ -353,11 +352,10 @@ Deno.test("D7: an untrapped process linked across a lost connection dies with no
   const remote = await probe(n.b.runtime);
   const local = n.a.runtime.spawn(async (proc) => {
     proc.link(remote.pid);
+    proc.send(remote.pid, "sync"); // D5: it arrives after the link
     await proc.receive();
   });
-  while (n.b.runtime.processInfo(remote.pid)!.links.length === 0) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  assert.equal(await remote.next(), "sync");
   const localExit = n.a.runtime.whenExited(local);
   const remoteExit = n.b.runtime.whenExited(remote.pid);
   n.b.disconnect(n.a.name);
