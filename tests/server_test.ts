@@ -384,3 +384,35 @@ Deno.test("server: losing the server's node during a call rejects it at once wit
   await a.runtime.shutdown();
   await rtB.shutdown();
 });
+
+Deno.test("server: a caller killed during a call stops there; its monitor is released and the reply goes nowhere", async () => {
+  const rt = new Runtime();
+  const held: From[] = [];
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (_req: "hold" | "count", from, state) => {
+      if (_req === "count") return { reply: held.length, state };
+      held.push(from);
+      return { noreply: true, state };
+    },
+  }, undefined);
+  let after = false;
+  const calling = Promise.withResolvers<void>();
+  const caller = rt.spawn(async (proc) => {
+    const pending = call(proc, server, "hold", { timeout: 60_000 });
+    calling.resolve();
+    await pending;
+    after = true;
+  });
+  await calling.promise;
+  assert.equal(await call(rt, server, "count"), 1, "the call reached it");
+  assert.equal(rt.processInfo(server)!.monitoredBy.length, 1);
+  const exited = rt.whenExited(caller);
+  rt.exit(caller, "kill");
+  assert.equal(await exited, "killed");
+  assert.deepEqual(rt.processInfo(server)!.monitoredBy, []);
+  reply(held[0]!, "too late"); // to a dead process: dropped, nothing thrown
+  await settle();
+  assert.equal(after, false, "code after the await never ran");
+  await rt.shutdown();
+});
