@@ -749,3 +749,35 @@ Deno.test("spawn: a remote child whose every node fails makes the supervisor's s
     (e: Error) => e.name === "ServerStartError",
   );
 });
+
+Deno.test("spawn: a refusal whose reason cannot be turned into text still rejects the request", async () => {
+  await using a = await startNode({ name: name("a"), cookie: COOKIE });
+  const peer = await rawPeer(a);
+  try {
+    const pending = a.spawn({ node: peer.name, name: "anything" });
+    const request = await peer.next(Tag.SPAWN_REQUEST);
+    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
+    // A map with a `toString` key that is not a function: String() of it throws.
+    const reason = { name: { toString: 1 }, message: "m" };
+    await peer.write({
+      tag: Tag.SPAWN_REPLY,
+      to: request.from,
+      ref: request.ref,
+      ok: false,
+      reason,
+    });
+    // Safety net only: before the fix the promise never settled.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const error = await Promise.race([
+      rejectsWith(pending, reason),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("never settled")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(error.node, peer.name);
+    // The connection is still up: it was a well-formed frame.
+    assert.deepEqual(a.nodes(), [peer.name]);
+  } finally {
+    peer.close();
+  }
+});
