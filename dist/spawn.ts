@@ -425,7 +425,15 @@ export class Spawner {
     startServer(runtime, behaviour, frame.args, {
       ...(spawnable.trapExit === true ? { trapExit: true } : {}),
     }).catch((error) => {
-      if (!replied) refuse(startReason(error));
+      if (replied) return;
+      try {
+        refuse(startReason(error));
+      } catch (unsendable) {
+        // Any value may be an exit reason; one that cannot cross the wire
+        // must not escape as an unhandled rejection (D10), and the requester
+        // still hears that the start failed.
+        refuse(Crash.from(unsendable));
+      }
     });
   }
 }

@@ -781,3 +781,19 @@ Deno.test("spawn: a refusal whose reason cannot be turned into text still reject
     peer.close();
   }
 });
+
+Deno.test("spawn: a server that ends during init with a reason that cannot cross the wire is still refused", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  b.allowServer("odd", {
+    init: (_: unknown, self) => self.stop({ f: () => 1 } as never),
+  });
+  const error = await a.spawn({ node: b.name, name: "odd" }).then(
+    (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
+    (e) => e,
+  );
+  assert.ok(error instanceof RemoteSpawnError, Deno.inspect(error));
+  assert.ok(error.reason instanceof Crash, Deno.inspect(error.reason));
+  assert.equal(error.reason.name, "UnencodableValueError");
+  assert.deepEqual(a.nodes(), [b.name]);
+});
