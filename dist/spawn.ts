@@ -302,7 +302,14 @@ export class Spawner {
       const reason: ExitReason = entry.abandoned
         ? "abandoned"
         : exitReasonOf(entry.caller);
-      session.send({ tag: Tag.EXIT, from: entry.from, to: child, reason });
+      const exit = { tag: Tag.EXIT, from: entry.from, to: child } as const;
+      try {
+        session.send({ ...exit, reason });
+      } catch (unsendable) {
+        // The requester died with a reason that cannot cross the wire: the
+        // child still hears of it (and the connection stays up).
+        session.send({ ...exit, reason: Crash.from(unsendable) });
+      }
     }
     if (entry.monitor) {
       session.send({

@@ -60,10 +60,18 @@ async function rejectsWith(
   promise: Promise<unknown>,
   reason: unknown,
 ): Promise<RemoteSpawnError> {
-  const error = await promise.then(
-    (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
-    (e) => e,
-  );
+  // The timer is a safety net only, so a request that never settles fails
+  // the test instead of hanging it.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const error = await Promise.race([
+    promise.then(
+      (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
+      (e) => e,
+    ),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("never settled")), 5000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   assert.ok(error instanceof RemoteSpawnError, Deno.inspect(error));
   assert.equal(error.name, "RemoteSpawnError");
   assert.deepEqual(error.reason, reason);
@@ -766,14 +774,7 @@ Deno.test("spawn: a refusal whose reason cannot be turned into text still reject
       ok: false,
       reason,
     });
-    // Safety net only: before the fix the promise never settled.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const error = await Promise.race([
-      rejectsWith(pending, reason),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("never settled")), 5000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const error = await rejectsWith(pending, reason);
     assert.equal(error.node, peer.name);
     // The connection is still up: it was a well-formed frame.
     assert.deepEqual(a.nodes(), [peer.name]);
@@ -795,5 +796,28 @@ Deno.test("spawn: a server that ends during init with a reason that cannot cross
   assert.ok(error instanceof RemoteSpawnError, Deno.inspect(error));
   assert.ok(error.reason instanceof Crash, Deno.inspect(error.reason));
   assert.equal(error.reason.name, "UnencodableValueError");
+  assert.deepEqual(a.nodes(), [b.name]);
+});
+
+Deno.test("spawn: a requester that exits before the reply with a reason that cannot cross the wire — the child still gets an exit signal", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const spy = await probe(b.runtime);
+  b.allowSpawn("trapper", async (proc, report: Pid) => {
+    proc.trapExit(true);
+    const exit = await proc.receive((m): m is Exit => m instanceof Exit);
+    proc.send(report, exit);
+  });
+  const requester = await probe(a.runtime);
+  const pending = a.spawnLink(requester.proc, {
+    node: b.name,
+    name: "trapper",
+    args: spy.pid,
+  });
+  a.runtime.exit(requester.pid, { f: () => 1 } as never);
+  await rejectsWith(pending, "noproc");
+  const exit = await spy.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(requester.pid));
+  assert.ok(exit.reason instanceof Crash, Deno.inspect(exit.reason));
   assert.deepEqual(a.nodes(), [b.name]);
 });
