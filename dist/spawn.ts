@@ -64,8 +64,9 @@ export interface RemoteSpawnRequest {
   /**
    * Milliseconds to wait for the reply; then the promise rejects with reason
    * `"timeout"`, and a process that is spawned after all gets exit signal
-   * `"abandoned"` if it was linked. Default: wait as long as the connection
-   * lasts.
+   * `"abandoned"` if it was linked (on this node's own name, a server whose
+   * `init` has not returned by then is killed). Default: wait as long as the
+   * connection lasts.
    */
   readonly timeout?: number;
 }
@@ -186,7 +187,7 @@ export class Spawner {
       );
     }
     if (node === host.runtime.node) {
-      return this.#local(caller, name, args, link, monitor);
+      return this.#local(caller, name, args, link, monitor, timeout);
     }
     const ref = host.gate.makeRef();
     const from = caller?.self ??
@@ -232,6 +233,7 @@ export class Spawner {
     args: unknown,
     link: boolean,
     monitor: boolean,
+    timeout: number | undefined,
   ): Promise<[Pid, Ref]> {
     const runtime = this.#host.runtime;
     const spawnable = this.#allowed.get(name);
@@ -250,6 +252,9 @@ export class Spawner {
       pid = await startServer(caller ?? runtime, spawnable.server, args, {
         ...(link ? { link: true } : {}),
         ...(spawnable.trapExit === true ? { trapExit: true } : {}),
+        // The request's timeout bounds `init` here as the reply's wait does
+        // remotely (a late server is killed; startServer rejects "timeout").
+        ...(timeout !== undefined ? { initTimeout: timeout } : {}),
       });
     } catch (error) {
       throw new RemoteSpawnError(runtime.node, name, startReason(error), {

@@ -821,3 +821,23 @@ Deno.test("spawn: a requester that exits before the reply with a reason that can
   assert.ok(exit.reason instanceof Crash, Deno.inspect(exit.reason));
   assert.deepEqual(a.nodes(), [b.name]);
 });
+
+Deno.test("spawn: on this node's own name, a server whose init does not return in time is refused with timeout", async () => {
+  await using a = await startNode({ name: name("a"), cookie: COOKIE });
+  const initStarted = Promise.withResolvers<Pid>();
+  a.allowServer("stuck", {
+    init: (_: unknown, self) => {
+      initStarted.resolve(self.self);
+      return new Promise<never>(() => {});
+    },
+  });
+  const me = await probe(a.runtime);
+  await rejectsWith(
+    a.spawnLink(me.proc, { node: a.name, name: "stuck", timeout: 20 }),
+    "timeout",
+  );
+  // Nothing is left running, and the caller was not touched.
+  assert.equal(a.runtime.isAlive(await initStarted.promise), false);
+  assert.ok(a.runtime.isAlive(me.pid));
+  assert.deepEqual(a.runtime.processInfo(me.pid)?.links, []);
+});
