@@ -150,7 +150,17 @@ export class RemoteSpawnError extends MoteError {
   }
 }
 
+// A reason that came over the wire may defeat String() (a map with a
+// `toString` key that is not a function): the error must still be built.
 function renderReason(reason: unknown): string {
+  try {
+    return tryRenderReason(reason);
+  } catch {
+    return Object.prototype.toString.call(reason);
+  }
+}
+
+function tryRenderReason(reason: unknown): string {
   if (typeof reason === "string") return reason;
   if (
     reason instanceof Error ||

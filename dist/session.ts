@@ -307,6 +307,11 @@ export class Session {
   async #readLoop(): Promise<void> {
     const decoder = this.#decoder;
     try {
+      // Frames that came in with the handshake wait for the node to record
+      // this session: one that ends it at once (a protocol error) must find
+      // it recorded, or D7 would leave a closed session behind as the peer's.
+      await null;
+      if (this.#closed) return;
       for (;;) {
         for (;;) {
           const frame = this.#decoder.next();

@@ -64,8 +64,9 @@ export interface RemoteSpawnRequest {
   /**
    * Milliseconds to wait for the reply; then the promise rejects with reason
    * `"timeout"`, and a process that is spawned after all gets exit signal
-   * `"abandoned"` if it was linked. Default: wait as long as the connection
-   * lasts.
+   * `"abandoned"` if it was linked (on this node's own name, a server whose
+   * `init` has not returned by then is killed). Default: wait as long as the
+   * connection lasts.
    */
   readonly timeout?: number;
 }
@@ -186,7 +187,7 @@ export class Spawner {
       );
     }
     if (node === host.runtime.node) {
-      return this.#local(caller, name, args, link, monitor);
+      return this.#local(caller, name, args, link, monitor, timeout);
     }
     const ref = host.gate.makeRef();
     const from = caller?.self ??
@@ -232,6 +233,7 @@ export class Spawner {
     args: unknown,
     link: boolean,
     monitor: boolean,
+    timeout: number | undefined,
   ): Promise<[Pid, Ref]> {
     const runtime = this.#host.runtime;
     const spawnable = this.#allowed.get(name);
@@ -250,6 +252,9 @@ export class Spawner {
       pid = await startServer(caller ?? runtime, spawnable.server, args, {
         ...(link ? { link: true } : {}),
         ...(spawnable.trapExit === true ? { trapExit: true } : {}),
+        // The request's timeout bounds `init` here as the reply's wait does
+        // remotely (a late server is killed; startServer rejects "timeout").
+        ...(timeout !== undefined ? { initTimeout: timeout } : {}),
       });
     } catch (error) {
       throw new RemoteSpawnError(runtime.node, name, startReason(error), {
@@ -302,7 +307,14 @@ export class Spawner {
       const reason: ExitReason = entry.abandoned
         ? "abandoned"
         : exitReasonOf(entry.caller);
-      session.send({ tag: Tag.EXIT, from: entry.from, to: child, reason });
+      const exit = { tag: Tag.EXIT, from: entry.from, to: child } as const;
+      try {
+        session.send({ ...exit, reason });
+      } catch (unsendable) {
+        // The requester died with a reason that cannot cross the wire: the
+        // child still hears of it (and the connection stays up).
+        session.send({ ...exit, reason: Crash.from(unsendable) });
+      }
     }
     if (entry.monitor) {
       session.send({
@@ -425,7 +437,15 @@ export class Spawner {
     startServer(runtime, behaviour, frame.args, {
       ...(spawnable.trapExit === true ? { trapExit: true } : {}),
     }).catch((error) => {
-      if (!replied) refuse(startReason(error));
+      if (replied) return;
+      try {
+        refuse(startReason(error));
+      } catch (unsendable) {
+        // Any value may be an exit reason; one that cannot cross the wire
+        // must not escape as an unhandled rejection (D10), and the requester
+        // still hears that the start failed.
+        refuse(Crash.from(unsendable));
+      }
     });
   }
 }

@@ -424,3 +424,48 @@ Deno.test("global: D10 — a peer registering another node's pid is a protocol e
     peer.close();
   }
 });
+
+Deno.test("global: D10 — a forged frame sent right behind the handshake closes that connection, and the name may connect again", async () => {
+  await using c = await cluster("a");
+  const [a] = c.nodes as [Node];
+  const events: string[] = [];
+  const ended = Promise.withResolvers<NodeDown>();
+  a.onNodeEvent((e) => {
+    events.push(e.constructor.name);
+    if (e instanceof NodeDown) ended.resolve(e);
+  });
+  const name = `eager${++seq}@127.0.0.1`;
+  const codec = new MsgpackCodec();
+  const conn = await tcpTransport().connect(a.address!);
+  // The forged frame leaves in the same write as HANDSHAKE_REPLY, so the
+  // node has it buffered before the session exists.
+  const forged = encodeFrame({
+    tag: Tag.GLOBAL_REGISTER,
+    name: "stolen",
+    pid: new Pid("third@host", 1, 1),
+  }, codec);
+  try {
+    await connectorHandshake(
+      new FrameReader(conn, new FrameDecoder(codec)),
+      (f) => {
+        const bytes = encodeFrame(f, codec);
+        if (f.tag !== Tag.HANDSHAKE_REPLY) return conn.write(bytes);
+        const both = new Uint8Array(bytes.length + forged.length);
+        both.set(bytes);
+        both.set(forged, bytes.length);
+        return conn.write(both);
+      },
+      { name, creation: 3 },
+      await cookieKey(COOKIE),
+      a.name,
+    );
+    assert.equal((await ended.promise).reason, "protocol_error");
+  } finally {
+    conn.close();
+  }
+  assert.deepEqual(a.nodes(), []);
+  assert.deepEqual(events, ["NodeUp", "NodeDown"]);
+  // The name is free again: nothing of the dead session is left behind.
+  const again = await rawPeer(a, name);
+  again.close();
+});

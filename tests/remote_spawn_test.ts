@@ -60,10 +60,18 @@ async function rejectsWith(
   promise: Promise<unknown>,
   reason: unknown,
 ): Promise<RemoteSpawnError> {
-  const error = await promise.then(
-    (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
-    (e) => e,
-  );
+  // The timer is a safety net only, so a request that never settles fails
+  // the test instead of hanging it.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const error = await Promise.race([
+    promise.then(
+      (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
+      (e) => e,
+    ),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("never settled")), 5000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   assert.ok(error instanceof RemoteSpawnError, Deno.inspect(error));
   assert.equal(error.name, "RemoteSpawnError");
   assert.deepEqual(error.reason, reason);
@@ -748,4 +756,88 @@ Deno.test("spawn: a remote child whose every node fails makes the supervisor's s
     }),
     (e: Error) => e.name === "ServerStartError",
   );
+});
+
+Deno.test("spawn: a refusal whose reason cannot be turned into text still rejects the request", async () => {
+  await using a = await startNode({ name: name("a"), cookie: COOKIE });
+  const peer = await rawPeer(a);
+  try {
+    const pending = a.spawn({ node: peer.name, name: "anything" });
+    const request = await peer.next(Tag.SPAWN_REQUEST);
+    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
+    // A map with a `toString` key that is not a function: String() of it throws.
+    const reason = { name: { toString: 1 }, message: "m" };
+    await peer.write({
+      tag: Tag.SPAWN_REPLY,
+      to: request.from,
+      ref: request.ref,
+      ok: false,
+      reason,
+    });
+    const error = await rejectsWith(pending, reason);
+    assert.equal(error.node, peer.name);
+    // The connection is still up: it was a well-formed frame.
+    assert.deepEqual(a.nodes(), [peer.name]);
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("spawn: a server that ends during init with a reason that cannot cross the wire is still refused", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  b.allowServer("odd", {
+    init: (_: unknown, self) => self.stop({ f: () => 1 } as never),
+  });
+  const error = await a.spawn({ node: b.name, name: "odd" }).then(
+    (v) => assert.fail(`expected a rejection, got ${Deno.inspect(v)}`),
+    (e) => e,
+  );
+  assert.ok(error instanceof RemoteSpawnError, Deno.inspect(error));
+  assert.ok(error.reason instanceof Crash, Deno.inspect(error.reason));
+  assert.equal(error.reason.name, "UnencodableValueError");
+  assert.deepEqual(a.nodes(), [b.name]);
+});
+
+Deno.test("spawn: a requester that exits before the reply with a reason that cannot cross the wire — the child still gets an exit signal", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const spy = await probe(b.runtime);
+  b.allowSpawn("trapper", async (proc, report: Pid) => {
+    proc.trapExit(true);
+    const exit = await proc.receive((m): m is Exit => m instanceof Exit);
+    proc.send(report, exit);
+  });
+  const requester = await probe(a.runtime);
+  const pending = a.spawnLink(requester.proc, {
+    node: b.name,
+    name: "trapper",
+    args: spy.pid,
+  });
+  a.runtime.exit(requester.pid, { f: () => 1 } as never);
+  await rejectsWith(pending, "noproc");
+  const exit = await spy.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(requester.pid));
+  assert.ok(exit.reason instanceof Crash, Deno.inspect(exit.reason));
+  assert.deepEqual(a.nodes(), [b.name]);
+});
+
+Deno.test("spawn: on this node's own name, a server whose init does not return in time is refused with timeout", async () => {
+  await using a = await startNode({ name: name("a"), cookie: COOKIE });
+  const initStarted = Promise.withResolvers<Pid>();
+  a.allowServer("stuck", {
+    init: (_: unknown, self) => {
+      initStarted.resolve(self.self);
+      return new Promise<never>(() => {});
+    },
+  });
+  const me = await probe(a.runtime);
+  await rejectsWith(
+    a.spawnLink(me.proc, { node: a.name, name: "stuck", timeout: 20 }),
+    "timeout",
+  );
+  // Nothing is left running, and the caller was not touched.
+  assert.equal(a.runtime.isAlive(await initStarted.promise), false);
+  assert.ok(a.runtime.isAlive(me.pid));
+  assert.deepEqual(a.runtime.processInfo(me.pid)?.links, []);
 });
