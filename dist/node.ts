@@ -9,15 +9,18 @@
  */
 import {
   type Codec,
+  Crash,
   encodeFrame,
   type Frame,
   FrameDecoder,
+  type FrameOf,
   FrameWriter,
   MsgpackCodec,
   type PeerInfo,
   Pid,
   type Ref,
   Tag,
+  UnencodableValueError,
 } from "../wire/mod.ts";
 import type { Process } from "../actor/process.ts";
 import type { Caller, ServerBehaviour, ServerPid } from "../actor/server.ts";
@@ -872,7 +875,7 @@ export class Node implements AsyncDisposable {
       },
       exit: (from: Pid, to: Pid, reason: ExitReason, cause: ExitCause) =>
         cause === "link"
-          ? this.#emit(to.node, { tag: Tag.EXIT, from, to, reason }, false)
+          ? this.#emitReason(to.node, { tag: Tag.EXIT, from, to, reason })
           : this.#emit(to.node, { tag: Tag.EXIT2, from, to, reason }, true),
       monitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
         this.#emit(node, { tag: Tag.MONITOR, from, to: target, ref }, true),
@@ -884,15 +887,34 @@ export class Node implements AsyncDisposable {
           true,
         ),
       monitorExit: (from, to, ref, reason, name) =>
-        this.#emit(to.node, {
+        this.#emitReason(to.node, {
           tag: Tag.MONITOR_EXIT,
           from: name ?? from,
           to,
           ref,
           reason,
-        }, false),
+        }),
       close: () => this.#close(),
     };
+  }
+
+  /**
+   * Queues an exit signal a process's death caused (a link's EXIT, a
+   * monitor's MONITOR_EXIT). Any value may be an exit reason, but not every
+   * value can cross the wire: such a reason travels as a `Crash` saying so,
+   * so the watcher still hears of the death and the dying process's other
+   * signals still go out.
+   */
+  #emitReason(
+    node: string,
+    frame: FrameOf<typeof Tag.EXIT | typeof Tag.MONITOR_EXIT>,
+  ): void {
+    try {
+      this.#emit(node, frame, false);
+    } catch (error) {
+      if (!(error instanceof UnencodableValueError)) throw error;
+      this.#emit(node, { ...frame, reason: Crash.from(error) }, false);
+    }
   }
 
   /**

@@ -12,7 +12,8 @@ import {
   type FrameOf,
   FrameWriter,
   type PeerInfo,
-  type Pid,
+  Pid,
+  type Ref,
   Tag,
   tagName,
   WireError,
@@ -373,6 +374,7 @@ export class Session {
         return this.#onMonitor(frame);
       case Tag.DEMONITOR:
         this.#fromPeer(frame.from, frame.tag);
+        this.#fromPeer(frame.ref, frame.tag);
         return this.#gate.demonitor(frame.from, frame.to, frame.ref);
       case Tag.MONITOR_EXIT:
         return this.#gate.down(
@@ -384,6 +386,7 @@ export class Session {
         );
       case Tag.SPAWN_REQUEST:
         this.#fromPeer(frame.from, frame.tag);
+        this.#fromPeer(frame.ref, frame.tag);
         return this.#host.spawnRequest(this, frame);
       case Tag.SPAWN_REPLY:
         return this.#host.spawnReply(this, frame);
@@ -413,11 +416,16 @@ export class Session {
   }
 
   /** Signals must come from the peer's own processes: it cannot speak for a third node. */
-  #fromPeer(from: Pid, tag: number): void {
+  // The peer speaks for its own pids, and the refs it sends (of monitors,
+  // spawn requests) are its own: a forged one could otherwise stand for a
+  // ref of this node and overwrite a local monitor.
+  #fromPeer(from: Pid | Ref, tag: number): void {
     if (from.node !== this.peer) {
       throw new ProtocolError(
         this.peer,
-        `${tagName(tag)} from ${from}, a pid of another node`,
+        `${tagName(tag)} with ${from}, ${
+          from instanceof Pid ? "a pid" : "a ref"
+        } of another node`,
       );
     }
   }
@@ -459,6 +467,7 @@ export class Session {
 
   #onMonitor(frame: FrameOf<typeof Tag.MONITOR>): void {
     this.#fromPeer(frame.from, frame.tag);
+    this.#fromPeer(frame.ref, frame.tag);
     if (this.#gate.monitor(frame.from, frame.to, frame.ref) === undefined) {
       this.send({
         tag: Tag.MONITOR_EXIT,

@@ -188,3 +188,55 @@ Deno.test("D10: a peer speaking for another node's pids is a protocol error", as
     conn.close();
   }
 });
+
+Deno.test("D10: a MONITOR with a ref of the receiving node is a protocol error; local monitors keep their Down", async () => {
+  const { logger } = recordingLogger();
+  await using node = await startNode({
+    name: `w${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+  });
+  const codec = new MsgpackCodec();
+  const conn = await tcpTransport().connect(node.address!);
+  const ended = Promise.withResolvers<NodeDown>();
+  node.onNodeEvent((e) => e instanceof NodeDown && ended.resolve(e));
+  // A safety net only: a node that misses the forgery fails, not hangs.
+  const timer = setTimeout(
+    () => ended.reject(new Error("no protocol error within 5 s")),
+    5_000,
+  );
+  try {
+    const peerName = `forger${seq}@127.0.0.1`;
+    const reader = new FrameReader(conn, new FrameDecoder(codec));
+    await connectorHandshake(
+      reader,
+      (f) => conn.write(encodeFrame(f, codec)),
+      { name: peerName, creation: 1 },
+      await cookieKey(COOKIE),
+      node.name,
+    );
+    const { Down, Pid } = await import("../mod.ts");
+    const target = await probe(node.runtime);
+    const watcher = await probe(node.runtime);
+    const ref = watcher.proc.monitor(target.pid);
+    // The same ref, forged: it would replace the local watcher's entry.
+    await conn.write(
+      encodeFrame({
+        tag: Tag.MONITOR,
+        from: new Pid(peerName, 1, 1),
+        to: target.pid,
+        ref,
+      }, codec),
+    );
+    assert.equal((await ended.promise).reason, "protocol_error");
+    node.runtime.exit(target.pid, "gone");
+    const down = await watcher.next((m) => m instanceof Down) as InstanceType<
+      typeof Down
+    >;
+    assert.ok(down.ref.equals(ref));
+    assert.equal(down.reason, "gone");
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+});

@@ -597,3 +597,30 @@ Deno.test("D5: with a slow peer, drain waits while the queue is held, and every 
     await Promise.all([a.stop(), b.stop()]);
   }
 });
+
+Deno.test("D7: an exit reason that cannot cross the wire reaches remote links and monitors as a Crash saying so", async () => {
+  await using n = await pair();
+  const linked = await probe(n.b.runtime, { trapExit: true });
+  const watcher = await probe(n.b.runtime);
+  const local = await probe(n.a.runtime, { trapExit: true });
+  const reason = { why: "a reason with a function", fn: () => 1 };
+  const dying = n.a.runtime.spawn(async (proc) => {
+    proc.link(linked.pid);
+    proc.link(local.pid);
+    proc.send(watcher.pid, proc.self); // the watcher monitors, then says so
+    await proc.receive();
+    return proc.stop(reason);
+  });
+  const pid = await watcher.next() as Pid;
+  watcher.proc.monitor(pid);
+  watcher.proc.send(pid, "go"); // D5: after the monitor
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.reason instanceof Crash);
+  assert.equal(down.reason.name, "UnencodableValueError");
+  const exit = await linked.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(dying));
+  assert.ok(exit.reason instanceof Crash);
+  // On its own node the reason is the value itself.
+  const localExit = await local.next<Exit>(is(Exit));
+  assert.equal(localExit.reason, reason);
+});
