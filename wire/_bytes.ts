@@ -9,7 +9,7 @@ import {
 } from "./errors.ts";
 import { MAX_NAME_BYTES } from "./frame.ts";
 
-const TWO_32 = 0x1_0000_0000;
+export const TWO_32 = 0x1_0000_0000;
 
 const utf8Encoder = new TextEncoder();
 // fatal: malformed UTF-8 is an error, not U+FFFD; ignoreBOM: a leading

@@ -12,6 +12,7 @@ import {
   ExtensionCodec,
   type ExtensionCodecType,
 } from "@msgpack/msgpack";
+import { SMALL_DECODE_BAIL, SmallDecoder } from "./_small_decode.ts";
 import {
   ByteReader,
   ByteWriter,
@@ -209,6 +210,7 @@ export class MsgpackCodec implements Codec {
   readonly #scratch = new ByteWriter(300);
   // Node names repeat in every pid and ref.
   readonly #names = new NameCache();
+  readonly #small = new SmallDecoder(this.#names);
   #encodeLevel = 0;
   #decodeLevel = 0;
   readonly #ancestors: object[] = [];
@@ -258,6 +260,8 @@ export class MsgpackCodec implements Codec {
 
   /** Decodes exactly one value from all of `bytes`; throws if malformed. */
   decode(bytes: Uint8Array): unknown {
+    const small = this.#small.decode(bytes);
+    if (small !== SMALL_DECODE_BAIL) return small;
     try {
       return this.#decoders[0]!.decode(bytes);
     } finally {

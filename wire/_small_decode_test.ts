@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
+import { ByteReader, NameCache } from "./_bytes.ts";
+import { MsgpackCodec } from "./codec.ts";
+import { SMALL_DECODE_BAIL, SmallDecoder } from "./_small_decode.ts";
+import { Pid, Ref } from "./terms.ts";
+import { prng } from "./_samples_test.ts";
+
+// The oracle: the msgpack library itself, with pids and refs laid out as the
+// codec lays them out. The fast path must give exactly its result whenever
+// it does not give up.
+const ext = new ExtensionCodec();
+const term = (data: Uint8Array) => {
+  const r = new ByteReader(data, 0, data.length, 0, undefined);
+  const parts = [r.name8("node"), r.u53("id"), r.u32("creation")] as const;
+  if (r.left !== 0) throw new RangeError("trailing bytes");
+  return parts;
+};
+ext.register({
+  type: 1,
+  encode: () => null,
+  decode: (d) => new Pid(...term(d)),
+});
+ext.register({
+  type: 2,
+  encode: () => null,
+  decode: (d) => new Ref(...term(d)),
+});
+const library = new Decoder({ extensionCodec: ext });
+
+const seed = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? Date.now() % 2 ** 31);
+const rand = prng(seed);
+const int = (n: number) => Math.floor(rand() * n);
+const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+
+const nodes = [
+  "a@h",
+  "alice@host",
+  "b@other.example",
+  "nö@host",
+  "",
+  "x".repeat(60),
+];
+const strings = [
+  "",
+  "a",
+  "incr",
+  "$call",
+  "x".repeat(31),
+  "y".repeat(32),
+  "z".repeat(300),
+  "é",
+  "日本",
+  "\uFEFFbom",
+  "__proto__",
+];
+
+function value(depth: number): unknown {
+  switch (int(depth > 3 ? 9 : 12)) {
+    case 0:
+      return int(256) - 128;
+    case 1:
+      return pick([
+        0,
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        2 ** 31,
+        2 ** 32 - 1,
+        2 ** 32,
+        2 ** 53 - 1,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        -(2 ** 31),
+        -(2 ** 31) - 1,
+        -(2 ** 53) + 1,
+      ]);
+    case 2:
+      return pick([
+        0.5,
+        -1.25,
+        1e300,
+        Number.MIN_VALUE,
+        NaN,
+        Infinity,
+        -Infinity,
+        -0,
+      ]);
+    case 3:
+      return pick([true, false, null, undefined]);
+    case 4:
+      return pick(strings);
+    case 5:
+      return new Pid(
+        pick(nodes),
+        pick([0, 1, 2 ** 32, 2 ** 53 - 1]),
+        int(2 ** 32),
+      );
+    case 6:
+      return new Ref(pick(nodes), int(1000), int(4));
+    case 7:
+      return pick([
+        new Uint8Array([1, 2]),
+        10n,
+        new Date(0),
+        new Map([[1, 2]]),
+        new Set([1]),
+      ]);
+    case 8:
+      return pick(strings) + pick(strings);
+    case 9:
+    case 10: {
+      const out: unknown[] = [];
+      for (let i = int(5); i > 0; i--) out.push(value(depth + 1));
+      return out;
+    }
+    default: {
+      const out: Record<string, unknown> = {};
+      for (let i = int(5); i > 0; i--) {
+        const key = pick([
+          "op",
+          "n",
+          "who",
+          "$call",
+          "from",
+          "é",
+          "",
+          "k".repeat(40),
+        ]);
+        out[key] = value(depth + 1);
+      }
+      return out;
+    }
+  }
+}
+
+Deno.test("small decode: agrees with the msgpack library on generated values", () => {
+  const codec = new MsgpackCodec();
+  const small = new SmallDecoder(new NameCache());
+  let handled = 0;
+  const n = 4000;
+  for (let i = 0; i < n; i++) {
+    const bytes = codec.encode(value(0));
+    const got = small.decode(bytes);
+    if (got === SMALL_DECODE_BAIL) continue;
+    handled++;
+    assert.deepStrictEqual(
+      got,
+      library.decode(bytes),
+      `seed ${seed}, case ${i}`,
+    );
+  }
+  assert.ok(handled > n / 4, `the fast path handled only ${handled} of ${n}`);
+});
+
+Deno.test("small decode: on damaged input it gives up or agrees with the library", () => {
+  const codec = new MsgpackCodec();
+  const small = new SmallDecoder(new NameCache());
+  for (let i = 0; i < 4000; i++) {
+    const bytes = codec.encode(value(0)).slice();
+    const cut = int(3);
+    let damaged = bytes;
+    if (cut === 0 && bytes.length > 0) {
+      damaged = bytes.subarray(0, int(bytes.length));
+    } else if (cut === 1) damaged = Uint8Array.of(...bytes, int(256));
+    else if (bytes.length > 0) bytes[int(bytes.length)] = int(256);
+    const got = small.decode(damaged);
+    if (got === SMALL_DECODE_BAIL) continue;
+    let expected: unknown;
+    try {
+      expected = library.decode(damaged);
+    } catch (error) {
+      assert.fail(
+        `seed ${seed}, case ${i}: the library refused what the fast path took: ${error}`,
+      );
+    }
+    assert.deepStrictEqual(got, expected, `seed ${seed}, case ${i}`);
+  }
+});
+
+Deno.test("small decode: the codec's decode gives the same values with and without it", () => {
+  const codec = new MsgpackCodec();
+  const pid = new Pid("alice@host", 7, 3);
+  for (
+    const v of [
+      0,
+      -1,
+      2 ** 53 - 1,
+      "incr",
+      { op: "incr", n: 42, who: "alice" },
+      [pid, 5],
+      { $call: new Ref("a@h", 9, 1), from: pid, request: [1, "x"] },
+    ]
+  ) {
+    assert.deepStrictEqual(codec.decode(codec.encode(v)), v);
+  }
+});
