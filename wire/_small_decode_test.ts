@@ -4,7 +4,7 @@ import { ByteReader, NameCache } from "./_bytes.ts";
 import { MsgpackCodec } from "./codec.ts";
 import { SMALL_DECODE_BAIL, SmallDecoder } from "./_small_decode.ts";
 import { Pid, Ref } from "./terms.ts";
-import { prng } from "./_samples_test.ts";
+import { smallValues } from "./_samples_test.ts";
 
 // The oracle: the msgpack library itself, with pids and refs laid out as the
 // codec lays them out. The fast path must give exactly its result whenever
@@ -28,119 +28,7 @@ ext.register({
 });
 const library = new Decoder({ extensionCodec: ext });
 
-const seed = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? Date.now() % 2 ** 31);
-const rand = prng(seed);
-const int = (n: number) => Math.floor(rand() * n);
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-
-const nodes = [
-  "a@h",
-  "alice@host",
-  "b@other.example",
-  "nö@host",
-  "",
-  "x".repeat(60),
-];
-const strings = [
-  "",
-  "a",
-  "incr",
-  "$call",
-  "x".repeat(31),
-  "y".repeat(32),
-  "z".repeat(300),
-  "é",
-  "日本",
-  "\uFEFFbom",
-  "__proto__",
-];
-
-function value(depth: number): unknown {
-  switch (int(depth > 3 ? 9 : 12)) {
-    case 0:
-      return int(256) - 128;
-    case 1:
-      return pick([
-        0,
-        127,
-        128,
-        255,
-        256,
-        65535,
-        65536,
-        2 ** 31,
-        2 ** 32 - 1,
-        2 ** 32,
-        2 ** 53 - 1,
-        -1,
-        -32,
-        -33,
-        -128,
-        -129,
-        -32768,
-        -32769,
-        -(2 ** 31),
-        -(2 ** 31) - 1,
-        -(2 ** 53) + 1,
-      ]);
-    case 2:
-      return pick([
-        0.5,
-        -1.25,
-        1e300,
-        Number.MIN_VALUE,
-        NaN,
-        Infinity,
-        -Infinity,
-        -0,
-      ]);
-    case 3:
-      return pick([true, false, null, undefined]);
-    case 4:
-      return pick(strings);
-    case 5:
-      return new Pid(
-        pick(nodes),
-        pick([0, 1, 2 ** 32, 2 ** 53 - 1]),
-        int(2 ** 32),
-      );
-    case 6:
-      return new Ref(pick(nodes), int(1000), int(4));
-    case 7:
-      return pick([
-        new Uint8Array([1, 2]),
-        10n,
-        new Date(0),
-        new Map([[1, 2]]),
-        new Set([1]),
-      ]);
-    case 8:
-      return pick(strings) + pick(strings);
-    case 9:
-    case 10: {
-      const out: unknown[] = [];
-      for (let i = int(5); i > 0; i--) out.push(value(depth + 1));
-      return out;
-    }
-    default: {
-      const out: Record<string, unknown> = {};
-      for (let i = int(5); i > 0; i--) {
-        const key = pick([
-          "op",
-          "n",
-          "who",
-          "$call",
-          "from",
-          "é",
-          "",
-          "k".repeat(40),
-        ]);
-        out[key] = value(depth + 1);
-      }
-      return out;
-    }
-  }
-}
+const { seed, value, int } = smallValues();
 
 Deno.test("small decode: agrees with the msgpack library on generated values", () => {
   const codec = new MsgpackCodec();

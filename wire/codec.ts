@@ -13,6 +13,7 @@ import {
   type ExtensionCodecType,
 } from "@msgpack/msgpack";
 import { SMALL_DECODE_BAIL, SmallDecoder } from "./_small_decode.ts";
+import { SMALL_ENCODE_BAIL, SmallEncoder } from "./_small_encode.ts";
 import {
   ByteReader,
   ByteWriter,
@@ -211,6 +212,7 @@ export class MsgpackCodec implements Codec {
   // Node names repeat in every pid and ref.
   readonly #names = new NameCache();
   readonly #small = new SmallDecoder(this.#names);
+  readonly #smallEncoder: SmallEncoder;
   #encodeLevel = 0;
   #decodeLevel = 0;
   readonly #ancestors: object[] = [];
@@ -225,6 +227,7 @@ export class MsgpackCodec implements Codec {
       );
     }
     this.#maxDepth = maxDepth;
+    this.#smallEncoder = new SmallEncoder(maxDepth);
     this.#ext = this.#extensions();
     this.#encoders.push(this.#newEncoder());
     this.#decoders.push(this.#newDecoder());
@@ -243,6 +246,8 @@ export class MsgpackCodec implements Codec {
    * internal buffer, overwritten by the next call: copy them to keep them.
    */
   encodeShared(value: unknown): Uint8Array {
+    const small = this.#smallEncoder.encode(value);
+    if (small !== SMALL_ENCODE_BAIL) return small;
     this.#ancestors.length = 0;
     this.#segs.length = 0;
     const prepared = this.#walk(value, 0);
