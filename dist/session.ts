@@ -321,6 +321,12 @@ export class Session {
           this.#dispatch(frame);
           if (this.#closed) return;
         }
+        // Let the processes woken by these frames run first: what they send
+        // in reply is then written before the next read is set up (two
+        // turns: theirs, then the flush they schedule).
+        await null;
+        await null;
+        if (this.#closed) return;
         // Straight into the decoder's buffer: no copy on the way in.
         const n = await this.#conn.read(decoder.writable(READ_BYTES));
         if (this.#closed) return;
