@@ -454,11 +454,10 @@ export class FrameWriter {
   takeView(): Uint8Array {
     const w = this.#w;
     const out = w.buf.subarray(0, w.pos);
-    this.#lent.add(w.buf.buffer);
+    this.#lent.set(w.buf.buffer, w);
     // Sized like the last: a turn that filled one buffer will fill the next.
-    this.#w = new ByteWriter(
-      this.#spare.pop() ?? new Uint8Array(Math.min(w.buf.length, KEEP_BYTES)),
-    );
+    this.#w = this.#spare.pop() ??
+      new ByteWriter(Math.min(w.buf.length, KEEP_BYTES));
     return out;
   }
 
@@ -467,10 +466,12 @@ export class FrameWriter {
    * written, so its buffer can be reused; anything else is ignored.
    */
   recycle(view: Uint8Array): void {
-    const buffer = view.buffer;
-    if (!this.#lent.delete(buffer)) return;
-    if (buffer.byteLength <= KEEP_BYTES && this.#spare.length < SPARE_BUFFERS) {
-      this.#spare.push(new Uint8Array(buffer));
+    const w = this.#lent.get(view.buffer);
+    if (w === undefined) return;
+    this.#lent.delete(view.buffer);
+    if (w.buf.length <= KEEP_BYTES && this.#spare.length < SPARE_BUFFERS) {
+      w.pos = 0;
+      this.#spare.push(w);
     }
   }
   /** Lets go of the buffers kept for reuse (a session calls it when idle). */
@@ -480,7 +481,8 @@ export class FrameWriter {
       this.#w = new ByteWriter(4096);
     }
   }
-  // Buffers out on loan through takeView, and returned ones kept for reuse.
-  readonly #lent = new Set<ArrayBufferLike>();
-  readonly #spare: Uint8Array[] = [];
+  // Writers whose buffers are out on loan through takeView (by buffer), and
+  // returned ones kept for reuse, with their buffers and views.
+  readonly #lent = new Map<ArrayBufferLike, ByteWriter>();
+  readonly #spare: ByteWriter[] = [];
 }
