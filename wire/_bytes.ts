@@ -303,15 +303,26 @@ export class NameCache {
   find(buf: Uint8Array, start: number, end: number): string | undefined {
     const n = end - start;
     const all = this.#bytes;
+    // The last hit first: one name often repeats frame after frame.
+    const last = all[this.#hit];
+    if (last !== undefined && last.length === n) {
+      let i = 0;
+      while (i < n && last[i] === buf[start + i]) i++;
+      if (i === n) return this.#strings[this.#hit];
+    }
     for (let k = 0; k < all.length; k++) {
       const b = all[k]!;
       if (b.length !== n) continue;
       let i = 0;
       while (i < n && b[i] === buf[start + i]) i++;
-      if (i === n) return this.#strings[k];
+      if (i === n) {
+        this.#hit = k;
+        return this.#strings[k];
+      }
     }
     return undefined;
   }
+  #hit = 0;
 
   /** Keeps `s`, the string of `buf[start..end)`, replacing the oldest. */
   add(buf: Uint8Array, start: number, end: number, s: string): void {

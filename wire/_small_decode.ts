@@ -41,11 +41,11 @@ export class SmallDecoder {
     this.#names = names;
   }
 
-  /** The value `bytes` hold, or {@linkcode SMALL_DECODE_BAIL}. */
-  decode(bytes: Uint8Array): unknown {
+  /** The value `bytes[start..end)` hold, or {@linkcode SMALL_DECODE_BAIL}. */
+  decode(bytes: Uint8Array, start = 0, end = bytes.length): unknown {
     this.#buf = bytes;
-    this.#pos = 0;
-    this.#end = bytes.length;
+    this.#pos = start;
+    this.#end = end;
     const value = this.#value(0);
     return this.#pos === this.#end ? value : BAIL;
   }

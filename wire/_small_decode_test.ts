@@ -91,3 +91,16 @@ Deno.test("small decode: the codec's decode gives the same values with and witho
     assert.deepStrictEqual(codec.decode(codec.encode(v)), v);
   }
 });
+
+Deno.test("small decode: decodeRange reads a value inside a larger buffer, and refuses a range outside it", () => {
+  const codec = new MsgpackCodec();
+  for (const v of [{ op: "incr", n: 42 }, new Pid("a@h", 1, 2), new Set([1])]) {
+    const bytes = codec.encode(v);
+    const padded = new Uint8Array(bytes.length + 6).fill(0xc1);
+    padded.set(bytes, 3);
+    assert.deepStrictEqual(codec.decodeRange(padded, 3, 3 + bytes.length), v);
+    assert.throws(() => codec.decodeRange(padded, 2, 3 + bytes.length));
+  }
+  assert.throws(() => codec.decodeRange(new Uint8Array(4), 2, 9), RangeError);
+  assert.throws(() => codec.decodeRange(new Uint8Array(4), 3, 1), RangeError);
+});

@@ -41,6 +41,11 @@ export interface Codec {
   /** Decodes exactly one value from all of `bytes`. */
   decode(bytes: Uint8Array): unknown;
   /**
+   * Optional: like `decode` on `buf.subarray(start, end)`, without making
+   * that view when it is not needed. The frame decoder uses it when present.
+   */
+  decodeRange?(buf: Uint8Array, start: number, end: number): unknown;
+  /**
    * Optional: like `encode`, but the result may be a view of a buffer the
    * codec reuses, valid only until its next call. The frame encoder copies
    * it at once, so when present it is used to save an allocation per frame.
@@ -265,8 +270,21 @@ export class MsgpackCodec implements Codec {
 
   /** Decodes exactly one value from all of `bytes`; throws if malformed. */
   decode(bytes: Uint8Array): unknown {
-    const small = this.#small.decode(bytes);
+    return this.decodeRange(bytes, 0, bytes.length);
+  }
+
+  /** Like {@linkcode MsgpackCodec.decode} on `buf.subarray(start, end)`. */
+  decodeRange(buf: Uint8Array, start: number, end: number): unknown {
+    if (!(0 <= start && start <= end && end <= buf.length)) {
+      throw new RangeError(
+        `decodeRange(${start}, ${end}) is outside the ${buf.length} bytes given`,
+      );
+    }
+    const small = this.#small.decode(buf, start, end);
     if (small !== SMALL_DECODE_BAIL) return small;
+    const bytes = start === 0 && end === buf.length
+      ? buf
+      : buf.subarray(start, end);
     try {
       return this.#decoders[0]!.decode(bytes);
     } finally {

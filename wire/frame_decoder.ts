@@ -126,7 +126,9 @@ function payload(r: ByteReader, codec: Codec, what: string): unknown {
   const at = r.pos;
   r.pos = r.end;
   try {
-    return codec.decode(r.buf.subarray(at, r.end));
+    return codec.decodeRange !== undefined
+      ? codec.decodeRange(r.buf, at, r.end)
+      : codec.decode(r.buf.subarray(at, r.end));
   } catch (e) {
     throw new FrameDecodeError(
       `${what} does not decode: ${(e as Error)?.message ?? e}`,
