@@ -64,7 +64,7 @@ export class Mailbox {
     this.#head = (this.#head + 1) & mask;
     this.#size--;
     // Drained after a burst: let the big buffer go.
-    if (--this.#length === 0 && buf.length > 16384) this.clear();
+    if (--this.#length === 0 && buf.length > 65536) this.clear();
     return value;
   }
 

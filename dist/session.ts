@@ -269,10 +269,13 @@ export class Session {
   }
 
   #armTicker(): void {
-    this.#timer = this.#host.clock.setTimeout(
-      this.#tick,
-      Math.max(1, this.#host.tickTime / 16),
-    );
+    this.#tickDue = this.#host.clock.now() + this.#tickPeriod();
+    this.#timer = this.#host.clock.setTimeout(this.#tick, this.#tickPeriod());
+  }
+  #tickDue = 0;
+
+  #tickPeriod(): number {
+    return Math.max(1, this.#host.tickTime / 16);
   }
 
   #tick = (): void => {
@@ -287,7 +290,11 @@ export class Session {
       this.#wrote = false;
       this.#lastWrite = now;
     }
-    if (now - this.#lastRead >= tickTime) {
+    // A tick that comes a period late means this node itself was busy (a
+    // long run of work that never yielded to I/O): what the peer sent may
+    // be waiting unread. Judge silence only on a tick that came on time.
+    const starved = now - this.#tickDue > this.#tickPeriod();
+    if (!starved && now - this.#lastRead >= tickTime) {
       this.close("heartbeat_timeout");
       return;
     }
@@ -304,6 +311,8 @@ export class Session {
     }
     this.#armTicker();
   };
+
+  #reads = 0;
 
   async #readLoop(): Promise<void> {
     const decoder = this.#decoder;
@@ -327,6 +336,17 @@ export class Session {
         await null;
         await null;
         if (this.#closed) return;
+        // A peer that keeps the socket full makes every read complete at
+        // once, and this loop could then run for seconds without giving
+        // the event loop a turn: no ticks, so no heartbeats to the peer.
+        // Every 16 reads, if the ticker is overdue, let it run.
+        if (
+          (++this.#reads & 15) === 0 &&
+          this.#host.clock.now() - this.#tickDue > this.#tickPeriod()
+        ) {
+          await new Promise<void>((resolve) => setTimeout(resolve, 0));
+          if (this.#closed) return;
+        }
         // Straight into the decoder's buffer: no copy on the way in.
         const n = await this.#conn.read(decoder.writable(READ_BYTES));
         if (this.#closed) return;

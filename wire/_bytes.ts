@@ -145,11 +145,11 @@ export const U16_MAX = 0xffff;
  * `base + position`.
  */
 export class ByteReader {
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
   pos: number;
-  readonly end: number;
-  readonly base: number;
-  readonly tag: number | undefined;
+  end: number;
+  base: number;
+  tag: number | undefined;
   readonly names: NameCache | undefined;
 
   constructor(
@@ -166,6 +166,22 @@ export class ByteReader {
     this.base = base;
     this.tag = tag;
     this.names = names;
+  }
+
+  /** Points the reader at another range (a decoder reuses one per frame). */
+  reset(
+    buf: Uint8Array,
+    pos: number,
+    end: number,
+    base: number,
+    tag: number | undefined,
+  ): this {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    this.base = base;
+    this.tag = tag;
+    return this;
   }
 
   need(n: number, what: string): void {
@@ -294,40 +310,35 @@ export class ByteReader {
 export class NameCache {
   /** Longest string kept. */
   static readonly MAX_BYTES = 64;
-  static readonly #SLOTS = 16;
-  readonly #bytes: Uint8Array[] = [];
-  readonly #strings: string[] = [];
-  #next = 0;
+  // Direct-mapped: a name has one slot, chosen by its length and its first
+  // and last bytes, so a lookup is one comparison; a collision replaces.
+  static readonly #SLOTS = 32;
+  readonly #bytes: (Uint8Array | undefined)[] = new Array(NameCache.#SLOTS)
+    .fill(undefined);
+  readonly #strings: string[] = new Array(NameCache.#SLOTS).fill("");
+
+  static #slot(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    if (n === 0) return 0;
+    const mix = (n << 24) ^ (buf[start]! << 16) ^
+      (buf[start + (n >> 1)]! << 8) ^ buf[end - 1]!;
+    return Math.imul(mix, 0x9e3779b1) >>> 27; // the top 5 bits: 32 slots
+  }
 
   /** The string whose UTF-8 is `buf[start..end)`, if kept. */
   find(buf: Uint8Array, start: number, end: number): string | undefined {
+    const slot = NameCache.#slot(buf, start, end);
+    const b = this.#bytes[slot];
     const n = end - start;
-    const all = this.#bytes;
-    // The last hit first: one name often repeats frame after frame.
-    const last = all[this.#hit];
-    if (last !== undefined && last.length === n) {
-      let i = 0;
-      while (i < n && last[i] === buf[start + i]) i++;
-      if (i === n) return this.#strings[this.#hit];
-    }
-    for (let k = 0; k < all.length; k++) {
-      const b = all[k]!;
-      if (b.length !== n) continue;
-      let i = 0;
-      while (i < n && b[i] === buf[start + i]) i++;
-      if (i === n) {
-        this.#hit = k;
-        return this.#strings[k];
-      }
-    }
-    return undefined;
+    if (b === undefined || b.length !== n) return undefined;
+    let i = 0;
+    while (i < n && b[i] === buf[start + i]) i++;
+    return i === n ? this.#strings[slot] : undefined;
   }
-  #hit = 0;
 
-  /** Keeps `s`, the string of `buf[start..end)`, replacing the oldest. */
+  /** Keeps `s`, the string of `buf[start..end)`, in its slot. */
   add(buf: Uint8Array, start: number, end: number, s: string): void {
-    const slot = this.#next;
-    this.#next = (slot + 1) % NameCache.#SLOTS;
+    const slot = NameCache.#slot(buf, start, end);
     this.#bytes[slot] = buf.slice(start, end);
     this.#strings[slot] = s;
   }

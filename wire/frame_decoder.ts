@@ -327,10 +327,12 @@ function decodeBody(
   end: number,
   base: number,
   codec: Codec,
-  names?: NameCache,
+  reader?: ByteReader,
 ): Frame {
   const tag = buf[start]!;
-  const r = new ByteReader(buf, start + 1, end, base, tag, names);
+  const r = reader !== undefined
+    ? reader.reset(buf, start + 1, end, base, tag)
+    : new ByteReader(buf, start + 1, end, base, tag);
   let frame: Frame;
   try {
     frame = body(r, tag, codec);
@@ -447,8 +449,9 @@ export class FrameDecoder {
   // Stream offset of #buf[#start].
   #consumed = 0;
   #failed: WireError | undefined;
-  // Node and registered names repeat in every frame of a connection.
-  readonly #names = new NameCache();
+  // Node and registered names repeat in every frame of a connection. One
+  // reader serves every frame.
+  readonly #reader = new ByteReader(EMPTY, 0, 0, 0, undefined, new NameCache());
 
   /** A decoder for payloads of `codec`; see {@linkcode FrameDecoderOptions}. */
   constructor(codec: Codec, options?: FrameDecoderOptions) {
@@ -559,7 +562,7 @@ export class FrameDecoder {
         end,
         this.#consumed - start,
         this.#codec,
-        this.#names,
+        this.#reader,
       );
     } catch (e) {
       throw this.#fail(
