@@ -705,7 +705,7 @@ async function stopIn(
   try {
     proc.send(server, { $stop: ref, reason });
   } catch (error) {
-    proc.demonitor(ref, { flush: true });
+    proc.demonitor(ref, FLUSH);
     if (error instanceof NotRegisteredError) {
       throw new CallError(server, "noproc");
     }
@@ -716,7 +716,7 @@ async function stopIn(
     { timeout },
   );
   if (down === undefined) {
-    proc.demonitor(ref, { flush: true });
+    proc.demonitor(ref, FLUSH);
     throw new CallError(server, "timeout");
   }
   if (

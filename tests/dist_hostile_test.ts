@@ -2,14 +2,20 @@
 // checks that only that connection is dropped, the error is logged, and the
 // node keeps serving everyone else.
 import assert from "node:assert/strict";
-import { Exit } from "../mod.ts";
+import { Down, Exit, Pid } from "../mod.ts";
 import { NodeDown, startNode, tcpTransport } from "../dist/mod.ts";
 import {
   connectorHandshake,
   cookieKey,
   FrameReader,
 } from "../dist/handshake.ts";
-import { encodeFrame, FrameDecoder, MsgpackCodec, Tag } from "../wire/mod.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  MsgpackCodec,
+  Tag,
+} from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
 
 const COOKIE = "hostile-test";
@@ -149,94 +155,79 @@ Deno.test("D10: a malformed frame after the handshake closes that connection wit
   await stillServes(node);
 });
 
-Deno.test("D10: a peer speaking for another node's pids is a protocol error", async () => {
+/**
+ * A node and a raw socket that has passed the handshake as `peerName`:
+ * the socket can then send frames no real node would. `ended` settles with
+ * the node's NodeDown for it (rejecting after 5 s, a safety net only).
+ */
+async function forgingPeer(base: string) {
   const { logger } = recordingLogger();
-  await using node = await startNode({
+  const node = await startNode({
     name: `w${++seq}@127.0.0.1`,
     cookie: COOKIE,
     logger,
   });
+  const peerName = `${base}${seq}@127.0.0.1`;
   const codec = new MsgpackCodec();
   const conn = await tcpTransport().connect(node.address!);
   const ended = Promise.withResolvers<NodeDown>();
   node.onNodeEvent((e) => e instanceof NodeDown && ended.resolve(e));
-  try {
-    const reader = new FrameReader(conn, new FrameDecoder(codec));
-    await connectorHandshake(
-      reader,
-      (f) => conn.write(encodeFrame(f, codec)),
-      { name: `liar${seq}@127.0.0.1`, creation: 1 },
-      await cookieKey(COOKIE),
-      node.name,
-    );
-    const target = await probe(node.runtime);
-    const { Pid } = await import("../mod.ts");
-    await conn.write(
-      encodeFrame({
-        tag: Tag.EXIT2,
-        from: new Pid("third@host", 1, 1),
-        to: target.pid,
-        reason: "kill",
-      }, codec),
-    );
-    assert.equal((await ended.promise).reason, "protocol_error");
-    assert.ok(
-      node.runtime.isAlive(target.pid),
-      "the forged exit signal was not applied",
-    );
-  } finally {
-    conn.close();
-  }
+  const timer = setTimeout(
+    () => ended.reject(new Error("no NodeDown within 5 s")),
+    5_000,
+  );
+  await connectorHandshake(
+    new FrameReader(conn, new FrameDecoder(codec)),
+    (f) => conn.write(encodeFrame(f, codec)),
+    { name: peerName, creation: 1 },
+    await cookieKey(COOKIE),
+    node.name,
+  );
+  return {
+    node,
+    peerName,
+    ended: ended.promise,
+    write: (f: Frame) => conn.write(encodeFrame(f, codec)),
+    [Symbol.asyncDispose]: async () => {
+      clearTimeout(timer);
+      conn.close();
+      await node.stop();
+    },
+  };
+}
+
+Deno.test("D10: a peer speaking for another node's pids is a protocol error", async () => {
+  await using peer = await forgingPeer("liar");
+  const target = await probe(peer.node.runtime);
+  await peer.write({
+    tag: Tag.EXIT2,
+    from: new Pid("third@host", 1, 1),
+    to: target.pid,
+    reason: "kill",
+  });
+  assert.equal((await peer.ended).reason, "protocol_error");
+  assert.ok(
+    peer.node.runtime.isAlive(target.pid),
+    "the forged exit signal was not applied",
+  );
 });
 
 Deno.test("D10: a MONITOR with a ref of the receiving node is a protocol error; local monitors keep their Down", async () => {
-  const { logger } = recordingLogger();
-  await using node = await startNode({
-    name: `w${++seq}@127.0.0.1`,
-    cookie: COOKIE,
-    logger,
+  await using peer = await forgingPeer("forger");
+  const { runtime } = peer.node;
+  const target = await probe(runtime);
+  const watcher = await probe(runtime);
+  const ref = watcher.proc.monitor(target.pid);
+  // The same ref, forged: it would replace the local watcher's entry.
+  await peer.write({
+    tag: Tag.MONITOR,
+    from: new Pid(peer.peerName, 1, 1),
+    to: target.pid,
+    ref,
   });
-  const codec = new MsgpackCodec();
-  const conn = await tcpTransport().connect(node.address!);
-  const ended = Promise.withResolvers<NodeDown>();
-  node.onNodeEvent((e) => e instanceof NodeDown && ended.resolve(e));
-  // A safety net only: a node that misses the forgery fails, not hangs.
-  const timer = setTimeout(
-    () => ended.reject(new Error("no protocol error within 5 s")),
-    5_000,
-  );
-  try {
-    const peerName = `forger${seq}@127.0.0.1`;
-    const reader = new FrameReader(conn, new FrameDecoder(codec));
-    await connectorHandshake(
-      reader,
-      (f) => conn.write(encodeFrame(f, codec)),
-      { name: peerName, creation: 1 },
-      await cookieKey(COOKIE),
-      node.name,
-    );
-    const { Down, Pid } = await import("../mod.ts");
-    const target = await probe(node.runtime);
-    const watcher = await probe(node.runtime);
-    const ref = watcher.proc.monitor(target.pid);
-    // The same ref, forged: it would replace the local watcher's entry.
-    await conn.write(
-      encodeFrame({
-        tag: Tag.MONITOR,
-        from: new Pid(peerName, 1, 1),
-        to: target.pid,
-        ref,
-      }, codec),
-    );
-    assert.equal((await ended.promise).reason, "protocol_error");
-    node.runtime.exit(target.pid, "gone");
-    const down = await watcher.next((m) => m instanceof Down) as InstanceType<
-      typeof Down
-    >;
-    assert.ok(down.ref.equals(ref));
-    assert.equal(down.reason, "gone");
-  } finally {
-    clearTimeout(timer);
-    conn.close();
-  }
+  assert.equal((await peer.ended).reason, "protocol_error");
+  runtime.exit(target.pid, "gone");
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.ref.equals(ref));
+  assert.equal(down.reason, "gone");
 });
