@@ -32,6 +32,20 @@ export interface MonitorOut {
 }
 
 /** A monitor another process holds on this one. */
+/**
+ * A process's watch on the local server of its pending `call`: one object per
+ * caller, reused call after call (a process has one call pending at most).
+ */
+export interface CallWatch {
+  readonly proc: ProcessImpl;
+  /** The pending call's ref; the server, while watched, and its name. */
+  ref: Ref | undefined;
+  callee: ProcessImpl | undefined;
+  name: string | undefined;
+  /** Index in `callee.callers`. */
+  slot: number;
+}
+
 export interface MonitorIn {
   readonly ref: Ref;
   readonly watcher: Pid;
@@ -49,6 +63,14 @@ export class ProcessImpl implements Process {
   links: Map<EntryKey, Pid> | undefined = undefined;
   monitors: SmallMap<EntryKey, MonitorOut> | undefined = undefined;
   monitoredBy: SmallMap<EntryKey, MonitorIn> | undefined = undefined;
+  // A `call` to a local server is watched without a monitor (monitor.ts,
+  // watchCall): the caller's one reusable watch, and on the server side the
+  // watches of its callers: the first `callerCount` slots of `callers`, an
+  // array that never shrinks (popping the last entry would trim it, and the
+  // next call would grow it again).
+  callWatch: CallWatch | undefined = undefined;
+  callers: (CallWatch | undefined)[] | undefined = undefined;
+  callerCount = 0;
   // A pending receive: its matcher (undefined = any), resolver and timer.
   waitMatch: ((m: unknown) => boolean) | undefined = undefined;
   waitResolve: ((m: unknown) => void) | undefined = undefined;

@@ -8,8 +8,9 @@
 import { SmallMap } from "./_small_map.ts";
 import type { Ref } from "../wire/terms.ts";
 import type { Kernel } from "./_kernel.ts";
-import type { MonitorOut, ProcessImpl } from "./_process.ts";
+import type { CallWatch, MonitorOut, ProcessImpl } from "./_process.ts";
 import { Down } from "./messages.ts";
+import { Pid } from "../wire/terms.ts";
 import type { Dest } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
 import { trackNode, untrackNode } from "./link.ts";
@@ -72,6 +73,54 @@ export function removeMonitor(
 }
 
 /**
+ * A caller watches the local server `dest` for its call `watch.ref` (set by
+ * the caller, and left set after the watch ends), as a monitor
+ * would but with no maps or entries to build and tear down: a call sets one
+ * up and removes it again at once, and a monitor's bookkeeping cost more
+ * than a third of a local call. The server keeps its callers' watches in an
+ * array; its exit delivers each one's `Down`, exactly as a monitor would.
+ * False, with nothing set, if `dest` is not a live local process (the call
+ * then monitors it, which reports `noproc` or goes through the router).
+ */
+export function watchCall(
+  kernel: Kernel,
+  watch: CallWatch,
+  dest: Dest,
+): boolean {
+  let target: ProcessImpl | undefined;
+  let name: string | undefined;
+  if (dest instanceof Pid) {
+    target = kernel.lookup(dest);
+  } else if (typeof dest === "string") {
+    target = kernel.names.get(dest);
+    name = dest;
+  }
+  if (target === undefined || !watch.proc.alive) return false;
+  if (watch.callee !== undefined) return false; // one call at a time
+  watch.callee = target;
+  watch.name = name;
+  const callers = target.callers ??= [];
+  watch.slot = target.callerCount++;
+  callers[watch.slot] = watch;
+  return true;
+}
+
+/** Ends `watch` (no-op if the server already exited). */
+export function unwatchCall(watch: CallWatch): void {
+  const callee = watch.callee;
+  if (callee === undefined) return;
+  watch.callee = undefined;
+  const callers = callee.callers!;
+  const end = --callee.callerCount;
+  const last = callers[end]!;
+  callers[end] = undefined;
+  if (last !== watch) {
+    callers[watch.slot] = last;
+    last.slot = watch.slot;
+  }
+}
+
+/**
  * Delivers `Down` for `ref` to `watcher` if it still holds that monitor.
  * `from` fills in the pid when the monitor was set by name.
  */
@@ -102,6 +151,23 @@ export function dropMonitors(
   proc: ProcessImpl,
   reason: ExitReason,
 ): void {
+  if (proc.callWatch?.callee !== undefined) unwatchCall(proc.callWatch);
+  const callers = proc.callers?.slice(0, proc.callerCount);
+  proc.callers = undefined;
+  proc.callerCount = 0;
+  if (callers !== undefined) {
+    for (const watch of callers as CallWatch[]) {
+      watch.callee = undefined;
+      kernel.deliver(
+        watch.proc,
+        new Down(
+          watch.ref!,
+          { pid: proc.self, name: watch.name, node: kernel.node },
+          reason,
+        ),
+      );
+    }
+  }
   const watchers = proc.monitoredBy;
   proc.monitoredBy = undefined;
   if (watchers !== undefined) {

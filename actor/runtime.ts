@@ -202,6 +202,7 @@ export class Runtime implements AsyncDisposable {
   processInfo(pid: Pid): ProcessInfo | undefined {
     const proc = pid instanceof Pid ? this.#kernel.lookup(pid) : undefined;
     if (proc === undefined) return undefined;
+    const w = proc.callWatch;
     return {
       pid: proc.self,
       name: proc.name,
@@ -209,15 +210,27 @@ export class Runtime implements AsyncDisposable {
       mailboxLength: proc.mailbox.length,
       trapExit: proc.trapping,
       links: [...(proc.links?.values() ?? [])],
-      monitors: [...(proc.monitors?.values() ?? [])].map((m) => ({
-        ref: m.ref,
-        pid: m.pid,
-        name: m.name,
-        node: m.node,
-      })),
-      monitoredBy: [...(proc.monitoredBy?.values() ?? [])].map((m) =>
-        m.watcher
-      ),
+      monitors: [
+        ...[...(proc.monitors?.values() ?? [])].map((m) => ({
+          ref: m.ref,
+          pid: m.pid,
+          name: m.name,
+          node: m.node,
+        })),
+        // A pending call's watch on a local server counts as a monitor.
+        ...(w?.callee === undefined ? [] : [{
+          ref: w.ref!,
+          pid: w.callee.self,
+          name: w.name,
+          node: w.callee.self.node,
+        }]),
+      ],
+      monitoredBy: [
+        ...[...(proc.monitoredBy?.values() ?? [])].map((m) => m.watcher),
+        ...(proc.callers ?? []).slice(0, proc.callerCount).map((c) =>
+          c!.proc.self
+        ),
+      ],
     };
   }
 

@@ -12,15 +12,17 @@
  */
 import { Crash, type Pid, Ref } from "../wire/terms.ts";
 import {
+  ConcurrentReceiveError,
   InvalidArgumentError,
   MoteError,
   NotRegisteredError,
 } from "./errors.ts";
+import { addMonitor, unwatchCall, watchCall } from "./monitor.ts";
 import { Down, Exit } from "./messages.ts";
 import type { Dest, Process } from "./process.ts";
 import { type ExitReason, isCrash } from "./reason.ts";
 import { Runtime } from "./runtime.ts";
-import { never, ProcessImpl } from "./_process.ts";
+import { type CallWatch, never, ProcessImpl } from "./_process.ts";
 
 /** Who performs an operation: a process, or a runtime from outside any process. */
 export type Caller = Runtime | Process;
@@ -555,66 +557,148 @@ function callIn(
   request: unknown,
   timeout: number,
 ): Promise<unknown> {
-  const ref = proc.monitor(server);
-  try {
-    proc.send(server, { $call: ref, from: proc.self, request });
-  } catch (error) {
-    proc.demonitor(ref, FLUSH);
-    return Promise.reject(
-      error instanceof NotRegisteredError
-        ? new CallError(server, "noproc")
-        : error,
+  if (!(proc instanceof ProcessImpl)) {
+    throw new InvalidArgumentError(
+      "caller",
+      "expected a Runtime or one of its processes",
     );
   }
-  const isReply = (m: unknown): boolean =>
-    m !== null && typeof m === "object" &&
-    ref.equals((m as { $reply?: unknown }).$reply);
-  const deadline = timeout === Infinity
-    ? undefined
-    : armDeadline(proc, ref, timeout);
-  const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-  // Runs as the reply, the Down or the timeout is delivered, so the caller
-  // resumes straight from the call's own promise: one turn, as a receive.
-  // It runs inside the sender's `send`: whatever happens, it must not throw.
-  const settle = (got: unknown): void => {
+  // Checked first: the call state below is the process's one and only.
+  if (proc.waitResolve !== undefined) {
+    throw new ConcurrentReceiveError(proc.self);
+  }
+  if (!proc.alive) return never(); // like a dead process's receive
+  const kernel = proc.kernel;
+  const state = (proc.callWatch ??= newCallState(proc)) as CallState;
+  const ref = kernel.makeRef();
+  state.ref = ref;
+  state.server = server;
+  const message = { $call: ref, from: proc.self, request };
+  state.light = watchCall(kernel, state, server);
+  if (state.light) {
+    kernel.deliver(state.callee!, message); // found live just now: a send
+  } else {
+    addMonitor(kernel, proc, ref, server);
     try {
-      if (deadline !== undefined) deadline.ref = undefined;
-      if (got instanceof Down) {
-        return reject(new CallError(server, got.reason));
-      }
-      proc.demonitor(ref, FLUSH);
-      if (isReply(got)) return resolve((got as { value: unknown }).value);
-      if (proc instanceof ProcessImpl) {
+      proc.send(server, message);
+    } catch (error) {
+      release(state);
+      return Promise.reject(
+        error instanceof NotRegisteredError
+          ? new CallError(server, "noproc")
+          : error,
+      );
+    }
+  }
+  if (timeout !== Infinity) armDeadline(state, timeout);
+  const promise = new Promise(captureSettlers);
+  state.resolve = capturedResolve!;
+  state.reject = capturedReject!;
+  capturedResolve = capturedReject = undefined;
+  // The reply, the Down or the timeout is handed to `settle` as it is
+  // delivered, so the caller resumes straight from the call's own promise:
+  // one turn, as a receive.
+  proc.awaitMessage(state.match, state.settle);
+  return promise;
+}
+
+/**
+ * A process's call state, reused call after call (a process has one call
+ * pending at most): its watch on a local server, the pending call's
+ * settlers, its deadline ticker, and the matcher and settler, made once per
+ * process instead of once per call.
+ */
+interface CallState extends CallWatch {
+  server: Dest;
+  /** Watched by `watchCall`; otherwise monitored. */
+  light: boolean;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  deadline: Deadline | undefined;
+  /**
+   * What the deadline delivers when the call is overdue: one object per
+   * process that nothing else can send, so no message can pass for it.
+   */
+  readonly expired: object;
+  readonly match: (m: unknown) => boolean;
+  readonly settle: (m: unknown) => void;
+}
+
+function newCallState(proc: ProcessImpl): CallState {
+  const state: CallState = {
+    proc,
+    ref: undefined,
+    callee: undefined,
+    name: undefined,
+    slot: -1,
+    server: "",
+    light: false,
+    resolve: ignore,
+    reject: ignore,
+    deadline: undefined,
+    expired: { $callTimeout: true },
+    match: (m) => {
+      if (m === null || typeof m !== "object") return false;
+      const ref = state.ref!;
+      if (m instanceof Down) return m.ref === ref || m.ref.equals(ref);
+      return isReplyTo(m, ref) || m === state.expired;
+    },
+    // Runs inside the deliverer's `send`: whatever happens, it must not throw.
+    settle: (got) => {
+      const { resolve, reject, server } = state;
+      state.resolve = state.reject = ignore;
+      try {
+        if (state.deadline !== undefined) state.deadline.pending = false;
+        if (got instanceof Down) {
+          if (state.light) unwatchCall(state);
+          return reject(new CallError(server, got.reason));
+        }
+        release(state);
+        const ref = state.ref!;
+        if (isReplyTo(got, ref)) {
+          return resolve((got as { value: unknown }).value);
+        }
         // Its reply may still come: drop it on arrival.
         const abandoned = proc.abandonedCalls ??= new Set();
         abandoned.add(ref.id);
         if (abandoned.size > MAX_ABANDONED) {
           abandoned.delete(abandoned.values().next().value!);
         }
+        reject(new CallError(server, "timeout"));
+      } catch (error) {
+        reject(error);
       }
-      reject(new CallError(server, "timeout"));
-    } catch (error) {
-      reject(error);
-    }
+    },
   };
-  const match = (m: unknown): boolean =>
-    m instanceof Down
-      ? m.ref.equals(ref)
-      : isReply(m) || (m as CallTimeout | null)?.$callTimeout === ref;
-  if (!(proc instanceof ProcessImpl)) {
-    proc.receive(match).then(settle);
-  } else if (!proc.awaitMessage(match, settle)) {
-    return never(); // a dead process's call, like its receive, never returns
-  }
-  return promise;
+  return state;
+}
+
+/** Ends the call's watch or monitor (and drops a `Down` it left queued). */
+function release(state: CallState): void {
+  if (state.light) unwatchCall(state);
+  else state.proc.demonitor(state.ref!, FLUSH);
+}
+
+function isReplyTo(m: unknown, ref: Ref): boolean {
+  if (m === null || typeof m !== "object") return false;
+  const r = (m as { $reply?: unknown }).$reply;
+  return r === ref || ref.equals(r);
+}
+
+function ignore(): void {}
+
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+
+function captureSettlers(
+  resolve: (value: unknown) => void,
+  reject: (error: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 const FLUSH = { flush: true } as const;
-
-/** What a call's deadline timer puts in the caller's mailbox. */
-interface CallTimeout {
-  readonly $callTimeout: Ref;
-}
 
 /**
  * A process's call deadline. Reading the host clock costs about a fifth of a
@@ -635,64 +719,62 @@ interface Deadline {
   limit: number;
   /** Ticks so far. */
   epoch: number;
-  /** The pending call and the tick count it must reach. */
-  ref: Ref | undefined;
+  /** Whether a call is pending, and the tick count it must reach. */
+  pending: boolean;
   due: number;
-  readonly proc: Process;
+  readonly state: CallState;
 }
 
 const TICKS_PER_TIMEOUT = 16;
 
-// Keyed by process, so runtimes still share nothing; dropped with the process.
-const deadlines = new WeakMap<Process, Deadline>();
-
-function armDeadline(proc: Process, ref: Ref, timeout: number): Deadline {
-  let d = deadlines.get(proc);
+function armDeadline(state: CallState, timeout: number): void {
+  const proc = state.proc;
+  let d = state.deadline;
   if (d === undefined) {
-    const fresh: Deadline = d = {
+    const fresh: Deadline = d = state.deadline = {
       timer: undefined,
       timeout: -1,
       period: 0,
       limit: 0,
       epoch: 0,
-      ref: undefined,
+      pending: false,
       due: 0,
-      proc,
+      state,
     };
-    deadlines.set(proc, fresh);
     proc.signal.addEventListener("abort", () => {
       if (fresh.timer !== undefined) {
         proc.runtime.clock.clearTimeout(fresh.timer);
       }
-      fresh.timer = fresh.ref = undefined;
+      fresh.timer = undefined;
+      fresh.pending = false;
     }, { once: true });
   }
-  d.ref = ref;
+  d.pending = true;
   if (d.timer !== undefined && d.timeout === timeout) {
     // Started somewhere between two ticks: one more tick makes it safe.
     d.due = d.epoch + d.limit + 1;
-    return d;
+    return;
   }
   if (d.timer !== undefined) proc.runtime.clock.clearTimeout(d.timer);
   d.timeout = timeout;
   d.period = Math.max(timeout / TICKS_PER_TIMEOUT, 1);
   d.limit = Math.ceil(timeout / d.period);
   d.due = d.epoch + d.limit;
-  d.timer = proc.runtime.clock.setTimeout(() => tick(d), d.period);
-  return d;
+  const ticker = d;
+  d.timer = proc.runtime.clock.setTimeout(() => tick(ticker), d.period);
 }
 
 function tick(d: Deadline): void {
   d.timer = undefined;
-  const ref = d.ref;
-  if (ref === undefined || !d.proc.runtime.isAlive(d.proc.self)) return;
+  const proc = d.state.proc;
+  if (!d.pending || !proc.alive) return;
   d.epoch++;
   if (d.epoch < d.due) {
-    d.timer = d.proc.runtime.clock.setTimeout(() => tick(d), d.period);
+    d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
     return;
   }
-  d.ref = undefined;
-  d.proc.runtime.send(d.proc.self, { $callTimeout: ref });
+  d.pending = false;
+  proc.kernel.deliver(proc, d.state.expired);
 }
 
 async function stopIn(

@@ -7,10 +7,12 @@ import {
   call,
   CallError,
   cast,
+  ConcurrentReceiveError,
   Crash,
   Down,
   Exit,
   type From,
+  InvalidArgumentError,
   type Pid,
   type Process,
   reply,
@@ -414,5 +416,111 @@ Deno.test("server: a caller killed during a call stops there; its monitor is rel
   reply(held[0]!, "too late"); // to a dead process: dropped, nothing thrown
   await settle();
   assert.equal(after, false, "code after the await never ran");
+  await rt.shutdown();
+});
+
+Deno.test("server: many pending callers, some answered, some killed, some timed out; the server's crash reaches exactly the rest", async () => {
+  const rt = new Runtime();
+  const held = new Map<number, From>();
+  const allHeld = Promise.withResolvers<void>();
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (req: number | "crash", from, state) => {
+      if (req === "crash") throw new Error("boom");
+      held.set(req, from);
+      if (held.size === 40) allHeld.resolve();
+      return { noreply: true, state };
+    },
+  }, undefined);
+  const outcomes = new Map<number, unknown>();
+  const callers: Pid[] = [];
+  for (let i = 0; i < 40; i++) {
+    callers.push(rt.spawn(async (proc) => {
+      // Every fourth caller gives up early; the others wait.
+      const timeout = i % 4 === 3 ? 5 : 60_000;
+      outcomes.set(
+        i,
+        await call(proc, server, i, { timeout }).catch((e) => e),
+      );
+    }));
+  }
+  const watchers = () =>
+    new Set(rt.processInfo(server)!.monitoredBy.map(String));
+  await allHeld.promise;
+  assert.equal(watchers().size, 40);
+  // Answer every fifth, kill every seventh that is still waiting.
+  for (let i = 0; i < 40; i += 5) reply(held.get(i)!, `r${i}`);
+  for (let i = 0; i < 40; i += 7) {
+    if (i % 5 !== 0) rt.exit(callers[i]!, "kill");
+  }
+  const timedOut = [...Array(40).keys()].filter((i) =>
+    i % 4 === 3 && i % 5 !== 0 && i % 7 !== 0
+  );
+  for (const i of timedOut) {
+    assert.equal(await rt.whenExited(callers[i]!), "normal");
+  }
+  const waiting = [...Array(40).keys()].filter((i) =>
+    i % 5 !== 0 && i % 7 !== 0 && i % 4 !== 3
+  );
+  assert.deepEqual(
+    watchers(),
+    new Set(waiting.map((i) => String(callers[i]))),
+    "exactly the callers still waiting watch the server",
+  );
+  const error = await call(rt, server, "crash").catch((e) => e);
+  assertInstanceOf(error, CallError);
+  for (const i of waiting) await rt.whenExited(callers[i]!);
+  for (let i = 0; i < 40; i++) {
+    const got = outcomes.get(i);
+    if (i % 5 === 0) assert.equal(got, `r${i}`);
+    else if (i % 7 === 0) assert.equal(got, undefined, "killed: no outcome");
+    else {
+      assertInstanceOf(got, CallError);
+      if (i % 4 === 3) assert.equal(got.reason, "timeout");
+      else {
+        assertInstanceOf(got.reason, Crash);
+        assert.match(got.reason.message, /boom/);
+      }
+    }
+  }
+  for (const pid of callers) {
+    assert.equal(rt.isAlive(pid), false);
+  }
+  await rt.shutdown();
+});
+
+Deno.test("server: a second call while one is pending throws ConcurrentReceiveError and leaves the first intact", async () => {
+  const rt = new Runtime();
+  const held: From[] = [];
+  const reached = Promise.withResolvers<void>();
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (_req: string, from, state) => {
+      held.push(from);
+      reached.resolve();
+      return { noreply: true, state };
+    },
+  }, undefined);
+  const result = Promise.withResolvers<unknown>();
+  rt.spawn(async (proc) => {
+    const first = call(proc, server, "first");
+    assert.throws(
+      () => call(proc, server, "second"),
+      ConcurrentReceiveError,
+    );
+    result.resolve(await first);
+  });
+  await reached.promise;
+  reply(held[0]!, "answered");
+  assert.equal(await result.promise, "answered");
+  assert.equal(held.length, 1, "the second call was never sent");
+  await rt.shutdown();
+});
+
+Deno.test("server: a call from something that is not a Runtime or a Process is an InvalidArgumentError", async () => {
+  const rt = new Runtime();
+  const server = await startServer(rt, { init: () => null }, undefined);
+  const fake = { send() {}, runtime: rt } as unknown as Process;
+  assert.throws(() => call(fake, server, "x"), InvalidArgumentError);
   await rt.shutdown();
 });
