@@ -176,7 +176,10 @@ export class Kernel {
   /** Puts a message in a live process's mailbox, or hands it to its pending receive. */
   deliver(proc: ProcessImpl, message: unknown): void {
     if (!proc.alive) return;
-    if (proc.abandonedCalls !== undefined && proc.dropAbandoned(message)) {
+    if (
+      (proc.abandonedCalls !== undefined || proc.keptMonitor !== undefined) &&
+      proc.dropCallLeftover(message)
+    ) {
       return;
     }
     const resolve = proc.waitResolve;

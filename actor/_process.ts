@@ -17,6 +17,7 @@ import type {
 import type { ExitReason } from "./reason.ts";
 import type { Runtime } from "./runtime.ts";
 import { Crash, Ref } from "../wire/terms.ts";
+import { Down } from "./messages.ts";
 
 /** Key of a link or monitor entry: local ids are numbers, remote ones strings. */
 export type EntryKey = number | string;
@@ -83,6 +84,10 @@ export class ProcessImpl implements Process {
   // in the mailbox, like a deactivated alias in Erlang. Undefined until the
   // first timeout, so delivery pays one field check.
   abandonedCalls: Set<number> | undefined = undefined;
+  // The monitor a caller keeps on the remote server it called last, between
+  // calls (server.ts): its `Down` is dropped on delivery, as no call waits
+  // for it. Undefined while a call uses it, and when there is none.
+  keptMonitor: Ref | undefined = undefined;
 
   constructor(kernel: Kernel, self: Pid, body: ProcessBody) {
     this.kernel = kernel;
@@ -90,10 +95,20 @@ export class ProcessImpl implements Process {
     this.body = body;
   }
 
-  /** Whether `message` is a late reply to an abandoned call (then forgotten). */
-  dropAbandoned(message: unknown): boolean {
-    const calls = this.abandonedCalls!;
+  /**
+   * Whether `message` is a leftover of calls: a late reply to an abandoned
+   * call, or the `Down` of the kept monitor (either is then forgotten).
+   */
+  dropCallLeftover(message: unknown): boolean {
     if (typeof message !== "object" || message === null) return false;
+    const kept = this.keptMonitor;
+    if (kept !== undefined && message instanceof Down) {
+      if (!message.ref.equals(kept)) return false;
+      this.keptMonitor = undefined;
+      return true;
+    }
+    const calls = this.abandonedCalls;
+    if (calls === undefined) return false;
     const ref = (message as { $reply?: unknown }).$reply;
     if (
       !(ref instanceof Ref) || ref.node !== this.self.node ||

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Crash, type Pid, Ref } from "../wire/terms.ts";
+import { Crash, Pid, Ref } from "../wire/terms.ts";
 import {
   ConcurrentReceiveError,
   InvalidArgumentError,
@@ -462,6 +462,12 @@ interface StopMessage {
  * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process.
  *
+ * A call to a remote server by pid keeps its monitor after the reply, until
+ * the caller calls another server or exits, so a run of calls to one server
+ * sends one `MONITOR` frame instead of a `MONITOR` and a `DEMONITOR` per call.
+ * That monitor shows in {@linkcode Runtime.processInfo}; its `Down`, should
+ * the server go between calls, is dropped rather than delivered.
+ *
  * @example
  * ```ts
  * import { call, Runtime, startServer } from "../mod.ts";
@@ -576,9 +582,25 @@ function callIn(
   const message = { $call: ref, from: proc.self, request };
   state.light = watchCall(kernel, state, server);
   if (state.light) {
+    state.downRef = ref;
     kernel.deliver(state.callee!, message); // found live just now: a send
   } else {
-    addMonitor(kernel, proc, ref, server);
+    // The monitor kept from the last call serves again if it watches this
+    // server (see `settle`); any other is released.
+    let monitor = proc.keptMonitor;
+    proc.keptMonitor = undefined;
+    if (
+      monitor !== undefined &&
+      !(server instanceof Pid && server.equals(state.keptPid))
+    ) {
+      proc.demonitor(monitor, FLUSH);
+      monitor = undefined;
+    }
+    if (monitor === undefined) {
+      monitor = kernel.makeRef();
+      addMonitor(kernel, proc, monitor, server);
+    }
+    state.downRef = monitor;
     try {
       proc.send(server, message);
     } catch (error) {
@@ -612,6 +634,13 @@ interface CallState extends CallWatch {
   server: Dest;
   /** Watched by `watchCall`; otherwise monitored. */
   light: boolean;
+  /**
+   * The ref of the `Down` that ends the call: the call's own with a watch,
+   * the monitor's otherwise.
+   */
+  downRef: Ref | undefined;
+  /** The remote server `proc.keptMonitor` watches. */
+  keptPid: Pid | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   deadline: Deadline | undefined;
@@ -633,15 +662,18 @@ function newCallState(proc: ProcessImpl): CallState {
     slot: -1,
     server: "",
     light: false,
+    downRef: undefined,
+    keptPid: undefined,
     resolve: ignore,
     reject: ignore,
     deadline: undefined,
     expired: { $callTimeout: true },
     match: (m) => {
       if (m === null || typeof m !== "object") return false;
-      const ref = state.ref!;
-      if (m instanceof Down) return m.ref === ref || m.ref.equals(ref);
-      return isReplyTo(m, ref) || m === state.expired;
+      if (m instanceof Down) {
+        return m.ref === state.downRef || m.ref.equals(state.downRef);
+      }
+      return isReplyTo(m, state.ref!) || m === state.expired;
     },
     // Runs inside the deliverer's `send`: whatever happens, it must not throw.
     settle: (got) => {
@@ -653,11 +685,22 @@ function newCallState(proc: ProcessImpl): CallState {
           if (state.light) unwatchCall(state);
           return reject(new CallError(server, got.reason));
         }
-        release(state);
         const ref = state.ref!;
         if (isReplyTo(got, ref)) {
+          if (state.light) {
+            unwatchCall(state);
+          } else if (server instanceof Pid && server.node !== proc.self.node) {
+            // A remote server's monitor is kept for the next call to it, which
+            // then sends no MONITOR frame (and this one no DEMONITOR). A name
+            // may move to another process between calls, so only a pid's.
+            proc.keptMonitor = state.downRef;
+            state.keptPid = server;
+          } else {
+            release(state);
+          }
           return resolve((got as { value: unknown }).value);
         }
+        release(state);
         // Its reply may still come: drop it on arrival.
         const abandoned = proc.abandonedCalls ??= new Set();
         abandoned.add(ref.id);
@@ -676,7 +719,7 @@ function newCallState(proc: ProcessImpl): CallState {
 /** Ends the call's watch or monitor (and drops a `Down` it left queued). */
 function release(state: CallState): void {
   if (state.light) unwatchCall(state);
-  else state.proc.demonitor(state.ref!, FLUSH);
+  else state.proc.demonitor(state.downRef!, FLUSH);
 }
 
 function isReplyTo(m: unknown, ref: Ref): boolean {

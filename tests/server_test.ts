@@ -22,7 +22,7 @@ import {
   startServer,
   stopServer,
 } from "../actor/mod.ts";
-import { startNode } from "../dist/mod.ts";
+import { NodeDown, startNode } from "../dist/mod.ts";
 import { assertInstanceOf, idle, settle } from "./_util.ts";
 
 type CounterCall = "get" | { add: number } | "crash" | { stop: string };
@@ -523,4 +523,64 @@ Deno.test("server: a call from something that is not a Runtime or a Process is a
   const fake = { send() {}, runtime: rt } as unknown as Process;
   assert.throws(() => call(fake, server, "x"), InvalidArgumentError);
   await rt.shutdown();
+});
+
+Deno.test("server: a caller keeps its monitor on a remote server between calls: one MONITOR for a run of calls, released on a call elsewhere or at exit, and its Down never reaches the mailbox", async () => {
+  await using a = await startNode({ name: "a3@127.0.0.1", cookie: "c" });
+  await using b = await startNode({ name: "b3@127.0.0.1", cookie: "c" });
+  await a.connect(b.name, b.address!);
+  const s1 = await startServer(b.runtime, counter(), 1);
+  const s2 = await startServer(b.runtime, counter(), 2);
+  const watchersOf = (pid: Pid) =>
+    b.runtime.processInfo(pid)!.monitoredBy.map(String);
+  const framesOut = () => a.stats(b.name)!.framesOut;
+  const done = Promise.withResolvers<Pid>();
+  const caller = a.runtime.spawn(async (proc) => {
+    try {
+      const me = String(proc.self);
+      const before = framesOut();
+      for (let i = 0; i < 3; i++) assert.equal(await call(proc, s1, "get"), 1);
+      assert.equal(framesOut() - before, 4, "one MONITOR, three SENDs");
+      const kept = a.runtime.processInfo(proc.self)!.monitors;
+      assert.equal(kept.length, 1);
+      assert.ok(kept[0]!.pid!.equals(s1));
+      assert.deepEqual(watchersOf(s1), [me]);
+      // Another server: the first monitor is released on the way.
+      assert.equal(await call(proc, s2, "get"), 2);
+      assert.deepEqual(watchersOf(s1), []);
+      assert.deepEqual(watchersOf(s2), [me]);
+      // s2 dies between calls: its Down is not a message for anyone.
+      await stopServer(b.runtime, s2);
+      assert.equal(await call(proc, s1, "get"), 1); // after the Down, in order
+      assert.equal(proc.mailboxLength, 0);
+      assert.equal(await proc.receive({ timeout: 0 }), undefined);
+      const error = await call(proc, s2, "get").catch((e) => e);
+      assertInstanceOf(error, CallError);
+      assert.equal(error.reason, "noproc");
+      // Losing the node between calls: no Down in the mailbox either.
+      assert.equal(await call(proc, s1, "get"), 1);
+      const lost = a.runtime.processInfo(proc.self)!.monitors.length;
+      assert.equal(lost, 1);
+      const down = Promise.withResolvers<void>();
+      const off = a.onNodeEvent((e) => e instanceof NodeDown && down.resolve());
+      a.disconnect(b.name);
+      await down.promise;
+      off();
+      assert.equal(proc.mailboxLength, 0);
+      assert.deepEqual(a.runtime.processInfo(proc.self)!.monitors, []);
+      // A new connection, a new monitor; exiting releases it.
+      assert.equal(await call(proc, s1, "get"), 1);
+      assert.deepEqual(watchersOf(s1), [me]);
+      done.resolve(proc.self);
+    } catch (error) {
+      done.reject(error);
+    }
+  });
+  assert.ok((await done.promise).equals(caller));
+  assert.equal(await a.runtime.whenExited(caller), "normal");
+  // A round trip after the exit: its DEMONITOR has been handled by then.
+  await call(a.runtime, s1, "get");
+  assert.ok(!watchersOf(s1).includes(String(caller)));
+  await a.runtime.shutdown();
+  await b.runtime.shutdown();
 });
