@@ -23,6 +23,7 @@ import type { Dest, Process } from "./process.ts";
 import { type ExitReason, isCrash } from "./reason.ts";
 import { Runtime } from "./runtime.ts";
 import { type CallWatch, never, ProcessImpl } from "./_process.ts";
+import type { Kernel } from "./_kernel.ts";
 
 /** Who performs an operation: a process, or a runtime from outside any process. */
 export type Caller = Runtime | Process;
@@ -375,6 +376,7 @@ async function serve<State, Call, Reply, Cast>(
   parent: Pid | undefined,
 ): Promise<never> {
   const runtime = proc.runtime;
+  const kernel = (proc as ProcessImpl).kernel; // a runtime's process
   for (;;) {
     const message = await proc.receive();
     let stop: ExitReason | undefined;
@@ -398,7 +400,7 @@ async function serve<State, Call, Reply, Cast>(
           stop = result.stop;
           if ("reply" in result) stopReply = { from, value: result.reply };
         } else if ("reply" in result) {
-          from.reply(result.reply);
+          replyTo(kernel, from, result.reply);
         }
       } else if (m !== null && typeof m === "object" && "$cast" in m) {
         if (behaviour.handleCast === undefined) {
@@ -677,7 +679,10 @@ function newCallState(proc: ProcessImpl): CallState {
     },
     // Runs inside the deliverer's `send`: whatever happens, it must not throw.
     settle: (got) => {
-      const { resolve, reject, server } = state;
+      if (!(got instanceof Down) && isReplyTo(got, state.ref!)) {
+        return replied(state, (got as { value: unknown }).value);
+      }
+      const { reject, server } = state;
       state.resolve = state.reject = ignore;
       try {
         if (state.deadline !== undefined) state.deadline.pending = false;
@@ -686,20 +691,6 @@ function newCallState(proc: ProcessImpl): CallState {
           return reject(new CallError(server, got.reason));
         }
         const ref = state.ref!;
-        if (isReplyTo(got, ref)) {
-          if (state.light) {
-            unwatchCall(state);
-          } else if (server instanceof Pid && server.node !== proc.self.node) {
-            // A remote server's monitor is kept for the next call to it, which
-            // then sends no MONITOR frame (and this one no DEMONITOR). A name
-            // may move to another process between calls, so only a pid's.
-            proc.keptMonitor = state.downRef;
-            state.keptPid = server;
-          } else {
-            release(state);
-          }
-          return resolve((got as { value: unknown }).value);
-        }
         release(state);
         // Its reply may still come: drop it on arrival.
         const abandoned = proc.abandonedCalls ??= new Set();
@@ -714,6 +705,49 @@ function newCallState(proc: ProcessImpl): CallState {
     },
   };
   return state;
+}
+
+/**
+ * The pending call got its reply: ends its watch or monitor, or keeps a
+ * remote server's monitor for the next call to it (which then sends no
+ * MONITOR frame, and this one no DEMONITOR; a name may move to another
+ * process between calls, so only a pid's), and resolves.
+ */
+function replied(state: CallState, value: unknown): void {
+  const { resolve, reject, server, proc } = state;
+  state.resolve = state.reject = ignore;
+  try {
+    if (state.deadline !== undefined) state.deadline.pending = false;
+    if (state.light) {
+      unwatchCall(state);
+    } else if (server instanceof Pid && server.node !== proc.self.node) {
+      proc.keptMonitor = state.downRef;
+      state.keptPid = server;
+    } else {
+      release(state);
+    }
+  } catch (error) {
+    return reject(error);
+  }
+  resolve(value);
+}
+
+/**
+ * The server's immediate reply to `from`. A local caller that is waiting
+ * for exactly this reply gets it handed over, with no message to build,
+ * deliver and match; any other gets the reply message.
+ */
+function replyTo(kernel: Kernel, from: From, value: unknown): void {
+  const caller = kernel.lookup(from.pid);
+  const state = caller?.callWatch as CallState | undefined;
+  if (
+    state !== undefined && caller!.waitResolve === state.settle &&
+    state.ref === from.ref
+  ) {
+    caller!.waitResolve = caller!.waitMatch = undefined;
+    return replied(state, value);
+  }
+  from.reply(value);
 }
 
 /** Ends the call's watch or monitor (and drops a `Down` it left queued). */
