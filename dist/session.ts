@@ -165,7 +165,10 @@ export class Session {
   }
 
   /**
-   * Queues a frame; it leaves with everything else queued this turn. Throws
+   * Queues a frame. A message (SEND, REG_SEND) with no write in flight
+   * leaves at once, with whatever was queued before it; other frames, and
+   * frames queued while a write is in flight, leave together at the end of
+   * the turn or after that write, in one write. Throws
    * `UnencodableValueError` (queuing nothing) if it cannot be encoded. A
    * `lazy` frame (housekeeping nobody waits for, such as DEMONITOR) does not
    * start a write of its own: it leaves with the next frame, or on the next
@@ -180,7 +183,17 @@ export class Session {
     if (this.#writer.byteLength >= CHUNK_BYTES) {
       this.#enqueue(this.#writer.takeView());
     } else if (lazy) return;
-    this.#scheduleFlush();
+    const tag = frame.tag;
+    if (
+      (tag !== Tag.SEND && tag !== Tag.REG_SEND) || this.#flushing !== undefined
+    ) {
+      this.#scheduleFlush();
+      return;
+    }
+    // A message with no write in flight leaves now, not a turn later (with
+    // any signal queued before it this turn, such as a call's MONITOR); what
+    // the rest of the turn queues goes out together once this write is done.
+    this.#flushing = this.#flush();
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -331,9 +344,8 @@ export class Session {
           if (this.#closed) return;
         }
         // Let the processes woken by these frames run first: what they send
-        // in reply is then written before the next read is set up (two
-        // turns: theirs, then the flush they schedule).
-        await null;
+        // in reply is then written (send starts the write at once) before
+        // the next read is set up.
         await null;
         if (this.#closed) return;
         // A peer that keeps the socket full makes every read complete at

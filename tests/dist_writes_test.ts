@@ -1,0 +1,103 @@
+// How a session groups frames into writes (docs/protocol.md, "Writes"): a
+// message leaves at once with what was queued before it, and what is queued
+// while a write is in flight leaves together in the next one. Observed by
+// recording the writes of the dialing node's connection.
+import assert from "node:assert/strict";
+import { type Pid, Runtime } from "../actor/mod.ts";
+import { startNode, tcpTransport, type Transport } from "../dist/mod.ts";
+import { FrameDecoder, MsgpackCodec, Tag } from "../wire/mod.ts";
+import { idle } from "./_util.ts";
+
+/** TCP, with every write of dialled connections recorded as its frames' tags. */
+function recordingTransport(): { transport: Transport; writes: number[][] } {
+  const tcp = tcpTransport();
+  const writes: number[][] = [];
+  const decoder = new FrameDecoder(new MsgpackCodec());
+  return {
+    writes,
+    transport: {
+      listen: (addr) => tcp.listen(addr),
+      async connect(addr) {
+        const conn = await tcp.connect(addr);
+        return {
+          remoteAddr: conn.remoteAddr,
+          read: (buffer) => conn.read(buffer),
+          close: () => conn.close(),
+          write(bytes) {
+            decoder.writable(bytes.length).set(bytes);
+            decoder.commit(bytes.length);
+            const tags: number[] = [];
+            for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+              tags.push(f.tag);
+            }
+            writes.push(tags);
+            return conn.write(bytes);
+          },
+        };
+      },
+    },
+  };
+}
+
+Deno.test("writes: a MONITOR and a message queued in one turn leave in one write; a burst of messages in at most two", async () => {
+  const { transport, writes } = recordingTransport();
+  await using a = await startNode({
+    runtime: new Runtime({ node: "wa@127.0.0.1" }),
+    cookie: "c",
+    transport,
+  });
+  await using b = await startNode({ name: "wb@127.0.0.1", cookie: "c" });
+  const target = b.runtime.spawn(idle);
+  const first = Promise.withResolvers<void>();
+  const rest = Promise.withResolvers<void>();
+  let got = 0;
+  const counter: Pid = b.runtime.spawn(async (proc) => {
+    for (;;) {
+      await proc.receive();
+      if (++got === 1) first.resolve();
+      if (got === 101) rest.resolve();
+    }
+  });
+  const echo = b.runtime.spawn(async (proc) => {
+    for (;;) {
+      const from = await proc.receive() as Pid;
+      proc.send(from, "back");
+    }
+  });
+  await a.connect(b.name, b.address!);
+  // A round trip first: the handshake's writes are done by its end.
+  const back = Promise.withResolvers<void>();
+  a.runtime.spawn(async (proc) => {
+    proc.send(echo, proc.self);
+    await proc.receive();
+    back.resolve();
+  });
+  await back.promise;
+  const handshake = writes.length;
+  // One turn: a monitor and a message (and the process stays, so no
+  // DEMONITOR follows).
+  a.runtime.spawn((proc) => {
+    proc.monitor(target);
+    proc.send(counter, "first");
+    return idle(proc);
+  });
+  await first.promise;
+  // Another, once that has arrived: a burst of 100 messages.
+  a.runtime.spawn((proc) => {
+    for (let i = 0; i < 100; i++) proc.send(counter, i);
+    return Promise.resolve();
+  });
+  await rest.promise;
+  const after = writes.slice(handshake).filter((tags) =>
+    !(tags.length === 1 && tags[0] === Tag.TICK)
+  );
+  assert.deepEqual(after[0], [Tag.MONITOR, Tag.SEND]);
+  // The first message leaves at once (alone, unless the last write was still
+  // in flight), the rest together once that write is done.
+  const burst = after.slice(1);
+  assert.ok(burst.length <= 2, `${burst.length} writes`);
+  assert.equal(burst.flat().length, 100);
+  assert.ok(burst.flat().every((tag) => tag === Tag.SEND));
+  await a.runtime.shutdown();
+  await b.runtime.shutdown();
+});
