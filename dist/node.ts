@@ -933,8 +933,11 @@ export class Node implements AsyncDisposable {
       return;
     }
     if (!connect && peer.pending === undefined) return;
-    const pending = peer.pending ??= new FrameWriter(this.#codec);
+    // Recorded only once encoded: a frame that cannot be (the caller gets
+    // the error) leaves no empty queue behind to pass for frames waiting.
+    const pending = peer.pending ?? new FrameWriter(this.#codec);
     pending.write(frame);
+    peer.pending = pending;
     peer.pendingFrames++;
     this.#dial(peer);
   }

@@ -273,10 +273,14 @@ export class Spawner {
     const entry = this.#pending.get(frame.ref.key);
     // A reply for a request we no longer hold (or never sent) is stale.
     if (entry === undefined || entry.session !== session) return;
-    if (frame.ok && frame.pid.node !== session.peer) {
+    if (
+      frame.ok &&
+      (frame.pid.node !== session.peer ||
+        frame.pid.creation !== session.creation)
+    ) {
       throw new ProtocolError(
         session.peer,
-        `SPAWN_REPLY with ${frame.pid}, a pid of another node`,
+        `SPAWN_REPLY with ${frame.pid}, a pid of another node or creation`,
       );
     }
     this.#pending.delete(frame.ref.key);

@@ -618,7 +618,7 @@ Deno.test("spawn: the frames on the wire, from a hand-written peer", async () =>
   }
 });
 
-Deno.test("spawn: a SPAWN_REQUEST for another node's pid, or a reply naming one, is a protocol error", async () => {
+Deno.test("spawn: a SPAWN_REQUEST for another node's pid, or a reply naming one (or one of another creation), is a protocol error", async () => {
   await using b = await startNode({ name: name("b"), cookie: COOKIE });
   b.allowSpawn("idle", idle);
   const forger = await rawPeer(b);
@@ -656,6 +656,23 @@ Deno.test("spawn: a SPAWN_REQUEST for another node's pid, or a reply naming one,
     await rejectsWith(pending, "noconnection");
   } finally {
     liar.close();
+  }
+  // Its own name, but not its incarnation: a pid of an earlier creation.
+  const stale = await rawPeer(b);
+  try {
+    const pending = b.spawn({ node: stale.name, name: "anything" });
+    const request = await stale.next(Tag.SPAWN_REQUEST);
+    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
+    await stale.write({
+      tag: Tag.SPAWN_REPLY,
+      to: request.from,
+      ref: request.ref,
+      ok: true,
+      pid: new Pid(stale.name, 1, 2),
+    });
+    await rejectsWith(pending, "noconnection");
+  } finally {
+    stale.close();
   }
 });
 
