@@ -465,8 +465,8 @@ interface StopMessage {
  * short-lived helper process.
  *
  * A call to a remote server by pid keeps its monitor after the reply, until
- * the caller calls another server or exits, so a run of calls to one server
- * sends one `MONITOR` frame instead of a `MONITOR` and a `DEMONITOR` per call.
+ * the caller calls another remote server or exits, so a run of calls to one
+ * server sends one `MONITOR` frame, not a `MONITOR` and a `DEMONITOR` each.
  * That monitor shows in {@linkcode Runtime.processInfo}; its `Down`, should
  * the server go between calls, is dropped rather than delivered.
  *
