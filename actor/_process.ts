@@ -32,7 +32,6 @@ export interface MonitorOut {
   readonly node: string;
 }
 
-/** A monitor another process holds on this one. */
 /**
  * A process's watch on the local server of its pending `call`: one object per
  * caller, reused call after call (a process has one call pending at most).
@@ -47,6 +46,7 @@ export interface CallWatch {
   slot: number;
 }
 
+/** A monitor another process holds on this one. */
 export interface MonitorIn {
   readonly ref: Ref;
   readonly watcher: Pid;

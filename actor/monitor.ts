@@ -6,11 +6,10 @@
  * @module
  */
 import { SmallMap } from "./_small_map.ts";
-import type { Ref } from "../wire/terms.ts";
+import { Pid, type Ref } from "../wire/terms.ts";
 import type { Kernel } from "./_kernel.ts";
 import type { CallWatch, MonitorOut, ProcessImpl } from "./_process.ts";
 import { Down } from "./messages.ts";
-import { Pid } from "../wire/terms.ts";
 import type { Dest } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
 import { trackNode, untrackNode } from "./link.ts";
@@ -74,13 +73,13 @@ export function removeMonitor(
 
 /**
  * A caller watches the local server `dest` for its call `watch.ref` (set by
- * the caller, and left set after the watch ends), as a monitor
- * would but with no maps or entries to build and tear down: a call sets one
- * up and removes it again at once, and a monitor's bookkeeping cost more
- * than a third of a local call. The server keeps its callers' watches in an
- * array; its exit delivers each one's `Down`, exactly as a monitor would.
- * False, with nothing set, if `dest` is not a live local process (the call
- * then monitors it, which reports `noproc` or goes through the router).
+ * the caller, and left set after the watch ends), as a monitor would, but
+ * with no maps or entries to build and tear down: a call sets one up and
+ * removes it at once, and a monitor's bookkeeping cost more than a third of
+ * a local call. The server keeps its callers' watches in an array; its exit
+ * delivers each one's `Down`, exactly as a monitor would. False, with
+ * nothing set, if `dest` is not a live local process (the call then
+ * monitors it, which reports `noproc` or goes through the router).
  */
 export function watchCall(
   kernel: Kernel,
