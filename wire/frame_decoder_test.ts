@@ -488,3 +488,44 @@ Deno.test("FrameDecoder: bad global-name frames are named WireErrors with tag an
   // 0x3f is in the global range but not a tag
   throwsWire([0, 0, 0, 1, 0x3f], UnknownTagError);
 });
+
+Deno.test("FrameDecoder: pids whose node name is already cached decode alike, and their faults are the same errors", () => {
+  // Every sample frame twice through one decoder: the second time every node
+  // name comes from its name cache.
+  const d = new FrameDecoder(codec);
+  d.push(stream);
+  d.push(stream);
+  const out = drain(d);
+  assert.deepEqual(out.slice(frames.length), out.slice(0, frames.length));
+  assert.deepEqual(out.slice(frames.length), frames);
+  // Once "a" is known, a LINK whose first pid has an id of 2^53, or is cut
+  // short, fails exactly as it does in a decoder that never saw "a".
+  const pid = [1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1];
+  const link = [Tag.LINK, ...pid, ...pid];
+  const bigId = [Tag.LINK, 1, 0x61, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+  const cut = [Tag.LINK, ...pid.slice(0, 9)];
+  for (const body of [bigId, cut]) {
+    const fresh = new FrameDecoder(codec);
+    fresh.push(new Uint8Array([0, 0, 0, body.length, ...body]));
+    const expected = (() => {
+      try {
+        fresh.next();
+      } catch (e) {
+        return e as WireError;
+      }
+      assert.fail("expected an error");
+    })();
+    const warm = new FrameDecoder(codec);
+    warm.push(new Uint8Array([0, 0, 0, link.length, ...link]));
+    assert.equal(warm.next()?.tag, Tag.LINK);
+    warm.push(new Uint8Array([0, 0, 0, body.length, ...body]));
+    assert.throws(() => warm.next(), (e: unknown) => {
+      assert.ok(e instanceof WireError);
+      assert.equal(e.constructor, expected.constructor);
+      const plain = (m: string) => m.replace(/ at byte \d+/, "");
+      assert.equal(plain(e.message), plain(expected.message));
+      assert.equal(e.offset, expected.offset! + 4 + link.length);
+      return true;
+    });
+  }
+});
