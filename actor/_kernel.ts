@@ -2,7 +2,10 @@
 // signals and termination. The public face is `Runtime`; link and monitor
 // bookkeeping live in link.ts and monitor.ts.
 import { Crash, Pid, Ref } from "../wire/terms.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
+
+/** How long processes may keep the host busy before it gets a turn (see Kernel.overdue). */
+const TURN_BUDGET_MS = 50;
 import {
   InvalidArgumentError,
   InvalidMessageError,
@@ -202,12 +205,97 @@ export class Kernel {
           this.clock.clearTimeout(proc.waitTimer);
           proc.waitTimer = undefined;
         }
-        resolve(message);
+        this.resume(proc, resolve, message);
         return;
       }
     }
     proc.mailbox.push(message);
   }
+
+  // Fairness, as Erlang's reductions give it. A process resumes in a
+  // microtask, so processes resuming one another (a busy mailbox, a local
+  // ping-pong) would keep the host from its timers and I/O for as long as
+  // they have work: a node would miss its heartbeats. Every 32nd resume
+  // reads the clock and, if none is pending, asks the host for a turn; once
+  // that turn is TURN_BUDGET_MS overdue, resumes wait, in order, for another
+  // turn asked for then, which comes after the timers that fell due before.
+  #resumes = 0;
+  #turn: TimerHandle | undefined = undefined;
+  #turnAskedAt = 0;
+  #deferring = false;
+  // Flat triples: process, resume function, value.
+  #deferred: unknown[] = [];
+  // Host turns asked for and not come yet; shutdown waits for them, so that
+  // no timer of the runtime outlives it.
+  #turnsPending = 0;
+  #turnsSettled: PromiseWithResolvers<void> | undefined = undefined;
+
+  /**
+   * Whether a process about to resume must wait for the host's turn (then
+   * it is handed to {@linkcode Kernel.defer}).
+   */
+  overdue(): boolean {
+    if (this.#deferring) return true;
+    if ((++this.#resumes & 31) !== 0) return false;
+    if (this.clock.yieldToHost === undefined || this.stopped) return false;
+    const now = this.clock.now();
+    if (this.#turn === undefined) {
+      this.#turnAskedAt = now;
+      this.#turn = this.#askTurn(this.#turnCame);
+      return false;
+    }
+    if (now - this.#turnAskedAt < TURN_BUDGET_MS) return false;
+    this.#deferring = true;
+    this.#askTurn(this.#resumeDeferred);
+    return true;
+  }
+
+  /** Resumes `proc` with `fn(value)` once the host has had its turn. */
+  defer<T>(proc: ProcessImpl, fn: (value: T) => void, value: T): void {
+    this.#deferred.push(proc, fn, value);
+  }
+
+  /** Resumes `proc` with `fn(value)`: now, or after the host's turn if overdue. */
+  resume<T>(proc: ProcessImpl, fn: (value: T) => void, value: T): void {
+    if (this.overdue()) this.defer(proc, fn, value);
+    else fn(value);
+  }
+
+  /** Resolves once every host turn asked for has come. */
+  async hostTurnsSettled(): Promise<void> {
+    if (this.#turnsPending === 0) return;
+    await (this.#turnsSettled ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #askTurn(fn: () => void): TimerHandle {
+    this.#turnsPending++;
+    return this.clock.yieldToHost!(fn);
+  }
+
+  #turnDone(): void {
+    if (--this.#turnsPending > 0 || this.#turnsSettled === undefined) return;
+    this.#turnsSettled.resolve();
+    this.#turnsSettled = undefined;
+  }
+
+  #turnCame = (): void => {
+    this.#turn = undefined;
+    this.#turnDone();
+  };
+
+  #resumeDeferred = (): void => {
+    this.#turnDone();
+    this.#deferring = false;
+    const deferred = this.#deferred;
+    if (deferred.length === 0) return;
+    this.#deferred = [];
+    for (let i = 0; i < deferred.length; i += 3) {
+      // One killed meanwhile stays stopped where it was (P5).
+      if ((deferred[i] as ProcessImpl).alive) {
+        (deferred[i + 1] as (value: unknown) => void)(deferred[i + 2]);
+      }
+    }
+  };
 
   send(dest: Dest, message: unknown, from: Pid | undefined): void {
     if (message === undefined) {
@@ -496,6 +584,9 @@ export class Kernel {
     this.stopped = true;
     this.#startQueue = [];
     for (const proc of [...this.table.values()]) this.exit(proc, "shutdown");
+    // Host turns asked for still come (and find nothing to do); the
+    // runtime's shutdown waits for them.
+    this.#deferred = [];
   }
 }
 

@@ -146,7 +146,7 @@ export class ProcessImpl implements Process {
       matchOrOptions === undefined && maybeOptions === undefined &&
       this.alive && this.waitResolve === undefined && this.mailbox.length > 0
     ) {
-      return Promise.resolve(this.mailbox.shift());
+      return this.#taken(this.mailbox.shift());
     }
     let match: ((m: unknown) => boolean) | undefined;
     let options: ReceiveOptions | undefined;
@@ -178,7 +178,7 @@ export class ProcessImpl implements Process {
       throw new ConcurrentReceiveError(this.self);
     }
     if (this.mailbox.length > 0) {
-      if (match === undefined) return Promise.resolve(this.mailbox.shift());
+      if (match === undefined) return this.#taken(this.mailbox.shift());
       let found: unknown;
       try {
         found = this.mailbox.takeFirst(match);
@@ -186,7 +186,7 @@ export class ProcessImpl implements Process {
         this.kernel.exit(this, Crash.from(error));
         return never();
       }
-      if (found !== NO_MATCH) return Promise.resolve(found);
+      if (found !== NO_MATCH) return this.#taken(found);
     }
     if (timeout === 0) return Promise.resolve(undefined);
     // No closure over this call's locals: the resolver is captured by a
@@ -221,13 +221,22 @@ export class ProcessImpl implements Process {
     if (this.mailbox.length > 0) {
       const found = this.mailbox.takeFirst(match);
       if (found !== NO_MATCH) {
-        onMessage(found);
+        this.kernel.resume(this, onMessage, found);
         return true;
       }
     }
     this.waitResolve = onMessage;
     this.waitMatch = match;
     return true;
+  }
+
+  /** A receive that found `message` queued: resolves now, or after the host's turn (Kernel.overdue). */
+  #taken(message: unknown): Promise<unknown> {
+    if (!this.kernel.overdue()) return Promise.resolve(message);
+    const promise = new Promise(captureResolve);
+    this.kernel.defer(this, captured!, message);
+    captured = undefined;
+    return promise;
   }
 
   #onTimeout: (() => void) | undefined = undefined;

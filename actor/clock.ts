@@ -21,6 +21,14 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer that has not fired yet. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Optional: schedules `fn` to run once the host has had a turn: has run
+   * its due timers and looked for I/O. Cancelled with `clearTimeout`. A
+   * runtime uses it to let the host in when its processes have kept it busy
+   * for a while (see `RuntimeOptions.clock`); a clock without it (such as
+   * {@linkcode ManualClock}) turns that off.
+   */
+  yieldToHost?(fn: () => void): TimerHandle;
 }
 
 /**
@@ -43,6 +51,11 @@ export function realClock(): Clock {
       if (handle instanceof LongTimer) handle.cancel();
       else clearTimeout(handle as number);
     },
+    // A zero timer: waiting for it makes the host's event loop poll for I/O
+    // (1–4 ms on Deno, timers being clamped). setImmediate, a MessageChannel
+    // or an async op that completes at once come back sooner, but without
+    // the loop polling I/O (tests/dist_process_test.ts, the flood, shows it).
+    yieldToHost: (fn) => setTimeout(fn, 0),
   };
 }
 

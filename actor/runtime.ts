@@ -28,7 +28,17 @@ export interface RuntimeOptions {
   readonly node?: string;
   /** Creation number (D1). Default: a random non-zero 32-bit number. */
   readonly creation?: number;
-  /** Time and timers. Default: the host's clock. */
+  /**
+   * Time and timers. Default: the host's clock.
+   *
+   * Processes run in the host's microtask queue, so a long run of them (a
+   * busy mailbox, a local ping-pong) would keep the host from its timers and
+   * I/O, and a node from its heartbeats. With a clock that has
+   * `yieldToHost` (the default one does), once processes have kept the host
+   * busy for 50 ms a runtime lets the host have a turn before it resumes
+   * any more of them, much as Erlang's reductions make a busy process
+   * yield.
+   */
   readonly clock?: Clock;
   /** Where abnormal process exits are reported. Default: nowhere. */
   readonly logger?: Logger;
@@ -277,6 +287,7 @@ export class Runtime implements AsyncDisposable {
     return this.#shutdown ??= (async () => {
       this.#kernel.shutdown();
       await this.#kernel.router?.close();
+      await this.#kernel.hostTurnsSettled();
     })();
   }
 

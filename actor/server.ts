@@ -653,6 +653,8 @@ interface CallState extends CallWatch {
   readonly expired: object;
   readonly match: (m: unknown) => boolean;
   readonly settle: (m: unknown) => void;
+  /** `replied` for this state, as a function of the reply. */
+  readonly answer: (value: unknown) => void;
 }
 
 function newCallState(proc: ProcessImpl): CallState {
@@ -677,6 +679,7 @@ function newCallState(proc: ProcessImpl): CallState {
       }
       return isReplyTo(m, state.ref!) || m === state.expired;
     },
+    answer: (value) => replied(state, value),
     // Runs inside the deliverer's `send`: whatever happens, it must not throw.
     settle: (got) => {
       if (!(got instanceof Down) && isReplyTo(got, state.ref!)) {
@@ -692,7 +695,11 @@ function newCallState(proc: ProcessImpl): CallState {
         }
         const ref = state.ref!;
         release(state);
-        // Its reply may still come: drop it on arrival.
+        // A reply that came while this timeout waited for the host's turn
+        // (Kernel.overdue) is dropped now; one still to come, on arrival.
+        if (proc.mailbox.length > 0) {
+          proc.mailbox.removeAll((m) => isReplyTo(m, ref));
+        }
         const abandoned = proc.abandonedCalls ??= new Set();
         abandoned.add(ref.id);
         if (abandoned.size > MAX_ABANDONED) {
@@ -745,7 +752,7 @@ function replyTo(kernel: Kernel, from: From, value: unknown): void {
     state.ref === from.ref
   ) {
     caller!.waitResolve = caller!.waitMatch = undefined;
-    return replied(state, value);
+    return kernel.resume(caller!, state.answer, value);
   }
   from.reply(value);
 }
@@ -845,6 +852,12 @@ function tick(d: Deadline): void {
   d.timer = undefined;
   const proc = d.state.proc;
   if (!d.pending || !proc.alive) return;
+  // Not waiting any more: its answer is on the way (held back for the
+  // host's turn, Kernel.overdue), and clears `pending` as it lands.
+  if (proc.waitResolve !== d.state.settle) {
+    d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
+    return;
+  }
   d.epoch++;
   if (d.epoch < d.due) {
     d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);

@@ -28,7 +28,8 @@
  * - `echo_server`: a server whose `call` answers with the request.
  * - `sink`: counts what arrives; `{ expect: n, notify: pid }` asks for
  *   `{ count, bytes }` once `n` more messages have arrived (Uint8Array
- *   payloads add their length to `bytes`).
+ *   payloads add their length to `bytes`); `{ spin: µs }` keeps it busy
+ *   that long.
  * - `crasher`: `{ crash: "why" }` makes it throw `new Error("why")`; any
  *   other `{ from }` gets `{ from: <crasher pid> }` back.
  * - `control`: `{ from, op: "stop" }` answers `{ stopping: true }`, stops the
@@ -136,6 +137,12 @@ async function sink(proc: Process): Promise<void> {
     }
     count++;
     if (msg instanceof Uint8Array) bytes += msg.byteLength;
+    // `{ spin: µs }` keeps the sink busy that long: a reader slower than
+    // its sender, for tests of liveness under a flood.
+    if (isObject(msg) && typeof msg.spin === "number") {
+      const until = performance.now() + msg.spin / 1000;
+      while (performance.now() < until) { /* busy */ }
+    }
     if (count === expect && notify !== undefined) {
       proc.send(notify, { count, bytes });
       expect = -1;

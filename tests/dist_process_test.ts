@@ -462,3 +462,37 @@ Deno.test("spawn: a supervised counter on a SIGKILLed node is restarted on the n
     await a.stop();
   }
 });
+
+Deno.test("D9: a node flooded by a faster sender still sends its heartbeats", async () => {
+  // The child reads more slowly than the parent writes (its sink spins on
+  // each message), so every read it makes completes at once, for longer
+  // than the tick time. Its reader must still let its ticker run.
+  const tickTime = 400;
+  const { a, b } = await startPair(
+    "flooda@127.0.0.1",
+    "floodb@127.0.0.1",
+    tickTime,
+  );
+  const events = nodeEvents(a);
+  try {
+    const n = 12_000; // 12 000 × 100 µs: 1.2 s of work for the child
+    const result = Promise.withResolvers<{ count: number }>();
+    a.runtime.spawn(async (proc) => {
+      const sink = ["sink", b.name] as const;
+      proc.send(sink, { expect: n, notify: proc.self });
+      for (let i = 0; i < n; i++) proc.send(sink, { spin: 100 });
+      result.resolve(await proc.receive() as { count: number });
+    });
+    const done = await within(result.promise, "the sink's count").catch((e) => {
+      console.log("EVENTS", events.events, a.nodes());
+      throw e;
+    });
+    assert.equal(done.count, n);
+    assert.deepEqual(events.events, [], "no NodeDown during the flood");
+    assert.deepEqual(a.nodes(), [b.name]);
+  } finally {
+    events.stop();
+    await b.close();
+    await a.stop();
+  }
+});

@@ -1,0 +1,74 @@
+// Fairness (actor/_kernel.ts, Kernel.overdue): processes resume each other
+// in microtasks, and a long run of that must still let the host run its
+// timers and I/O, as Erlang's reductions make a busy process yield.
+import assert from "node:assert/strict";
+import { ManualClock, type Pid, Runtime } from "../actor/mod.ts";
+
+/**
+ * Two processes ping-pong until `stop()` says so or `limitMs` has passed;
+ * resolves with how long they played.
+ */
+function pingPong(rt: Runtime, limitMs: number) {
+  let stopped = false;
+  const done = Promise.withResolvers<number>();
+  const start = performance.now();
+  const ponger = rt.spawn(async (proc) => {
+    for (;;) {
+      const from = await proc.receive() as Pid;
+      proc.send(from, "pong");
+    }
+  });
+  rt.spawn(async (proc) => {
+    while (!stopped && performance.now() - start < limitMs) {
+      proc.send(ponger, proc.self);
+      await proc.receive();
+    }
+    done.resolve(performance.now() - start);
+  });
+  return { stop: () => (stopped = true), done: done.promise };
+}
+
+Deno.test("fairness: a timer fires while processes keep each other busy", async () => {
+  await using rt = new Runtime();
+  const game = pingPong(rt, 3_000);
+  let fired = 0;
+  const timer = setTimeout(() => {
+    fired = performance.now();
+    game.stop();
+  }, 20);
+  const played = await game.done;
+  clearTimeout(timer);
+  assert.ok(fired > 0, "the timer fired before the game ended by itself");
+  assert.ok(played < 1_000, `the game stopped on the timer (${played} ms)`);
+});
+
+Deno.test("fairness: a busy mailbox lets the host in too, and its messages keep their order", async () => {
+  await using rt = new Runtime();
+  const n = 20_000;
+  let ticks = 0;
+  const interval = setInterval(() => ticks++, 1);
+  const seen = Promise.withResolvers<boolean>();
+  const pid = rt.spawn(async (proc) => {
+    let inOrder = true;
+    for (let i = 0; i < n; i++) {
+      inOrder &&= await proc.receive() === i;
+      // 20 µs of work per message: 0.4 s for all of them.
+      const until = performance.now() + 0.02;
+      while (performance.now() < until) { /* busy */ }
+    }
+    seen.resolve(inOrder);
+  });
+  for (let i = 0; i < n; i++) rt.send(pid, i);
+  assert.ok(await seen.promise, "every message in order");
+  clearInterval(interval);
+  // With a turn every 50 ms or so, a 1 ms interval fires several times.
+  assert.ok(ticks >= 4, `the interval fired ${ticks} times`);
+});
+
+Deno.test("fairness: a clock without yieldToHost (ManualClock) never holds a process back", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const game = pingPong(rt, 200);
+  assert.ok(await game.done >= 200, "ran to its own end");
+  assert.equal(clock.pending, 0, "no timers asked of the clock");
+});
