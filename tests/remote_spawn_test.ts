@@ -641,38 +641,29 @@ Deno.test("spawn: a SPAWN_REQUEST for another node's pid, or a reply naming one 
   } finally {
     forger.close();
   }
-  const liar = await rawPeer(b);
-  try {
-    const pending = b.spawn({ node: liar.name, name: "anything" });
-    const request = await liar.next(Tag.SPAWN_REQUEST);
-    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
-    await liar.write({
-      tag: Tag.SPAWN_REPLY,
-      to: request.from,
-      ref: request.ref,
-      ok: true,
-      pid: new Pid("third@host", 1, 1),
-    });
-    await rejectsWith(pending, "noconnection");
-  } finally {
-    liar.close();
-  }
-  // Its own name, but not its incarnation: a pid of an earlier creation.
-  const stale = await rawPeer(b);
-  try {
-    const pending = b.spawn({ node: stale.name, name: "anything" });
-    const request = await stale.next(Tag.SPAWN_REQUEST);
-    assert.ok(request?.tag === Tag.SPAWN_REQUEST);
-    await stale.write({
-      tag: Tag.SPAWN_REPLY,
-      to: request.from,
-      ref: request.ref,
-      ok: true,
-      pid: new Pid(stale.name, 1, 2),
-    });
-    await rejectsWith(pending, "noconnection");
-  } finally {
-    stale.close();
+  // A reply naming a pid of a third node, or one of the peer's own name but
+  // not its incarnation (an earlier creation).
+  const forged = [
+    (_peer: string) => new Pid("third@host", 1, 1),
+    (peer: string) => new Pid(peer, 1, 2),
+  ];
+  for (const pidOf of forged) {
+    const liar = await rawPeer(b);
+    try {
+      const pending = b.spawn({ node: liar.name, name: "anything" });
+      const request = await liar.next(Tag.SPAWN_REQUEST);
+      assert.ok(request?.tag === Tag.SPAWN_REQUEST);
+      await liar.write({
+        tag: Tag.SPAWN_REPLY,
+        to: request.from,
+        ref: request.ref,
+        ok: true,
+        pid: pidOf(liar.name),
+      });
+      await rejectsWith(pending, "noconnection");
+    } finally {
+      liar.close();
+    }
   }
 });
 
