@@ -37,6 +37,7 @@ import {
   Tag,
 } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
+import { type RawPeer, rawPeer as openRawPeer } from "./_raw_peer.ts";
 import { assertThrows } from "./_util.ts";
 
 const COOKIE = "global-cookie";
@@ -338,36 +339,8 @@ Deno.test("global: bad input is refused with named errors", async () => {
 });
 
 /** A raw peer that passes the handshake and then speaks frames by hand. */
-async function rawPeer(target: Node, name: string) {
-  const codec = new MsgpackCodec();
-  const conn = await tcpTransport().connect(target.address!);
-  const decoder = new FrameDecoder(codec);
-  const reader = new FrameReader(conn, decoder);
-  const self = { name, creation: 3 };
-  await connectorHandshake(
-    reader,
-    (f) => conn.write(encodeFrame(f, codec)),
-    self,
-    await cookieKey(COOKIE),
-    target.name,
-  );
-  const buf = new Uint8Array(4096);
-  return {
-    pid: (id: number) => new Pid(name, id, self.creation),
-    write: (f: Frame) => conn.write(encodeFrame(f, codec)),
-    /** The next frame the node sends, skipping ticks; null once it closes. */
-    async next(): Promise<Frame | null> {
-      for (;;) {
-        const f = decoder.next();
-        if (f !== undefined && f.tag !== Tag.TICK) return f;
-        if (f !== undefined) continue;
-        const n = await conn.read(buf).catch(() => null);
-        if (n === null) return null;
-        decoder.push(buf.subarray(0, n));
-      }
-    },
-    close: () => conn.close(),
-  };
+function rawPeer(target: Node, name: string): Promise<RawPeer> {
+  return openRawPeer(target, name, COOKIE);
 }
 
 Deno.test("global: on connect a node sends GLOBAL_SYNC of its own names, and answers GLOBAL_PING after it", async () => {

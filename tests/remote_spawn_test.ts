@@ -2,6 +2,7 @@
 // allow-list, atomic links and monitors, failures, servers, and supervisor
 // children that fail over to another node.
 import assert from "node:assert/strict";
+import { rawPeer as openRawPeer } from "./_raw_peer.ts";
 import {
   call,
   Crash,
@@ -18,23 +19,8 @@ import {
   remoteChild,
   RemoteSpawnError,
   startNode,
-  tcpTransport,
 } from "../dist/mod.ts";
-import {
-  connectorHandshake,
-  cookieKey,
-  FrameReader,
-} from "../dist/handshake.ts";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  MsgpackCodec,
-  Pid,
-  Ref,
-  Tag,
-  UnencodableValueError,
-} from "../wire/mod.ts";
+import { Pid, Ref, Tag, UnencodableValueError } from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
 import { idle, settle } from "./_util.ts";
 
@@ -542,31 +528,8 @@ Deno.test("spawn: bad arguments are named errors", async () => {
 });
 
 /** A raw peer that passed the handshake with `node`, speaking frames by hand. */
-async function rawPeer(node: Awaited<ReturnType<typeof startNode>>) {
-  const codec = new MsgpackCodec();
-  const conn = await tcpTransport().connect(node.address!);
-  const reader = new FrameReader(conn, new FrameDecoder(codec));
-  const self = { name: name("raw"), creation: 3 };
-  await connectorHandshake(
-    reader,
-    (f) => conn.write(encodeFrame(f, codec)),
-    self,
-    await cookieKey(COOKIE),
-    node.name,
-  );
-  return {
-    name: self.name,
-    pid: (id: number) => new Pid(self.name, id, self.creation),
-    write: (frame: Frame) => conn.write(encodeFrame(frame, codec)),
-    /** The next frame of `tag`, skipping the others (peer lists, ticks). */
-    async next(tag: number): Promise<Frame | null> {
-      for (;;) {
-        const f = await reader.next();
-        if (f === null || f.tag === tag) return f;
-      }
-    },
-    close: () => conn.close(),
-  };
+function rawPeer(node: Awaited<ReturnType<typeof startNode>>) {
+  return openRawPeer(node, name("raw"), COOKIE);
 }
 
 Deno.test("spawn: the frames on the wire, from a hand-written peer", async () => {
