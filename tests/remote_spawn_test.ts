@@ -21,7 +21,7 @@ import {
   startNode,
 } from "../dist/mod.ts";
 import { Pid, Ref, Tag, UnencodableValueError } from "../wire/mod.ts";
-import { is, probe } from "./_probe.ts";
+import { is, type Probe, probe } from "./_probe.ts";
 import { idle, settle } from "./_util.ts";
 
 const COOKIE = "spawn-cookie";
@@ -175,9 +175,7 @@ Deno.test("spawn: spawnMonitor — a process that dies at once gives exactly one
   assert.equal(down.reason, "normal");
   // Nothing else follows: a second process spawned and answering afterwards
   // proves every frame sent before has been handled.
-  b.allowSpawn("ping", (proc, to: Pid) => proc.send(to, "pong"));
-  await a.spawn({ node: b.name, name: "ping", args: me.pid });
-  assert.equal(await me.next(), "pong");
+  await roundTrip(a, b, me);
   await settle();
   assert.deepEqual(me.seen, []);
   assert.deepEqual(a.runtime.processInfo(me.pid)?.monitors, []);
@@ -194,9 +192,7 @@ Deno.test("spawn: spawnMonitor — demonitor works on the returned ref", async (
   });
   assert.deepEqual(b.runtime.processInfo(pid)?.monitoredBy, [me.pid]);
   assert.ok(me.proc.demonitor(ref));
-  b.allowSpawn("ping", (proc, to: Pid) => proc.send(to, "pong"));
-  await a.spawn({ node: b.name, name: "ping", args: me.pid });
-  assert.equal(await me.next(), "pong");
+  await roundTrip(a, b, me);
   assert.deepEqual(b.runtime.processInfo(pid)?.monitoredBy, []);
 });
 
@@ -242,9 +238,7 @@ Deno.test("spawn: a requester that exits before the reply — a monitor is remov
   const child = await started.promise;
   // The DEMONITOR left right after the reply came; a ping round trip after it.
   const me = await probe(a.runtime);
-  b.allowSpawn("ping", (proc, to: Pid) => proc.send(to, "pong"));
-  await a.spawn({ node: b.name, name: "ping", args: me.pid });
-  assert.equal(await me.next(), "pong");
+  await roundTrip(a, b, me);
   assert.deepEqual(b.runtime.processInfo(child)?.monitoredBy, []);
 });
 
@@ -528,6 +522,20 @@ Deno.test("spawn: bad arguments are named errors", async () => {
 });
 
 /** A raw peer that passed the handshake with `node`, speaking frames by hand. */
+/**
+ * A process spawned on `b` that answers `me` at once: every frame `a` sent
+ * `b` before has been handled by the time the answer arrives.
+ */
+async function roundTrip(
+  a: Awaited<ReturnType<typeof startNode>>,
+  b: Awaited<ReturnType<typeof startNode>>,
+  me: Probe,
+): Promise<void> {
+  b.allowSpawn("ping", (proc, to: Pid) => proc.send(to, "pong"));
+  await a.spawn({ node: b.name, name: "ping", args: me.pid });
+  assert.equal(await me.next(), "pong");
+}
+
 function rawPeer(node: Awaited<ReturnType<typeof startNode>>) {
   return openRawPeer(node, name("raw"), COOKIE);
 }
