@@ -827,7 +827,7 @@ function armDeadline(state: CallState, timeout: number): void {
     };
     proc.signal.addEventListener("abort", () => {
       if (fresh.timer !== undefined) {
-        proc.runtime.clock.clearTimeout(fresh.timer);
+        proc.kernel.clock.clearTimeout(fresh.timer);
       }
       fresh.timer = undefined;
       fresh.pending = false;
@@ -839,32 +839,27 @@ function armDeadline(state: CallState, timeout: number): void {
     d.due = d.epoch + d.limit + 1;
     return;
   }
-  if (d.timer !== undefined) proc.runtime.clock.clearTimeout(d.timer);
+  if (d.timer !== undefined) proc.kernel.clock.clearTimeout(d.timer);
   d.timeout = timeout;
   d.period = Math.max(timeout / TICKS_PER_TIMEOUT, 1);
   d.limit = Math.ceil(timeout / d.period);
   d.due = d.epoch + d.limit;
   const ticker = d;
-  d.timer = proc.runtime.clock.setTimeout(() => tick(ticker), d.period);
+  d.timer = proc.kernel.clock.setTimeout(() => tick(ticker), d.period);
 }
 
 function tick(d: Deadline): void {
   d.timer = undefined;
   const proc = d.state.proc;
   if (!d.pending || !proc.alive) return;
-  // Not waiting any more: its answer is on the way (held back for the
-  // host's turn, Kernel.overdue), and clears `pending` as it lands.
-  if (proc.waitResolve !== d.state.settle) {
-    d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
+  // A call whose answer waits for the host's turn (Kernel.overdue) is not
+  // waiting any more; the answer clears `pending` as it lands.
+  if (proc.waitResolve === d.state.settle && ++d.epoch >= d.due) {
+    d.pending = false;
+    proc.kernel.deliver(proc, d.state.expired);
     return;
   }
-  d.epoch++;
-  if (d.epoch < d.due) {
-    d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
-    return;
-  }
-  d.pending = false;
-  proc.kernel.deliver(proc, d.state.expired);
+  d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
 }
 
 async function stopIn(
