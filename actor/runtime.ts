@@ -35,7 +35,7 @@ export interface RuntimeOptions {
    * busy mailbox, a local ping-pong) would keep the host from its timers and
    * I/O, and a node from its heartbeats. With a clock that has
    * `yieldToHost` (the default one does), once processes have kept the host
-   * busy for 50 ms a runtime lets the host have a turn before it resumes
+   * busy for about 50 ms a runtime lets the host have a turn before it resumes
    * any more of them, much as Erlang's reductions make a busy process
    * yield.
    */

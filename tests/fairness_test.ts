@@ -72,3 +72,39 @@ Deno.test("fairness: a clock without yieldToHost (ManualClock) never holds a pro
   assert.ok(await game.done >= 200, "ran to its own end");
   assert.equal(clock.pending, 0, "no timers asked of the clock");
 });
+
+Deno.test("fairness: a runtime that had a host turn lately asks for no other", async () => {
+  // A ManualClock with yieldToHost: turns come when the test advances it.
+  class TurnClock extends ManualClock {
+    asked = 0;
+    yieldToHost(fn: () => void) {
+      this.asked++;
+      return this.setTimeout(fn, 0);
+    }
+  }
+  const clock = new TurnClock();
+  await using rt = new Runtime({ clock });
+  let got = 0;
+  let burstDone = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    for (;;) {
+      await proc.receive();
+      if (++got % 64 === 0) burstDone.resolve();
+    }
+  });
+  // 64 resumes: the clock is read at least once.
+  const burst = async () => {
+    burstDone = Promise.withResolvers<void>();
+    for (let i = 0; i < 64; i++) rt.send(pid, i);
+    await burstDone.promise;
+  };
+  await burst();
+  assert.equal(clock.asked, 1, "a first run asks for a turn");
+  clock.advance(0); // the turn comes
+  await burst();
+  assert.equal(clock.asked, 1, "none asked within 10 ms of a turn");
+  clock.advance(10);
+  await burst();
+  assert.equal(clock.asked, 2, "asked again once 10 ms have passed");
+  clock.advance(0); // so that shutdown finds no turn pending
+});
