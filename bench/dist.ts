@@ -112,34 +112,40 @@ async function oneway(node: Node, child: ChildNode): Promise<void> {
   report("dist.oneway", n / seconds, "msgs/s");
 }
 
-// Round trips are timed in ROUNDS rounds that alternate with the TCP echo's,
-// so a machine whose speed drifts (this one does, by 2-3x) treats both alike;
-// each figure is the median of its pooled samples.
+// Round trips and TCP echoes are timed in short slices that alternate, so a
+// machine whose speed drifts (this one does, by 2-3x, within a second) treats
+// both alike; each figure is the median of its pooled samples. ROUNDS only
+// groups the slices for the progress notes.
 const ROUNDS = 5;
-const PER_ROUND = 4_400;
+const SLICES_PER_ROUND = 8;
+const PER_SLICE = 500;
 const WARM_UP = 400;
 
-/** One round of Mote round trips to the child's `pong`, in µs. */
-function rttRound(node: Node, child: ChildNode): Promise<number[]> {
+/** `count` Mote round trips to the child's `pong`, in µs. */
+function rttSlice(
+  node: Node,
+  child: ChildNode,
+  count: number,
+): Promise<number[]> {
   const pong = child.pid("pong");
   return inProcess(node, async (proc) => {
     const times: number[] = [];
-    for (let i = 0; i < PER_ROUND; i++) {
+    for (let i = 0; i < count; i++) {
       const t0 = performance.now();
       proc.send(pong, [proc.self, i]);
       await proc.receive();
-      if (i >= WARM_UP) times.push((performance.now() - t0) * 1000);
+      times.push((performance.now() - t0) * 1000);
     }
     return times;
   });
 }
 
-/** One round of bare TCP echoes of 32 bytes, in µs. */
-async function tcpEchoRound(conn: Deno.Conn): Promise<number[]> {
+/** `count` bare TCP echoes of 32 bytes, in µs. */
+async function tcpEchoSlice(conn: Deno.Conn, count: number): Promise<number[]> {
   const out = new Uint8Array(32).fill(7);
   const buf = new Uint8Array(64);
   const times: number[] = [];
-  for (let i = 0; i < PER_ROUND; i++) {
+  for (let i = 0; i < count; i++) {
     const t0 = performance.now();
     await conn.write(out);
     let got = 0;
@@ -148,7 +154,7 @@ async function tcpEchoRound(conn: Deno.Conn): Promise<number[]> {
       if (n === null) throw new Error("the TCP echo closed");
       got += n;
     }
-    if (i >= WARM_UP) times.push((performance.now() - t0) * 1000);
+    times.push((performance.now() - t0) * 1000);
   }
   return times;
 }
@@ -161,14 +167,21 @@ async function rttAndEcho(node: Node, child: ChildNode): Promise<void> {
   conn.setNoDelay(true);
   const rtts: number[] = [];
   const echoes: number[] = [];
+  const median = (xs: number[]) =>
+    percentile([...xs].sort((x, y) => x - y), 0.5);
   try {
+    await rttSlice(node, child, WARM_UP);
+    await tcpEchoSlice(conn, WARM_UP);
     for (let round = 0; round < ROUNDS; round++) {
-      const r = await rttRound(node, child);
-      const e = await tcpEchoRound(conn);
-      const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
+      const r: number[] = [];
+      const e: number[] = [];
+      for (let slice = 0; slice < SLICES_PER_ROUND; slice++) {
+        r.push(...await rttSlice(node, child, PER_SLICE));
+        e.push(...await tcpEchoSlice(conn, PER_SLICE));
+      }
       note(
-        `round ${round}: rtt ${percentile(sorted(r), 0.5).toFixed(1)} us, ` +
-          `tcp echo ${percentile(sorted(e), 0.5).toFixed(1)} us`,
+        `round ${round}: rtt ${median(r).toFixed(1)} us, ` +
+          `tcp echo ${median(e).toFixed(1)} us`,
       );
       rtts.push(...r);
       echoes.push(...e);

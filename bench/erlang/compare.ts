@@ -15,30 +15,13 @@
  * @module
  */
 
+import { Comparison, runFigures } from "./compare_lib.ts";
+
 const here = new URL("./", import.meta.url).pathname;
 const root = new URL("../../", import.meta.url).pathname;
 
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-}
-
-async function run(
-  cmd: string,
-  args: string[],
-  cwd: string,
-): Promise<Figure[]> {
-  const out = await new Deno.Command(cmd, { args, cwd, stderr: "inherit" })
-    .output();
-  if (!out.success) throw new Error(`${cmd} failed`);
-  return new TextDecoder().decode(out.stdout).split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Figure);
-}
-
 // Lower is better for these; higher for the rest.
-const lowerIsBetter = new Set([
+const comparison = new Comparison([
   "spawn_100k_s",
   "spawn_1m_s",
   "bytes_per_process",
@@ -47,23 +30,11 @@ const lowerIsBetter = new Set([
 
 const tmp = await Deno.makeTempDir();
 try {
-  await run("erlc", ["-o", tmp, `${here}local_bench.erl`], root);
-  const best = new Map<string, { mote?: number; erlang?: number }>();
-  const keep = (side: "mote" | "erlang", figures: Figure[]) => {
-    for (const f of figures) {
-      const name = f.name.replace(/^(local|erlang)\./, "");
-      const entry = best.get(name) ?? {};
-      const old = entry[side];
-      const better = old === undefined ||
-        (lowerIsBetter.has(name) ? f.value < old : f.value > old);
-      if (better) entry[side] = f.value;
-      best.set(name, entry);
-    }
-  };
+  await runFigures("erlc", ["-o", tmp, `${here}local_bench.erl`], root);
   for (let round = 0; round < 2; round++) {
-    keep(
+    comparison.keep(
       "erlang",
-      await run("erl", [
+      await runFigures("erl", [
         "+S",
         "1",
         "+P",
@@ -76,22 +47,12 @@ try {
         "main",
       ], root),
     );
-    keep(
+    comparison.keep(
       "mote",
-      await run(Deno.execPath(), ["run", "-A", "bench/local.ts"], root),
+      await runFigures(Deno.execPath(), ["run", "-A", "bench/local.ts"], root),
     );
   }
-  for (const [name, { mote, erlang }] of best) {
-    if (mote === undefined || erlang === undefined) continue;
-    const ratio = lowerIsBetter.has(name) ? erlang / mote : mote / erlang;
-    console.log(JSON.stringify({
-      name: `compare.${name}`,
-      mote,
-      erlang,
-      ratio: Number(ratio.toFixed(2)),
-      better: ratio >= 1 ? "mote" : "erlang",
-    }));
-  }
+  comparison.print();
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
