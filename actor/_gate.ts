@@ -21,6 +21,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       const proc = kernel.lookup(to);
       if (proc !== undefined) kernel.deliver(proc, message);
     },
+    heldBack: () => kernel.heldBack(),
     deliverNamed(name: string, message: unknown): boolean {
       const proc = kernel.names.get(name);
       if (proc === undefined) return false;

@@ -258,6 +258,18 @@ export class Kernel {
     return true;
   }
 
+  /**
+   * While resumes are held back for the host's turn, a promise that
+   * resolves once they have run; otherwise `undefined`. A source of
+   * messages outside the processes (a connection's reader) waits on it, so
+   * it does not fill the mailboxes of processes that cannot run.
+   */
+  heldBack(): Promise<void> | undefined {
+    if (!this.#deferring) return undefined;
+    return (this.#caughtUp ??= Promise.withResolvers<void>()).promise;
+  }
+  #caughtUp: PromiseWithResolvers<void> | undefined = undefined;
+
   /** Resumes `proc` with `fn(value)` once the host has had its turn. */
   defer<T>(proc: ProcessImpl, fn: (value: T) => void, value: T): void {
     this.#deferred.push(proc, fn, value);
@@ -296,7 +308,6 @@ export class Kernel {
     this.#turnDone();
     this.#deferring = false;
     const deferred = this.#deferred;
-    if (deferred.length === 0) return;
     this.#deferred = [];
     for (let i = 0; i < deferred.length; i += 3) {
       // One killed meanwhile stays stopped where it was (P5).
@@ -304,6 +315,9 @@ export class Kernel {
         (deferred[i + 1] as (value: unknown) => void)(deferred[i + 2]);
       }
     }
+    const caughtUp = this.#caughtUp;
+    this.#caughtUp = undefined;
+    caughtUp?.resolve();
   };
 
   send(dest: Dest, message: unknown, from: Pid | undefined): void {

@@ -107,6 +107,13 @@ export interface LocalGate {
     link: boolean,
     ref: Ref | undefined,
   ): boolean;
+  /**
+   * While this runtime holds its processes back to give the host a turn
+   * (fairness, see `RuntimeOptions.clock`), a promise that resolves once
+   * they run again; otherwise `undefined`. A connection's reader waits on it
+   * before reading more, so it does not fill mailboxes that cannot drain.
+   */
+  heldBack(): Promise<void> | undefined;
   /** Makes a fresh reference of this node. */
   makeRef(): Ref;
   /** The local pids currently alive (for diagnostics). */

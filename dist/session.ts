@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import {
   type Frame,
   type FrameDecoder,
@@ -31,6 +32,14 @@ import type { GlobalFrame } from "./global.ts";
 const CHUNK_BYTES = 256 * 1024;
 /** Room the reader offers each read, at least. */
 const READ_BYTES = 64 * 1024;
+// A read that brought this many frames waits for the processes it woke
+// (see the read loop).
+const DRAIN_FRAMES = 32;
+
+/** Resolves on a macrotask, so after every microtask queued before it. */
+function afterMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Traffic counters of one session. */
 export interface SessionStats {
@@ -336,17 +345,27 @@ export class Session {
       await null;
       if (this.#closed) return;
       for (;;) {
+        let frames = 0;
         for (;;) {
           const frame = this.#decoder.next();
           if (frame === undefined) break;
           this.stats.framesIn++;
+          frames++;
           this.#dispatch(frame);
           if (this.#closed) return;
         }
         // Let the processes woken by these frames run first: what they send
         // in reply is then written (send starts the write at once) before
-        // the next read is set up.
-        await null;
+        // the next read is set up. A read of a full socket completes at
+        // once, in a microtask, so after a read that brought many messages
+        // wait for a macrotask, which comes only once the processes have
+        // worked through them all; and while the runtime holds its
+        // processes back for the host, wait for them to run. Otherwise a
+        // fast sender fills a slow process's mailbox without bound.
+        const heldBack = this.#gate.heldBack();
+        if (heldBack !== undefined) await heldBack;
+        else if (frames >= DRAIN_FRAMES) await afterMicrotasks();
+        else await null;
         if (this.#closed) return;
         // A peer that keeps the socket full makes every read complete at
         // once, and this loop could then run for seconds without giving

@@ -101,3 +101,25 @@ Deno.test("writes: a MONITOR and a message queued in one turn leave in one write
   await a.runtime.shutdown();
   await b.runtime.shutdown();
 });
+
+Deno.test("reads: a flood from another node waits in the socket, not in the mailbox", async () => {
+  await using a = await startNode({ name: "fa@127.0.0.1", cookie: "c" });
+  await using b = await startNode({ name: "fb@127.0.0.1", cookie: "c" });
+  const n = 40_000;
+  const done = Promise.withResolvers<number>();
+  const sink = b.runtime.spawn(async (proc) => {
+    let deepest = 0;
+    for (let i = 0; i < n; i++) {
+      await proc.receive();
+      deepest = Math.max(deepest, proc.mailboxLength);
+    }
+    done.resolve(deepest);
+  });
+  await a.connect(b.name, b.address!);
+  for (let i = 0; i < n; i++) a.runtime.send(sink, { i });
+  const deepest = await done.promise;
+  // Reads stop while the frames of the last one are still queued: the
+  // mailbox holds a few reads' worth (64 KiB of ~20-byte frames each), not
+  // the whole flood.
+  assert.ok(deepest < n / 4, `the mailbox was ${deepest} deep`);
+});

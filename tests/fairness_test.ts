@@ -2,7 +2,14 @@
 // in microtasks, and a long run of that must still let the host run its
 // timers and I/O, as Erlang's reductions make a busy process yield.
 import assert from "node:assert/strict";
-import { ManualClock, type Pid, Runtime } from "../actor/mod.ts";
+import {
+  type LocalGate,
+  ManualClock,
+  type Pid,
+  type Router,
+  Runtime,
+} from "../actor/mod.ts";
+import { settle } from "./_util.ts";
 
 /**
  * Two processes ping-pong until `stop()` says so or `limitMs` has passed;
@@ -107,4 +114,54 @@ Deno.test("fairness: a runtime that had a host turn lately asks for no other", a
   await burst();
   assert.equal(clock.asked, 2, "asked again once 10 ms have passed");
   clock.advance(0); // so that shutdown finds no turn pending
+});
+
+Deno.test("fairness: while processes are held back the gate says so, and resolves once they ran", async () => {
+  // Host turns come only when the test gives them.
+  class HeldClock extends ManualClock {
+    turns: (() => void)[] = [];
+    yieldToHost(fn: () => void) {
+      this.turns.push(fn);
+      return -1; // shutdown finds every turn given
+    }
+    giveTurn() {
+      for (const fn of this.turns.splice(0)) fn();
+    }
+  }
+  const clock = new HeldClock();
+  await using rt = new Runtime({ clock });
+  let gate: LocalGate | undefined;
+  rt.attachRouter((g) => {
+    gate = g;
+    return { close: () => Promise.resolve() } as unknown as Router;
+  });
+  let got = 0;
+  const pid = rt.spawn(async (proc) => {
+    for (;;) {
+      await proc.receive();
+      got++;
+    }
+  });
+  const burst = async () => {
+    for (let i = 0; i < 64; i++) rt.send(pid, i);
+    await settle();
+  };
+  await burst(); // asks for a turn, which does not come
+  assert.equal(got, 64);
+  assert.equal(gate!.heldBack(), undefined, "nothing held back yet");
+  clock.advance(60); // over the budget: the next resumes wait
+  await burst();
+  const held = gate!.heldBack();
+  assert.ok(held instanceof Promise, "held back while the turn is overdue");
+  assert.ok(got < 128, `held back after ${got - 64} of the second burst`);
+  let resolved = false;
+  held.then(() => resolved = true);
+  await settle();
+  assert.equal(resolved, false);
+  clock.giveTurn();
+  await held;
+  await settle();
+  assert.equal(got, 128, "every message taken once the turn came");
+  assert.equal(gate!.heldBack(), undefined);
+  clock.giveTurn();
 });
