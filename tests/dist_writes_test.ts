@@ -1,7 +1,8 @@
 // How a session groups frames into writes (docs/protocol.md, "Writes"): a
 // message leaves at once with what was queued before it, and what is queued
 // while a write is in flight leaves together in the next one. Observed by
-// recording the writes of the dialing node's connection.
+// recording the writes of the dialing node's connection. And how its reads
+// wait for the processes they woke ("Reads").
 import assert from "node:assert/strict";
 import { type Pid, Runtime } from "../actor/mod.ts";
 import { startNode, tcpTransport, type Transport } from "../dist/mod.ts";
