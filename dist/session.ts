@@ -356,12 +356,12 @@ export class Session {
         }
         // Let the processes woken by these frames run first: what they send
         // in reply is then written (send starts the write at once) before
-        // the next read is set up. A read of a full socket completes at
-        // once, in a microtask, so after a read that brought many messages
+        // the next read is set up. Reads of a full socket outpace the
+        // processes they feed, so after a read that brought many messages
         // wait for a macrotask, which comes only once the processes have
         // worked through them all; and while the runtime holds its
         // processes back for the host, wait for them to run. Otherwise a
-        // fast sender fills a slow process's mailbox without bound.
+        // fast sender fills a process's mailbox without bound.
         const heldBack = this.#gate.heldBack();
         if (heldBack !== undefined) await heldBack;
         else if (frames >= DRAIN_FRAMES) await afterMicrotasks();
