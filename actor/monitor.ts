@@ -93,6 +93,12 @@ export function watchCall(
   } else if (typeof dest === "string") {
     target = kernel.names.get(dest);
     name = dest;
+  } else if (
+    Array.isArray(dest) && dest[1] === kernel.node &&
+    typeof dest[0] === "string"
+  ) {
+    target = kernel.names.get(dest[0]);
+    name = dest[0];
   }
   if (target === undefined || !watch.proc.alive) return false;
   if (watch.callee !== undefined) return false; // one call at a time
@@ -117,7 +123,14 @@ export function unwatchCall(watch: CallWatch): void {
     callers[watch.slot] = last;
     last.slot = watch.slot;
   }
+  // After a crowd of callers, give the slots back once most are free.
+  if (callers.length > MIN_CALLER_SLOTS && end < callers.length >> 2) {
+    callers.length = callers.length >> 1;
+  }
 }
+
+/** A server keeps at least this many caller slots once it has had callers. */
+const MIN_CALLER_SLOTS = 16;
 
 /**
  * Delivers `Down` for `ref` to `watcher` if it still holds that monitor.

@@ -584,3 +584,71 @@ Deno.test("server: a caller keeps its monitor on a remote server between calls: 
   await a.runtime.shutdown();
   await b.runtime.shutdown();
 });
+
+Deno.test("server: a call by [name, localNode] is answered, watched like one by name, and gets noproc once the name is gone", async () => {
+  await using rt = new Runtime();
+  let holding: From | undefined;
+  const held = Promise.withResolvers<void>();
+  const server = await startServer(rt, {
+    init: (_: undefined, proc) => {
+      proc.register("named");
+      return null;
+    },
+    handleCall: (req: "hold" | "ping", from, state) => {
+      if (req === "ping") return { reply: "pong", state };
+      holding = from;
+      held.resolve();
+      return { noreply: true, state };
+    },
+  }, undefined);
+  const dest = ["named", rt.node] as const;
+  assert.equal(await call(rt, dest, "ping"), "pong");
+  const caller = rt.spawn(async (proc) => {
+    assert.equal(await call(proc, dest, "hold"), "late");
+  });
+  await held.promise;
+  assert.deepEqual(rt.processInfo(caller)!.monitors.map((m) => m.name), [
+    "named",
+  ]);
+  assert.deepEqual(rt.processInfo(server)!.monitoredBy, [caller]);
+  reply(holding!, "late");
+  assert.equal(await rt.whenExited(caller), "normal");
+  assert.deepEqual(rt.processInfo(server)!.monitoredBy, []);
+  await stopServer(rt, server);
+  const error = await call(rt, dest, "ping").catch((e) => e);
+  assertInstanceOf(error, CallError);
+  assert.equal(error.reason, "noproc");
+});
+
+Deno.test("server: after a crowd of callers, the server gives back its caller slots", async () => {
+  await using rt = new Runtime();
+  const held: From[] = [];
+  const allHeld = Promise.withResolvers<void>();
+  let self: Process | undefined;
+  const server = await startServer(rt, {
+    init: (_: undefined, proc) => {
+      self = proc;
+      return null;
+    },
+    handleCall: (_req: null, from, state) => {
+      held.push(from);
+      if (held.length === 200) allHeld.resolve();
+      return { noreply: true, state };
+    },
+  }, undefined);
+  // Internal: the server's caller slots (actor/monitor.ts, watchCall).
+  const slots = () => (self as unknown as { callers?: unknown[] }).callers!;
+  const calls = Array.from({ length: 200 }, () => call(rt, server, null));
+  await allHeld.promise;
+  assert.ok(slots().length >= 200);
+  for (const from of held) reply(from, "ok");
+  assert.deepEqual(new Set(await Promise.all(calls)), new Set(["ok"]));
+  assert.ok(slots().length <= 32, `${slots().length} slots kept`);
+  assert.deepEqual(rt.processInfo(server)!.monitoredBy, []);
+  // And they still serve.
+  held.length = 0;
+  const again = call(rt, server, null);
+  await settle();
+  reply(held[0]!, "again");
+  assert.equal(await again, "again");
+});
