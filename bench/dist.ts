@@ -11,7 +11,7 @@
  * (details go to stderr):
  * - `dist.oneway`: small messages/s to a remote *named* process, counted on arrival;
  * - `dist.rtt_median_us`, `dist.rtt_p99_us`: ping-pong round trips, process to process;
- * - `dist.tcp_echo_median_us`: a bare Deno TCP echo of 32 bytes between the same two processes
+ * - `dist.tcp_echo_median_us`, `dist.tcp_echo_p99_us`: a bare Deno TCP echo of 32 bytes between the same two processes
  *   (timed in rounds that alternate with the round trips', so both see the same machine);
  * - `dist.bulk_mb_s`: 64 KiB `Uint8Array` messages, MB/s (10^6 bytes) counted on arrival;
  * - `dist.kill_detect_ms`: SIGKILL of the child until both `Down(noconnection)` and
@@ -196,6 +196,7 @@ async function rttAndEcho(node: Node, child: ChildNode): Promise<void> {
   report("dist.rtt_median_us", rttMedian, "us");
   report("dist.rtt_p99_us", percentile(rtts, 0.99), "us");
   report("dist.tcp_echo_median_us", echoMedian, "us");
+  report("dist.tcp_echo_p99_us", percentile(echoes, 0.99), "us");
   note(`rtt / tcp echo = ${(rttMedian / echoMedian).toFixed(2)}`);
 }
 
