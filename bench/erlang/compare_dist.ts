@@ -27,44 +27,30 @@ const figures = Deno.args.length > 0 ? Deno.args : ["oneway", "bulk", "rtt"];
 
 const comparison = new Comparison(["rtt_median_us", "rtt_p99_us"]);
 
+/** The arguments that start Erlang node `name` running `dist_bench:fn()`. */
+function erlArgs(dir: string, name: string, fn: string): string[] {
+  return [
+    ...["-name", `${name}@127.0.0.1`, "-setcookie", "bench", "-noshell"],
+    ...["-pa", dir, "-s", "dist_bench", fn],
+  ];
+}
+
 async function erlang(dir: string): Promise<Figure[]> {
-  const node = (name: string, fn: string) =>
-    new Deno.Command("erl", {
-      args: [
-        "-name",
-        `${name}@127.0.0.1`,
-        "-setcookie",
-        "bench",
-        "-noshell",
-        "-pa",
-        dir,
-        "-s",
-        "dist_bench",
-        fn,
-      ],
-      stdout: "null",
-      stderr: "inherit",
-    });
-  const server = node("b", "serve").spawn();
+  const server = new Deno.Command("erl", {
+    args: erlArgs(dir, "b", "serve"),
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
   try {
-    return await runFigures("erl", [
-      "-name",
-      "a@127.0.0.1",
-      "-setcookie",
-      "bench",
-      "-noshell",
-      "-pa",
-      dir,
-      "-s",
-      "dist_bench",
-      "main",
-    ], root);
+    return await runFigures("erl", erlArgs(dir, "a", "main"), root);
   } finally {
     // main halts the server; this only covers a failed run.
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const done = await Promise.race([
       server.status.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 2_000)),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 2_000)),
     ]);
+    clearTimeout(timer);
     if (!done) {
       server.kill("SIGKILL");
       await server.status;
