@@ -94,7 +94,7 @@ export function watchCall(
     target = kernel.names.get(dest);
     name = dest;
   } else if (
-    Array.isArray(dest) && dest[1] === kernel.node &&
+    Array.isArray(dest) && dest.length === 2 && dest[1] === kernel.node &&
     typeof dest[0] === "string"
   ) {
     target = kernel.names.get(dest[0]);
