@@ -23,6 +23,8 @@ export interface RawPeer {
   pid(id: number): Pid;
   /** Writes one frame. */
   write(frame: Frame): Promise<void>;
+  /** Writes raw bytes (a frame no encoder would make, say). */
+  writeBytes(bytes: Uint8Array): Promise<void>;
   /**
    * The next frame the node sends: of `tag` if given (others are skipped),
    * otherwise any but a tick. `null` once the connection ends.
@@ -52,6 +54,7 @@ export async function rawPeer(
     name,
     pid: (id) => new Pid(name, id, self.creation),
     write: (frame) => conn.write(encodeFrame(frame, codec)),
+    writeBytes: (bytes) => conn.write(bytes),
     async next(tag) {
       for (;;) {
         const f = await reader.next().catch(() => null);

@@ -3,20 +3,10 @@
 // node keeps serving everyone else.
 import assert from "node:assert/strict";
 import { Down, Exit, Pid } from "../mod.ts";
-import { NodeDown, startNode, tcpTransport } from "../dist/mod.ts";
-import {
-  connectorHandshake,
-  cookieKey,
-  FrameReader,
-} from "../dist/handshake.ts";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  MsgpackCodec,
-  Tag,
-} from "../wire/mod.ts";
+import { NodeDown, startNode } from "../dist/mod.ts";
+import { encodeFrame, MsgpackCodec, Tag } from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
+import { rawPeer } from "./_raw_peer.ts";
 
 const COOKIE = "hostile-test";
 let seq = 0;
@@ -117,26 +107,13 @@ Deno.test("D10: a malformed frame after the handshake closes that connection wit
   const events: NodeDown[] = [];
   node.onNodeEvent((e) => e instanceof NodeDown && events.push(e));
   // A peer that passes the handshake, then misbehaves.
-  const codec = new MsgpackCodec();
-  const conn = await tcpTransport().connect(node.address!);
+  const evil = await rawPeer(node, `evil${seq}@127.0.0.1`, COOKIE);
   try {
-    const reader = new FrameReader(conn, new FrameDecoder(codec));
-    const evil = { name: `evil${seq}@127.0.0.1`, creation: 7 };
-    await connectorHandshake(
-      reader,
-      (f) => conn.write(encodeFrame(f, codec)),
-      evil,
-      await cookieKey(COOKIE),
-      node.name,
-    );
     // A link from one of its processes, so D7 has something to fire.
-    const { Pid } = await import("../mod.ts");
-    const evilPid = new Pid(evil.name, 1, evil.creation);
-    await conn.write(
-      encodeFrame({ tag: Tag.LINK, from: evilPid, to: watcher.pid }, codec),
-    );
+    const evilPid = evil.pid(1);
+    await evil.write({ tag: Tag.LINK, from: evilPid, to: watcher.pid });
     // A SEND whose body is cut short.
-    await conn.write(new Uint8Array([0, 0, 0, 3, Tag.SEND, 0x01, 0x05]));
+    await evil.writeBytes(new Uint8Array([0, 0, 0, 3, Tag.SEND, 0x01, 0x05]));
     const exit = await watcher.next<Exit>(is(Exit));
     assert.equal(exit.reason, "noconnection");
     assert.ok(exit.from.equals(evilPid));
@@ -147,16 +124,15 @@ Deno.test("D10: a malformed frame after the handshake closes that connection wit
       Deno.inspect(lines),
     );
     // The node closed the socket.
-    const buf = new Uint8Array(256);
-    while ((await conn.read(buf)) !== null) { /* drain what it sent */ }
+    while ((await evil.next()) !== null) { /* drain what it sent */ }
   } finally {
-    conn.close();
+    evil.close();
   }
   await stillServes(node);
 });
 
 /**
- * A node and a raw socket that has passed the handshake as `peerName`:
+ * A node and a raw peer that has passed the handshake as `<base><n>@127.0.0.1`:
  * the socket can then send frames no real node would. `ended` settles with
  * the node's NodeDown for it (rejecting after 5 s, a safety net only).
  */
@@ -167,30 +143,21 @@ async function forgingPeer(base: string) {
     cookie: COOKIE,
     logger,
   });
-  const peerName = `${base}${seq}@127.0.0.1`;
-  const codec = new MsgpackCodec();
-  const conn = await tcpTransport().connect(node.address!);
   const ended = Promise.withResolvers<NodeDown>();
   node.onNodeEvent((e) => e instanceof NodeDown && ended.resolve(e));
   const timer = setTimeout(
     () => ended.reject(new Error("no NodeDown within 5 s")),
     5_000,
   );
-  await connectorHandshake(
-    new FrameReader(conn, new FrameDecoder(codec)),
-    (f) => conn.write(encodeFrame(f, codec)),
-    { name: peerName, creation: 1 },
-    await cookieKey(COOKIE),
-    node.name,
-  );
+  const raw = await rawPeer(node, `${base}${seq}@127.0.0.1`, COOKIE);
   return {
     node,
-    peerName,
+    pid: raw.pid,
     ended: ended.promise,
-    write: (f: Frame) => conn.write(encodeFrame(f, codec)),
+    write: raw.write,
     [Symbol.asyncDispose]: async () => {
       clearTimeout(timer);
-      conn.close();
+      raw.close();
       await node.stop();
     },
   };
@@ -221,7 +188,7 @@ Deno.test("D10: a MONITOR with a ref of the receiving node is a protocol error; 
   // The same ref, forged: it would replace the local watcher's entry.
   await peer.write({
     tag: Tag.MONITOR,
-    from: new Pid(peer.peerName, 1, 1),
+    from: peer.pid(1),
     to: target.pid,
     ref,
   });
