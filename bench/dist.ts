@@ -14,6 +14,9 @@
  * - `dist.tcp_echo_median_us`, `dist.tcp_echo_p99_us`: a bare Deno TCP echo of 32 bytes between the same two processes
  *   (timed in rounds that alternate with the round trips', so both see the same machine);
  * - `dist.bulk_mb_s`: 64 KiB `Uint8Array` messages, MB/s (10^6 bytes) counted on arrival;
+ * - `dist.tcp_bulk_mb_s`: the same bytes over bare Deno TCP between the same two processes,
+ *   written in 64 KiB chunks and read into fresh memory, as a receiver that hands out what it
+ *   reads must (timed in rounds that alternate with the bulk's);
  * - `dist.kill_detect_ms`: SIGKILL of the child until both `Down(noconnection)` and
  *   `NodeDown` arrive here (the later of the two; median of several kills);
  * - `dist.freeze_detect_ratio`: SIGSTOP of an idle child with a 2 000 ms tick until
@@ -61,7 +64,7 @@ let childCount = 0;
 // MOTE_PROFILE_CHILD=dir writes a CPU profile of the first child there.
 const profileDir = Deno.env.get("MOTE_PROFILE_CHILD");
 
-function launch(node: Node, tcpEcho = false): Promise<ChildNode> {
+function launch(node: Node, tcpBaselines = false): Promise<ChildNode> {
   return spawnChildNode({
     ...(profileDir !== undefined && childCount === 0
       ? { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }
@@ -70,7 +73,7 @@ function launch(node: Node, tcpEcho = false): Promise<ChildNode> {
     cookie: COOKIE,
     tickTime: TICK,
     parent: { name: node.name, ...node.address! },
-    tcpEcho,
+    tcpBaselines,
   }).then(async (child) => {
     await node.connect(child.name, child.address);
     return child;
@@ -200,26 +203,77 @@ async function rttAndEcho(node: Node, child: ChildNode): Promise<void> {
   note(`rtt / tcp echo = ${(rttMedian / echoMedian).toFixed(2)}`);
 }
 
+// Bulk transfers alternate with a bare TCP transfer of the same bytes, in
+// rounds, for the same reason as the round trips.
+const BULK_ROUNDS = 8;
+const BULK_PER_ROUND = 1_000; // 64 MiB
+const BULK_WARM_UP = 2_000;
+
+/** A bare TCP transfer of `count` chunks to the child's sink; resolves with seconds taken until it acknowledged them all. */
+async function tcpBulkRound(
+  conn: Deno.Conn,
+  chunk: Uint8Array,
+  count: number,
+): Promise<number> {
+  const header = new Uint8Array(8);
+  new DataView(header.buffer).setFloat64(0, count * chunk.byteLength, true);
+  const ack = new Uint8Array(1);
+  const t0 = performance.now();
+  await conn.write(header);
+  for (let i = 0; i < count; i++) {
+    let off = 0;
+    while (off < chunk.byteLength) off += await conn.write(chunk.subarray(off));
+  }
+  if (await conn.read(ack) !== 1) throw new Error("the TCP sink closed");
+  return (performance.now() - t0) / 1000;
+}
+
 async function bulk(node: Node, child: ChildNode): Promise<void> {
   const payload = new Uint8Array(64 * 1024).fill(1);
-  // Checking the queue after every message keeps a few MiB in flight.
-  await pump(node, child, 500, () => payload, 4 << 20, 0); // warm-up
-  const n = 8_000; // 512 MiB
-  const { seconds, bytes } = await pump(
-    node,
-    child,
-    n,
-    () => payload,
-    4 << 20,
-    0,
-  );
-  if (bytes !== n * payload.byteLength) {
-    throw new Error(
-      `bulk: ${bytes} bytes arrived, expected ${n * payload.byteLength}`,
-    );
+  const conn = await Deno.connect({
+    hostname: HOST,
+    port: child.ready.tcpSinkPort!,
+  });
+  conn.setNoDelay(true);
+  let moteSeconds = 0;
+  let tcpSeconds = 0;
+  try {
+    // Checking the queue after every message keeps a few MiB in flight.
+    // The receiver takes some 2 000 messages to reach its steady speed
+    // (fewer left the first rounds at two thirds of the later ones).
+    await pump(node, child, BULK_WARM_UP, () => payload, 4 << 20, 0);
+    await tcpBulkRound(conn, payload, BULK_WARM_UP);
+    for (let round = 0; round < BULK_ROUNDS; round++) {
+      const n = BULK_PER_ROUND;
+      const { seconds, bytes } = await pump(
+        node,
+        child,
+        n,
+        () => payload,
+        4 << 20,
+        0,
+      );
+      if (bytes !== n * payload.byteLength) {
+        throw new Error(
+          `bulk: ${bytes} bytes arrived, expected ${n * payload.byteLength}`,
+        );
+      }
+      const tcp = await tcpBulkRound(conn, payload, n);
+      const mb = n * payload.byteLength / 1e6;
+      note(
+        `bulk round ${round}: ${(mb / seconds).toFixed(0)} MB/s, ` +
+          `tcp ${(mb / tcp).toFixed(0)} MB/s`,
+      );
+      moteSeconds += seconds;
+      tcpSeconds += tcp;
+    }
+  } finally {
+    conn.close();
   }
-  note(`bulk: ${(bytes / 2 ** 20).toFixed(0)} MiB in ${seconds.toFixed(3)} s`);
-  report("dist.bulk_mb_s", bytes / 1e6 / seconds, "MB/s");
+  const total = BULK_ROUNDS * BULK_PER_ROUND * payload.byteLength / 1e6;
+  report("dist.bulk_mb_s", total / moteSeconds, "MB/s");
+  report("dist.tcp_bulk_mb_s", total / tcpSeconds, "MB/s");
+  note(`bulk / tcp bulk = ${(tcpSeconds / moteSeconds).toFixed(2)}`);
 }
 
 /** Arms a Down (on the child's echo) and a NodeDown watcher; resolves with both arrival times. */

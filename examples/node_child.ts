@@ -16,7 +16,7 @@
  *
  * ```json
  * {"ready":true,"name":"b@127.0.0.1","creation":123,"host":"127.0.0.1","port":40124,
- *  "pids":{"echo":{"id":1,"creation":123},...},"tcpEchoPort":null}
+ *  "pids":{"echo":{"id":1,"creation":123},...},"tcpEchoPort":null,"tcpSinkPort":null}
  * ```
  *
  * The registered processes:
@@ -41,8 +41,14 @@
  *
  * The child stops on its own (exit code 0) when the connection to its parent
  * is lost, or on SIGTERM/SIGINT, so it never outlives the program that
- * started it. With `--tcp-echo` it also runs a bare TCP echo server (a
- * baseline for the benchmark) and reports its port as `tcpEchoPort`.
+ * started it. With `--tcp-baselines` it also runs two bare TCP servers, the
+ * benchmark's baselines, and reports their ports as `tcpEchoPort` and
+ * `tcpSinkPort`:
+ * - the echo writes back whatever it reads;
+ * - the sink takes transfers: an 8-byte header (the number of bytes that
+ *   follow, a little-endian float64), then the bytes, each read into fresh
+ *   memory as a receiver that hands out what it reads must; once all have
+ *   arrived it writes back one byte.
  *
  * Importing this module (rather than running it) gives
  * {@linkcode spawnChildNode}, the parent side: it starts the process, awaits
@@ -74,7 +80,7 @@ export interface ChildConfig {
     readonly port: number;
   };
   /** Also run a bare TCP echo server (benchmark baseline). */
-  readonly tcpEcho?: boolean;
+  readonly tcpBaselines?: boolean;
 }
 
 /** The JSON line a child prints once it is up and connected. */
@@ -93,8 +99,10 @@ export interface ReadyLine {
   readonly pids: Readonly<
     Record<string, { readonly id: number; readonly creation: number }>
   >;
-  /** Port of the TCP echo server, when `--tcp-echo` was given. */
+  /** Port of the bare TCP echo, when `--tcp-baselines` was given. */
   readonly tcpEchoPort: number | null;
+  /** Port of the bare TCP sink, when `--tcp-baselines` was given. */
+  readonly tcpSinkPort: number | null;
 }
 
 // ---------------------------------------------------------------------------
@@ -160,28 +168,24 @@ async function crasher(proc: Process): Promise<void> {
   }
 }
 
-function serveTcpEcho(): { port: number; close: () => Promise<void> } {
+/** A bare TCP server on 127.0.0.1 that runs `serve` on each connection. */
+function serveTcp(
+  serve: (conn: Deno.Conn) => Promise<void>,
+): { port: number; close: () => Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   const serving = (async () => {
     for await (const conn of listener) {
       conn.setNoDelay(true);
       conns.add(conn);
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          for (;;) {
-            const n = await conn.read(buf);
-            if (n === null) break;
-            let off = 0;
-            while (off < n) off += await conn.write(buf.subarray(off, n));
-          }
-        } catch { /* the other side went away */ }
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      })();
+      serve(conn).catch(() => {/* the other side went away */}).finally(
+        () => {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        },
+      );
     }
   })().catch(() => {});
   return {
@@ -192,6 +196,54 @@ function serveTcpEcho(): { port: number; close: () => Promise<void> } {
       await serving;
     },
   };
+}
+
+/** The echo baseline: writes back whatever it reads. */
+async function echoConn(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    let off = 0;
+    while (off < n) off += await conn.write(buf.subarray(off, n));
+  }
+}
+
+/** Size of the sink's reads, the same as a node's read buffers. */
+const SINK_READ_BYTES = 256 * 1024;
+
+/**
+ * The bulk baseline: takes transfers (an 8-byte header giving the length,
+ * then that many bytes), reading each chunk into fresh memory, as a node's
+ * reader does when the binaries it handed out keep its last buffer.
+ */
+async function sinkConn(conn: Deno.Conn): Promise<void> {
+  const header = new Uint8Array(8);
+  const ack = new Uint8Array([1]);
+  let headerBytes = 0;
+  let remaining = 0;
+  for (;;) {
+    const buf = new Uint8Array(SINK_READ_BYTES);
+    const n = await conn.read(buf);
+    if (n === null) return;
+    let off = 0;
+    while (off < n) {
+      if (headerBytes < 8) {
+        header[headerBytes++] = buf[off++]!;
+        if (headerBytes === 8) {
+          remaining = new DataView(header.buffer).getFloat64(0, true);
+        }
+      } else {
+        const take = Math.min(remaining, n - off);
+        remaining -= take;
+        off += take;
+      }
+      if (headerBytes === 8 && remaining === 0) {
+        headerBytes = 0;
+        await conn.write(ack);
+      }
+    }
+  }
 }
 
 type CounterArgs = { readonly global?: string } | null;
@@ -240,7 +292,8 @@ export async function runChild(config: ChildConfig): Promise<void> {
     ...(config.tickTime !== undefined ? { tickTime: config.tickTime } : {}),
   });
   node.allowServer("counter", counterServer(node));
-  const tcp = config.tcpEcho ? serveTcpEcho() : undefined;
+  const echoServer = config.tcpBaselines ? serveTcp(echoConn) : undefined;
+  const sinkServer = config.tcpBaselines ? serveTcp(sinkConn) : undefined;
   const done = Promise.withResolvers<void>();
   const rt = node.runtime;
   const pids: Record<string, { id: number; creation: number }> = {};
@@ -294,14 +347,16 @@ export async function runChild(config: ChildConfig): Promise<void> {
       host: node.address!.host,
       port: node.address!.port,
       pids,
-      tcpEchoPort: tcp?.port ?? null,
+      tcpEchoPort: echoServer?.port ?? null,
+      tcpSinkPort: sinkServer?.port ?? null,
     };
     console.log(JSON.stringify(ready));
     await done.promise;
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
-    await tcp?.close();
+    await echoServer?.close();
+    await sinkServer?.close();
     await node.stop();
   }
 }
@@ -340,7 +395,7 @@ function readConfig(args: string[]): ChildConfig {
         },
       }
       : {}),
-    tcpEcho: get("tcp-echo") === "true",
+    tcpBaselines: get("tcp-baselines") === "true",
   };
 }
 
@@ -406,7 +461,7 @@ export async function spawnChildNode(
       `--parent-port=${options.parent.port}`,
     );
   }
-  if (options.tcpEcho) args.push("--tcp-echo");
+  if (options.tcpBaselines) args.push("--tcp-baselines");
   const process = new Deno.Command(Deno.execPath(), {
     args,
     cwd: repoRoot,
