@@ -409,6 +409,8 @@ export interface FrameDecoderOptions {
 
 const EMPTY = new Uint8Array(0);
 const MIN_BUFFER = 256 * 1024;
+// Frames from this size up decide the size of a new buffer (#makeRoom).
+const LARGE_FRAME = 4 * 1024;
 
 /**
  * Cuts a byte stream into frames. Feed it chunks of any size with
@@ -423,7 +425,7 @@ const MIN_BUFFER = 256 * 1024;
  * length is known gets its whole room reserved at once, so a large frame
  * arriving in small pieces is not re-copied. Binary payload values are views
  * of that buffer (never overwritten afterwards), so holding one keeps its
- * buffer (at most 64 KiB, or the frame's size) alive.
+ * buffer (about 256 KiB, or the frame's size) alive.
  *
  * @example
  * ```ts
@@ -448,6 +450,8 @@ export class FrameDecoder {
   #lent = false;
   // Stream offset of #buf[#start].
   #consumed = 0;
+  // Size (with its prefix) of the last frame: the guess for the next one's.
+  #lastFrame = 0;
   #failed: WireError | undefined;
   // Node and registered names repeat in every frame of a connection. One
   // reader serves every frame.
@@ -475,8 +479,9 @@ export class FrameDecoder {
   }
 
   /**
-   * Free space at the end of the decoder's buffer, at least `min` bytes, to
-   * read the stream into directly (saving the copy {@linkcode
+   * Free space at the end of the decoder's buffer, at least `min` bytes
+   * (or, if fewer, at least the rest of a frame that has begun), to read
+   * the stream into directly (saving the copy {@linkcode
    * FrameDecoder.push} makes); then {@linkcode FrameDecoder.commit} the
    * number of bytes read. The view is valid until the next call that adds
    * bytes.
@@ -496,7 +501,14 @@ export class FrameDecoder {
     if (!Number.isInteger(min) || min < 1) {
       throw new RangeError(`writable needs a positive integer, got ${min}`);
     }
-    if (this.#end + min > this.#buf.length) this.#makeRoom(min);
+    if (this.#end + min > this.#buf.length) {
+      // The rest of a pending frame that fits is room enough: a buffer
+      // then ends at a frame boundary rather than leaving a piece to copy.
+      const rest = this.#pendingRest();
+      if (rest === 0 || this.#end + rest > this.#buf.length) {
+        this.#makeRoom(min);
+      }
+    }
     return this.#buf.subarray(this.#end);
   }
 
@@ -512,20 +524,39 @@ export class FrameDecoder {
     this.#end += n;
   }
 
+  // Bytes still missing from the pending frame, if its length is known and
+  // acceptable; else 0.
+  #pendingRest(): number {
+    const unread = this.#end - this.#start;
+    if (unread < 4) return 0;
+    const length = readU32(this.#buf, this.#start);
+    if (length === 0 || length > this.#max) return 0;
+    return Math.max(0, 4 + length - unread);
+  }
+
   #makeRoom(n: number): void {
     const buf = this.#buf;
     const start = this.#start;
     const unread = this.#end - start;
     let need = unread + n;
+    let unit = this.#lastFrame;
     if (unread >= 4) {
       // Reserve the whole pending frame now, so its later pieces fit.
       const length = readU32(buf, start);
-      if (length <= this.#max) need = Math.max(need, 4 + length);
+      if (length <= this.#max) {
+        need = Math.max(need, 4 + length);
+        unit = 4 + length;
+      }
     }
     if (!this.#lent && need <= buf.length) {
       buf.copyWithin(0, start, this.#end);
     } else {
-      const next = new Uint8Array(Math.max(need, MIN_BUFFER, unread * 2));
+      let size = Math.max(need, MIN_BUFFER, unread * 2);
+      // A new buffer starts at a frame. Sized to a whole number of large
+      // frames like the last, a stream of them ends each buffer at a frame
+      // boundary, and no frame is left to copy into the next.
+      if (unit >= LARGE_FRAME) size = Math.ceil(size / unit) * unit;
+      const next = new Uint8Array(size);
       next.set(buf.subarray(start, this.#end));
       this.#buf = next;
       this.#lent = false;
@@ -573,6 +604,7 @@ export class FrameDecoder {
       );
     }
     if (carriesPayload(tag)) this.#lent = true;
+    this.#lastFrame = 4 + length;
     this.#consumed += 4 + length;
     if (end === this.#end && !this.#lent) {
       this.#start = this.#end = 0;
