@@ -356,6 +356,12 @@ export function smallValues(): {
       case 7:
         return pick([
           new Uint8Array([1, 2]),
+          new Uint8Array(0),
+          new Uint8Array(255).fill(3),
+          new Uint8Array(256).fill(4),
+          new Uint8Array(65_535).fill(5),
+          new Uint8Array(65_536).fill(6),
+          new Uint8Array(8).subarray(2, 5),
           10n,
           new Date(0),
           new Map([[1, 2]]),

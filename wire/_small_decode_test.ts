@@ -58,8 +58,11 @@ Deno.test("small decode: on damaged input it gives up or agrees with the library
     let damaged = bytes;
     if (cut === 0 && bytes.length > 0) {
       damaged = bytes.subarray(0, int(bytes.length));
-    } else if (cut === 1) damaged = Uint8Array.of(...bytes, int(256));
-    else if (bytes.length > 0) bytes[int(bytes.length)] = int(256);
+    } else if (cut === 1) {
+      damaged = new Uint8Array(bytes.length + 1);
+      damaged.set(bytes);
+      damaged[bytes.length] = int(256);
+    } else if (bytes.length > 0) bytes[int(bytes.length)] = int(256);
     const got = small.decode(damaged);
     if (got === SMALL_DECODE_BAIL) continue;
     let expected: unknown;

@@ -3,7 +3,7 @@
 // would (same integer widths, float64 for the rest, the same headers and the
 // codec's pid and ref layout), without the library's fixed cost per call and
 // without the codec's validation walk, which plain numbers, ASCII strings,
-// arrays, plain objects, pids and refs do not need. Anything else (and
+// arrays, plain objects, Uint8Arrays, pids and refs do not need. Anything else (and
 // anything big) makes it give up, and the caller takes the full path, so
 // refusals and their messages stay the codec's. wire/_small_encode_test.ts
 // checks byte equality with the full path on generated values.
@@ -13,6 +13,13 @@ import { Pid, Ref } from "./terms.ts";
 
 /** Returned when the fast path does not handle the value. */
 export const SMALL_ENCODE_BAIL: unique symbol = Symbol("mote.small_encode");
+
+/**
+ * Key of a codec's method that appends a payload straight to a frame
+ * writer, or returns false to take `encodeShared` (see frame_encoder.ts).
+ * A symbol this package does not export: no part of the public API.
+ */
+export const ENCODE_INTO: unique symbol = Symbol("mote.encode_into");
 
 const MAX_DEPTH = 8;
 // Values bigger than this go the full path (which also bounds this buffer).
@@ -26,7 +33,15 @@ const U32_MAX = 0xffff_ffff;
 
 /** Encodes small values without the library; see the file comment. */
 export class SmallEncoder {
-  readonly #w = new ByteWriter(256);
+  readonly #own = new ByteWriter(256);
+  // Where this call writes: #own, or the caller's writer (encodeInto).
+  #w = this.#own;
+  // Position in #w where this call's value starts.
+  #start = 0;
+  // Binary payload bytes written by this call; encodeInto leaves them out
+  // of MAX_BYTES, since they are copied once, straight into place.
+  #binBytes = 0;
+  #countBinaries = true;
   readonly #maxDepth: number;
 
   /** An encoder that leaves containers nested `maxDepth` deep to the full path. */
@@ -39,10 +54,36 @@ export class SmallEncoder {
    * overwrites, or {@linkcode SMALL_ENCODE_BAIL}.
    */
   encode(value: unknown): Uint8Array | typeof SMALL_ENCODE_BAIL {
-    const w = this.#w;
-    w.pos = 0;
-    if (!this.#value(value, 0) || w.pos > MAX_BYTES) return SMALL_ENCODE_BAIL;
+    const w = this.#own;
+    this.#w = w;
+    w.pos = this.#start = this.#binBytes = 0;
+    this.#countBinaries = true;
+    if (!this.#value(value, 0) || this.#over()) return SMALL_ENCODE_BAIL;
     return w.buf.subarray(0, w.pos);
+  }
+
+  /**
+   * Appends the msgpack bytes of `value` to `w` and returns true, or
+   * returns false with `w` as it was. Binaries of any size are copied
+   * straight into `w`: the one copy a frame needs.
+   */
+  encodeInto(w: ByteWriter, value: unknown): boolean {
+    this.#w = w;
+    this.#start = w.pos;
+    this.#binBytes = 0;
+    this.#countBinaries = false;
+    try {
+      if (this.#value(value, 0) && !this.#over()) return true;
+      w.pos = this.#start;
+      return false;
+    } finally {
+      this.#w = this.#own;
+    }
+  }
+
+  #over(): boolean {
+    const bytes = this.#w.pos - this.#start;
+    return (this.#countBinaries ? bytes : bytes - this.#binBytes) > MAX_BYTES;
   }
 
   #value(v: unknown, depth: number): boolean {
@@ -59,11 +100,12 @@ export class SmallEncoder {
           this.#w.u8(0xc0);
           return true;
         }
-        if (depth >= this.#maxDepth || this.#w.pos > MAX_BYTES) return false;
+        if (depth >= this.#maxDepth || this.#over()) return false;
         if (Array.isArray(v)) return this.#array(v, depth);
         if (v instanceof Pid) return this.#term(EXT_PID, v);
         if (v instanceof Ref) return this.#term(EXT_REF, v);
         const proto = Object.getPrototypeOf(v);
+        if (proto === Uint8Array.prototype) return this.#bin(v as Uint8Array);
         if (proto !== Object.prototype && proto !== null) return false;
         return this.#object(v as Record<string, unknown>, depth);
       }
@@ -113,6 +155,29 @@ export class SmallEncoder {
       w.u32(Math.floor(v / TWO_32) >>> 0);
       w.u32(v >>> 0);
     }
+    return true;
+  }
+
+  // bin 8/16/32, as msgpack writes a Uint8Array.
+  #bin(b: Uint8Array): boolean {
+    const n = b.length;
+    if (n > U32_MAX) return false;
+    const w = this.#w;
+    if (this.#countBinaries && w.pos - this.#start + n > MAX_BYTES) {
+      return false;
+    }
+    if (n < 0x100) {
+      w.u8(0xc4);
+      w.u8(n);
+    } else if (n < 0x10000) {
+      w.u8(0xc5);
+      w.u16(n);
+    } else {
+      w.u8(0xc6);
+      w.u32(n);
+    }
+    w.bytes(b);
+    this.#binBytes += n;
     return true;
   }
 

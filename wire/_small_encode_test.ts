@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { Encoder, ExtensionCodec } from "@msgpack/msgpack";
 import { ByteWriter } from "./_bytes.ts";
 import { MsgpackCodec } from "./codec.ts";
-import { SMALL_ENCODE_BAIL, SmallEncoder } from "./_small_encode.ts";
+import {
+  ENCODE_INTO,
+  SMALL_ENCODE_BAIL,
+  SmallEncoder,
+} from "./_small_encode.ts";
+import { decodeFrame } from "./frame_decoder.ts";
+import { encodeFrame, FrameWriter } from "./frame_encoder.ts";
+import { Tag } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
 import { smallValues } from "./_samples_test.ts";
 
@@ -74,6 +81,9 @@ Deno.test("small encode: what it leaves to the full path is still refused or car
       new Pid("nö@h", 1, 1),
       new Array(65).fill(0),
       "x".repeat(1025),
+      new (class Bytes extends Uint8Array {})(2),
+      new Int8Array(2),
+      new Uint8Array(16 * 1024 + 1),
     ]
   ) {
     assert.equal(small.encode(v), SMALL_ENCODE_BAIL, Deno.inspect(v));
@@ -88,4 +98,52 @@ Deno.test("small encode: a codec's maxDepth still applies", () => {
   const shallow = new MsgpackCodec({ maxDepth: 2 });
   assert.deepStrictEqual(shallow.decode(shallow.encode([[1]])), [[1]]);
   assert.throws(() => shallow.encode([[[1]]]), /levels deep/);
+});
+
+Deno.test("small encode: into a writer, binaries of any size are the library's bytes, after what was there", () => {
+  const small = new SmallEncoder(100);
+  const pid = new Pid("a@h", 7, 1);
+  for (const size of [0, 5, 255, 256, 65_535, 65_536, 300_000]) {
+    const bin = new Uint8Array(size).map((_, i) => i * 31);
+    for (const v of [bin, { data: bin, from: pid }, [bin, bin.subarray(1)]]) {
+      const w = new ByteWriter(16);
+      w.u32(0xdeadbeef);
+      assert.equal(small.encodeInto(w, v), true, `${size}`);
+      assert.deepStrictEqual(
+        w.buf.subarray(0, 4),
+        Uint8Array.of(0xde, 0xad, 0xbe, 0xef),
+      );
+      assert.deepStrictEqual(w.buf.slice(4, w.pos), library.encode(v));
+    }
+  }
+});
+
+Deno.test("small encode: into a writer, what it leaves to the full path leaves the writer as it was", () => {
+  const small = new SmallEncoder(100);
+  const w = new ByteWriter(16);
+  w.u32(42);
+  const big = new Array(60).fill("x".repeat(1000)); // 60 KB that is not binary
+  for (const v of [[1, 2, undefined], { a: new Uint8Array(9), b: 1n }, big]) {
+    assert.equal(small.encodeInto(w, v), false, Deno.inspect(v).slice(0, 40));
+    assert.equal(w.pos, 4);
+  }
+  // and the writer still takes the next value
+  assert.equal(small.encodeInto(w, "ok"), true);
+  assert.deepStrictEqual(w.buf.slice(4, w.pos), library.encode("ok"));
+});
+
+Deno.test("small encode: a frame carries a binary the same through the fast path or the full one", () => {
+  const codec = new MsgpackCodec();
+  assert.equal(typeof codec[ENCODE_INTO], "function");
+  const to = new Pid("a@h", 1, 1);
+  const message = { bytes: new Uint8Array(100_000).fill(9), n: 1n }; // bigint: full path
+  const fast = { bytes: message.bytes, n: 1 };
+  for (const m of [message, fast, message.bytes]) {
+    const one = encodeFrame({ tag: Tag.SEND, to, message: m }, codec);
+    const writer = new FrameWriter(codec);
+    writer.write({ tag: Tag.SEND, to, message: m });
+    assert.deepStrictEqual(writer.take(), one);
+    const back = decodeFrame(one, codec) as { message: unknown };
+    assert.deepStrictEqual(back.message, m);
+  }
 });

@@ -13,7 +13,11 @@ import {
   type ExtensionCodecType,
 } from "@msgpack/msgpack";
 import { SMALL_DECODE_BAIL, SmallDecoder } from "./_small_decode.ts";
-import { SMALL_ENCODE_BAIL, SmallEncoder } from "./_small_encode.ts";
+import {
+  ENCODE_INTO,
+  SMALL_ENCODE_BAIL,
+  SmallEncoder,
+} from "./_small_encode.ts";
 import {
   ByteReader,
   ByteWriter,
@@ -266,6 +270,15 @@ export class MsgpackCodec implements Codec {
     } finally {
       this.#encodeLevel = 0;
     }
+  }
+
+  /**
+   * Appends the bytes of a value the fast path takes straight to a frame
+   * writer (binaries copied once); false, leaving `w` as it was, otherwise.
+   * @ignore
+   */
+  [ENCODE_INTO](w: ByteWriter, value: unknown): boolean {
+    return this.#smallEncoder.encodeInto(w, value);
   }
 
   /** Decodes exactly one value from all of `bytes`; throws if malformed. */

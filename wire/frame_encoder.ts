@@ -7,7 +7,8 @@
  */
 
 import { ByteWriter, checkUint, U16_MAX, U32_MAX } from "./_bytes.ts";
-import type { Codec } from "./codec.ts";
+import type { Codec, MsgpackCodec } from "./codec.ts";
+import { ENCODE_INTO } from "./_small_encode.ts";
 import { UnencodableValueError } from "./errors.ts";
 import {
   CHALLENGE_BYTES,
@@ -75,8 +76,11 @@ function payload(
   value: unknown,
   path: string,
 ): void {
+  const c = codec as Partial<Pick<MsgpackCodec, typeof ENCODE_INTO>>;
   let bytes: Uint8Array;
   try {
+    // The codec's fast path writes in place: a binary is copied once.
+    if (c[ENCODE_INTO] !== undefined && c[ENCODE_INTO](w, value)) return;
     bytes = codec.encodeShared !== undefined
       ? codec.encodeShared(value)
       : codec.encode(value);
