@@ -555,7 +555,9 @@ export class FrameDecoder {
       // A new buffer starts at a frame. Sized to a whole number of large
       // frames like the last, a stream of them ends each buffer at a frame
       // boundary, and no frame is left to copy into the next.
-      if (unit >= LARGE_FRAME) size = Math.ceil(size / unit) * unit;
+      if (unit >= LARGE_FRAME && unit <= MIN_BUFFER) {
+        size = Math.ceil(size / unit) * unit;
+      }
       const next = new Uint8Array(size);
       next.set(buf.subarray(start, this.#end));
       this.#buf = next;

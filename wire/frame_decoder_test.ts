@@ -483,6 +483,38 @@ Deno.test("stream: equal large frames read in pieces of any size leave no piece 
   );
 });
 
+Deno.test("stream: after one big frame, small frames get buffers of the usual size", () => {
+  const to = new Pid("a@h", 1, 1);
+  const big = encodeFrame(
+    { tag: Tag.SEND, to, message: new Uint8Array(4 << 20) },
+    codec,
+  );
+  const small = encodeFrame(
+    { tag: Tag.SEND, to, message: new Uint8Array(10_000) },
+    codec,
+  );
+  const d = new FrameDecoder(codec);
+  const feed = (bytes: Uint8Array) => {
+    for (let off = 0; off < bytes.length;) {
+      const room = d.writable(65_536);
+      const n = Math.min(room.length, 100_000, bytes.length - off);
+      room.set(bytes.subarray(off, off + n));
+      d.commit(n);
+      off += n;
+      drain(d);
+    }
+  };
+  feed(big);
+  for (let i = 0; i < 100; i++) {
+    const room = d.writable(65_536);
+    assert.ok(
+      room.buffer.byteLength <= 512 * 1024,
+      `${room.buffer.byteLength}`,
+    );
+    feed(small);
+  }
+});
+
 Deno.test("stream: commit beyond the writable room is a RangeError", () => {
   const d = new FrameDecoder(codec);
   const room = d.writable(16);
