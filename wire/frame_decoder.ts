@@ -425,7 +425,7 @@ const LARGE_FRAME = 4 * 1024;
  * length is known gets its whole room reserved at once, so a large frame
  * arriving in small pieces is not re-copied. Binary payload values are views
  * of that buffer (never overwritten afterwards), so holding one keeps its
- * buffer (about 256 KiB, or the frame's size) alive.
+ * buffer (256 KiB to 512 KiB, or the frame's size) alive.
  *
  * @example
  * ```ts
