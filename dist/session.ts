@@ -378,8 +378,15 @@ export class Session {
           await new Promise<void>((resolve) => setTimeout(resolve, 0));
           if (this.#closed) return;
         }
-        // Straight into the decoder's buffer: no copy on the way in.
-        const n = await this.#conn.read(decoder.writable(READ_BYTES));
+        // Straight into the decoder's buffer: no copy on the way in. Asking
+        // only for the rest of a large frame that has begun lets a buffer
+        // end with it, so no piece of it is copied into the next one.
+        const needed = decoder.needed;
+        const n = await this.#conn.read(
+          decoder.writable(
+            needed > 0 && needed < READ_BYTES ? needed : READ_BYTES,
+          ),
+        );
         if (this.#closed) return;
         if (n === null) {
           this.close("connection_closed");

@@ -479,12 +479,12 @@ export class FrameDecoder {
   }
 
   /**
-   * Free space at the end of the decoder's buffer, at least `min` bytes
-   * (or, if fewer, at least the rest of a frame that has begun), to read
-   * the stream into directly (saving the copy {@linkcode
+   * Free space at the end of the decoder's buffer, at least `min` bytes, to
+   * read the stream into directly (saving the copy {@linkcode
    * FrameDecoder.push} makes); then {@linkcode FrameDecoder.commit} the
    * number of bytes read. The view is valid until the next call that adds
-   * bytes.
+   * bytes. Asking for no more than {@linkcode FrameDecoder.needed} when a
+   * frame has begun lets a buffer end where that frame does.
    *
    * @example
    * ```ts
@@ -501,14 +501,7 @@ export class FrameDecoder {
     if (!Number.isInteger(min) || min < 1) {
       throw new RangeError(`writable needs a positive integer, got ${min}`);
     }
-    if (this.#end + min > this.#buf.length) {
-      // The rest of a pending frame that fits is room enough: a buffer
-      // then ends at a frame boundary rather than leaving a piece to copy.
-      const rest = this.#pendingRest();
-      if (rest === 0 || this.#end + rest > this.#buf.length) {
-        this.#makeRoom(min);
-      }
-    }
+    if (this.#end + min > this.#buf.length) this.#makeRoom(min);
     return this.#buf.subarray(this.#end);
   }
 
@@ -522,16 +515,6 @@ export class FrameDecoder {
       );
     }
     this.#end += n;
-  }
-
-  // Bytes still missing from the pending frame, if its length is known and
-  // acceptable; else 0.
-  #pendingRest(): number {
-    const unread = this.#end - this.#start;
-    if (unread < 4) return 0;
-    const length = readU32(this.#buf, this.#start);
-    if (length === 0 || length > this.#max) return 0;
-    return Math.max(0, 4 + length - unread);
   }
 
   #makeRoom(n: number): void {
@@ -619,6 +602,29 @@ export class FrameDecoder {
   #fail(e: WireError): WireError {
     this.#failed = e;
     return e;
+  }
+
+  /**
+   * Bytes still to come before the frame that has begun is whole: 0 if none
+   * has begun, or its length prefix is not all here yet (or is refused).
+   *
+   * @example
+   * ```ts
+   * import { encodeFrame, FrameDecoder, MsgpackCodec, Tag } from "./mod.ts";
+   * const codec = new MsgpackCodec();
+   * const bytes = encodeFrame({ tag: Tag.HANDSHAKE_REFUSE, reason: "busy" }, codec);
+   * const decoder = new FrameDecoder(codec);
+   * decoder.push(bytes.subarray(0, 6));
+   * if (decoder.next() !== undefined) throw new Error();
+   * if (decoder.needed !== bytes.length - 6) throw new Error();
+   * ```
+   */
+  get needed(): number {
+    const unread = this.#end - this.#start;
+    if (unread < 4) return 0;
+    const length = readU32(this.#buf, this.#start);
+    if (length === 0 || length > this.#max) return 0;
+    return Math.max(0, 4 + length - unread);
   }
 
   /** Bytes pushed but not yet returned as frames. */

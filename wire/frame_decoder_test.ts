@@ -458,7 +458,12 @@ Deno.test("stream: equal large frames read in pieces of any size leave no piece 
   const buffers = new Set<ArrayBufferLike>();
   const got: Uint8Array[] = [];
   for (let off = 0; off < all.length;) {
-    const room = d.writable(65_536);
+    // As a session asks: the rest of a frame that has begun, at most 64 KiB.
+    const needed = d.needed;
+    const room = d.writable(
+      needed > 0 && needed < 65_536 ? needed : 65_536,
+    );
+    assert.ok(room.length >= Math.min(needed || 65_536, 65_536));
     buffers.add(room.buffer);
     // Reads return what the socket has: from a few bytes to all there is.
     const cap = rand() < 0.2 ? 1 + Math.floor(rand() * 64) : 200_000;
@@ -513,6 +518,25 @@ Deno.test("stream: after one big frame, small frames get buffers of the usual si
     );
     feed(small);
   }
+});
+
+Deno.test("stream: needed counts what the begun frame still lacks", () => {
+  const bytes = encodeFrame(
+    { tag: Tag.SEND, to: new Pid("a@h", 1, 1), message: new Uint8Array(500) },
+    codec,
+  );
+  const d = new FrameDecoder(codec);
+  assert.equal(d.needed, 0);
+  d.push(bytes.subarray(0, 3)); // the length prefix is not all here
+  assert.equal(d.needed, 0);
+  d.push(bytes.subarray(3, 100));
+  assert.equal(d.needed, bytes.length - 100);
+  d.push(bytes.subarray(100));
+  assert.equal(d.needed, 0);
+  assert.ok(d.next() !== undefined);
+  assert.equal(d.needed, 0);
+  d.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff)); // a length above the limit
+  assert.equal(d.needed, 0);
 });
 
 Deno.test("stream: commit beyond the writable room is a RangeError", () => {
