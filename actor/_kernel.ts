@@ -225,7 +225,8 @@ export class Kernel {
   // spell matters: a node answering one message per I/O turn would
   // otherwise pay a host timer every 32 messages, 2 µs a message.)
   #resumes = 0;
-  #turn: TimerHandle | undefined = undefined;
+  // A quiet-spell turn has been asked for and has not come yet.
+  #probing = false;
   // When the last turn came, or, while one is pending, when it was asked.
   #turnAt = -Infinity;
   #deferring = false;
@@ -245,10 +246,17 @@ export class Kernel {
     if ((++this.#resumes & 31) !== 0) return false;
     if (this.clock.yieldToHost === undefined || this.stopped) return false;
     const now = this.clock.now();
-    if (this.#turn === undefined) {
+    if (!this.#probing) {
       if (now - this.#turnAt >= TURN_QUIET_MS) {
         this.#turnAt = now; // the budget counts from here
-        this.#turn = this.#askTurn(this.#turnCame);
+        this.#probing = true;
+        this.#turnsPending++;
+        // Setting a host timer costs tens of µs when timers are cold (and
+        // they are, in a node answering one message per I/O turn): leave it
+        // until the process about to resume has run to its next await, with
+        // what it sends written. Its continuation is one microtask away,
+        // queued after this one; the probe, two.
+        queueMicrotask(this.#probeLater);
       }
       return false;
     }
@@ -287,6 +295,14 @@ export class Kernel {
     await (this.#turnsSettled ??= Promise.withResolvers<void>()).promise;
   }
 
+  #probeLater = (): void => queueMicrotask(this.#probe);
+
+  #probe = (): void => {
+    // Counted in #turnsPending since it was queued.
+    if (this.stopped) this.#turnCame();
+    else this.clock.yieldToHost!(this.#turnCame);
+  };
+
   #askTurn(fn: () => void): TimerHandle {
     this.#turnsPending++;
     return this.clock.yieldToHost!(fn);
@@ -299,7 +315,7 @@ export class Kernel {
   }
 
   #turnCame = (): void => {
-    this.#turn = undefined;
+    this.#probing = false;
     this.#turnAt = this.clock.now();
     this.#turnDone();
   };

@@ -116,6 +116,50 @@ Deno.test("fairness: a runtime that had a host turn lately asks for no other", a
   clock.advance(0); // so that shutdown finds no turn pending
 });
 
+Deno.test("fairness: the host timer of a quiet-spell turn is set after the resumed process ran", async () => {
+  // Setting a host timer is slow when timers are cold; a process answering
+  // a message must not wait for it.
+  const log: string[] = [];
+  class TurnClock extends ManualClock {
+    override now() {
+      log.push("clock");
+      return super.now();
+    }
+    yieldToHost(fn: () => void) {
+      log.push("timer");
+      return this.setTimeout(fn, 0);
+    }
+  }
+  const clock = new TurnClock();
+  await using rt = new Runtime({ clock });
+  const done = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    for (let i = 1;; i++) {
+      const m = await proc.receive();
+      log.push(`ran ${m}`);
+      if (i === 64) done.resolve();
+    }
+  });
+  // One at a time, as a node answering one message per I/O turn gets them.
+  for (let i = 1; i <= 64; i++) {
+    rt.send(pid, i);
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+  }
+  await done.promise;
+  const timer = log.indexOf("timer");
+  assert.ok(timer > 0, "a turn was asked for");
+  assert.equal(log.filter((e) => e === "timer").length, 1);
+  // The resume that read the clock and chose to ask: its process ran first.
+  const check = log.lastIndexOf("clock", timer);
+  assert.ok(check >= 0);
+  assert.deepEqual(
+    log.slice(check + 1, timer).filter((e) => e.startsWith("ran")).length,
+    1,
+    log.slice(check, timer + 1).join(", "),
+  );
+  clock.advance(0); // so that shutdown finds no turn pending
+});
+
 Deno.test("fairness: while processes are held back the gate says so, and resolves once they ran", async () => {
   // Host turns come only when the test gives them.
   class HeldClock extends ManualClock {
