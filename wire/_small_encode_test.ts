@@ -147,3 +147,18 @@ Deno.test("small encode: a frame carries a binary the same through the fast path
     assert.deepStrictEqual(back.message, m);
   }
 });
+
+Deno.test("small encode: a codec subclass that encodes its own way is still asked for frames", () => {
+  class Tagged extends MsgpackCodec {
+    override encodeShared(value: unknown): Uint8Array {
+      return super.encodeShared({ tagged: value });
+    }
+  }
+  const codec = new Tagged();
+  const frame = encodeFrame(
+    { tag: Tag.SEND, to: new Pid("a@h", 1, 1), message: 5 },
+    codec,
+  );
+  const back = decodeFrame(frame, codec) as { message: unknown };
+  assert.deepStrictEqual(back.message, { tagged: 5 });
+});

@@ -278,6 +278,10 @@ export class MsgpackCodec implements Codec {
    * @ignore
    */
   [ENCODE_INTO](w: ByteWriter, value: unknown): boolean {
+    // A subclass that encodes its own way is asked through encodeShared.
+    if (this.encodeShared !== MsgpackCodec.prototype.encodeShared) {
+      return false;
+    }
     return this.#smallEncoder.encodeInto(w, value);
   }
 
