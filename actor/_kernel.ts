@@ -24,6 +24,7 @@ import type { ExitCause, Router } from "./router.ts";
 import type { Runtime } from "./runtime.ts";
 import { addLink, dropLinks, removeLink } from "./link.ts";
 import { addMonitor, dropMonitors, removeMonitor } from "./monitor.ts";
+import { ReceiveTimers } from "./_receive_timers.ts";
 
 /** Logger the runtime reports process crashes and protocol trouble to. */
 export interface Logger {
@@ -44,6 +45,8 @@ export class Kernel {
   /** Local processes that hold links or monitors with each remote node. */
   readonly byNode: Map<string, Set<ProcessImpl>> = new Map();
   router: Router | undefined = undefined;
+  /** Timeouts of the processes' pending receives, on one host timer. */
+  readonly receiveTimers: ReceiveTimers<ProcessImpl>;
   stopped = false;
   #nextId = 0;
   #nextRef = 0;
@@ -63,6 +66,7 @@ export class Kernel {
     this.node = node;
     this.creation = creation;
     this.clock = clock;
+    this.receiveTimers = new ReceiveTimers(clock);
     this.logger = logger;
   }
 
@@ -203,10 +207,7 @@ export class Kernel {
       if (accepted) {
         proc.waitResolve = undefined;
         proc.waitMatch = undefined;
-        if (proc.waitTimer !== undefined) {
-          this.clock.clearTimeout(proc.waitTimer);
-          proc.waitTimer = undefined;
-        }
+        if (proc.waitDue !== 0) this.receiveTimers.remove(proc);
         this.resume(proc, resolve, message);
         return;
       }
@@ -537,8 +538,8 @@ export class Kernel {
       proc.name = undefined;
     }
     // A pending receive is abandoned: the body never continues after it (P5).
-    if (proc.waitTimer !== undefined) this.clock.clearTimeout(proc.waitTimer);
-    proc.waitTimer = proc.waitResolve = proc.waitMatch = undefined;
+    if (proc.waitDue !== 0) this.receiveTimers.remove(proc);
+    proc.waitResolve = proc.waitMatch = undefined;
     proc.mailbox.clear();
   }
 
@@ -623,6 +624,7 @@ export class Kernel {
     this.stopped = true;
     this.#startQueue = [];
     for (const proc of [...this.table.values()]) this.exit(proc, "shutdown");
+    this.receiveTimers.stop();
     // Host turns asked for still come (and find nothing to do); the
     // runtime's shutdown waits for them.
     this.#deferred = [];

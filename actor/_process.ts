@@ -72,10 +72,12 @@ export class ProcessImpl implements Process {
   callWatch: CallWatch | undefined = undefined;
   callers: (CallWatch | undefined)[] | undefined = undefined;
   callerCount = 0;
-  // A pending receive: its matcher (undefined = any), resolver and timer.
+  // A pending receive: its matcher (undefined = any), resolver, and the
+  // millisecond its timeout is filed under in the kernel's ReceiveTimers
+  // (0: no timeout).
   waitMatch: ((m: unknown) => boolean) | undefined = undefined;
   waitResolve: ((m: unknown) => void) | undefined = undefined;
-  waitTimer: unknown = undefined;
+  waitDue = 0;
   controller: AbortController | undefined = undefined;
   exitWaiters: ((reason: ExitReason) => void)[] | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
@@ -196,10 +198,7 @@ export class ProcessImpl implements Process {
     captured = undefined;
     this.waitMatch = match;
     if (timeout !== undefined && timeout !== Infinity) {
-      this.waitTimer = this.kernel.clock.setTimeout(
-        this.#onTimeout ??= () => this.#timedOut(),
-        timeout,
-      );
+      this.kernel.receiveTimers.add(this, timeout);
     }
     return promise;
   }
@@ -239,13 +238,13 @@ export class ProcessImpl implements Process {
     return promise;
   }
 
-  #onTimeout: (() => void) | undefined = undefined;
-
-  // Every path that ends a wait clears its timer first, so a timer that
-  // fires belongs to the wait that is pending now.
-  #timedOut(): void {
+  /**
+   * The pending receive's timeout has passed (ReceiveTimers). Every path
+   * that ends a wait takes it out of the timers first, so this is about the
+   * wait that is pending now.
+   */
+  timedOut(): void {
     const resolve = this.waitResolve;
-    this.waitTimer = undefined;
     if (resolve === undefined) return;
     this.waitResolve = undefined;
     this.waitMatch = undefined;

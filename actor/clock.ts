@@ -29,6 +29,13 @@ export interface Clock {
    * {@linkcode ManualClock}) turns that off.
    */
   yieldToHost?(fn: () => void): TimerHandle;
+  /**
+   * Optional: whether a pending timer keeps the host alive (`ref`, as
+   * timers do when set) or not. A runtime keeps its one receive-timeout
+   * timer set between timed receives and lets go of it this way; a clock
+   * without it has that timer cleared instead.
+   */
+  refTimer?(handle: TimerHandle, ref: boolean): void;
 }
 
 /**
@@ -56,6 +63,11 @@ export function realClock(): Clock {
     // or an async op that completes at once come back sooner, but without
     // the loop polling I/O (tests/dist_process_test.ts, the flood, shows it).
     yieldToHost: (fn) => setTimeout(fn, 0),
+    refTimer: (handle, ref) => {
+      if (handle instanceof LongTimer) handle.ref(ref);
+      else if (ref) Deno.refTimer(handle as number);
+      else Deno.unrefTimer(handle as number);
+    },
   };
 }
 
@@ -67,6 +79,7 @@ class LongTimer {
   #due: number;
   #fn: () => void;
   #id: ReturnType<typeof setTimeout>;
+  #refed = true;
 
   constructor(fn: () => void, ms: number) {
     this.#fn = fn;
@@ -79,10 +92,17 @@ class LongTimer {
     if (left > MAX_HOST_DELAY) {
       this.#id = setTimeout(this.#step, MAX_HOST_DELAY);
     } else this.#id = setTimeout(this.#fn, Math.max(0, left));
+    if (!this.#refed) Deno.unrefTimer(this.#id);
   };
 
   cancel(): void {
     clearTimeout(this.#id);
+  }
+
+  ref(ref: boolean): void {
+    this.#refed = ref;
+    if (ref) Deno.refTimer(this.#id);
+    else Deno.unrefTimer(this.#id);
   }
 }
 

@@ -9,6 +9,7 @@
  *
  * Figures:
  * - `local.pingpong`: round trips/s between two processes;
+ *   `local.pingpong_timed`: the same with a 5 s timeout on every receive;
  * - `local.oneway`: msgs/s into one process, with all 1,000,000 messages
  *   queued before the receiver starts taking them, timed from the first
  *   send; `local.oneway_drain`: the receiver's part alone;
@@ -31,6 +32,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 // would otherwise slow the next and inflate its bytes per process.
 const GROUPS = [
   "local.pingpong",
+  "local.pingpong_timed",
   "local.oneway,local.oneway_drain",
   "local.spawn_100k_s",
   "local.spawn_1m_s,local.bytes_per_process",
@@ -92,6 +94,30 @@ async function pingpong(n: number): Promise<number> {
     for (let i = 0; i < n; i++) {
       proc.send(pong, self);
       await proc.receive();
+    }
+    done.resolve();
+  });
+  await done.promise;
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Like {@linkcode pingpong}, every receive with a 5 s timeout. */
+async function pingpongTimed(n: number): Promise<number> {
+  await using rt = new Runtime();
+  const done = Promise.withResolvers<void>();
+  const timed = { timeout: 5_000 };
+  const pong = rt.spawn(async (proc) => {
+    for (;;) {
+      const from = await proc.receive(timed) as Pid;
+      proc.send(from, 0);
+    }
+  });
+  const t0 = performance.now();
+  rt.spawn(async (proc) => {
+    const self = proc.self;
+    for (let i = 0; i < n; i++) {
+      proc.send(pong, self);
+      await proc.receive(timed);
     }
     done.resolve();
   });
@@ -183,6 +209,14 @@ async function downs(n: number): Promise<number> {
 if (wanted("local.pingpong")) {
   await pingpong(100_000);
   report("local.pingpong", await pingpong(1_000_000), "round_trips/s");
+}
+if (wanted("local.pingpong_timed")) {
+  await pingpongTimed(100_000);
+  report(
+    "local.pingpong_timed",
+    await pingpongTimed(1_000_000),
+    "round_trips/s",
+  );
 }
 if (wanted("local.oneway", "local.oneway_drain")) {
   await oneway(100_000);

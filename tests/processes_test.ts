@@ -316,6 +316,119 @@ Deno.test("P5: a message arriving before the timeout cancels the timer", async (
   assert.deepEqual(await got.promise, "in time");
 });
 
+Deno.test("P5: receive timeouts fire in due order, none early, all on one clock timer", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const fired: string[] = [];
+  const started: Promise<void>[] = [];
+  // Begun out of order, two in the same millisecond, one with a fraction.
+  for (
+    const [name, timeout] of [["c", 30], ["a", 10], ["b", 20], ["b2", 20], [
+      "d",
+      30.5,
+    ]] as const
+  ) {
+    const ready = Promise.withResolvers<void>();
+    started.push(ready.promise);
+    rt.spawn(async (proc) => {
+      const p = proc.receive({ timeout });
+      ready.resolve();
+      if (await p === undefined) fired.push(`${name}@${clock.now()}`);
+    });
+  }
+  await Promise.all(started);
+  assert.equal(clock.pending, 1);
+  clock.advance(9);
+  await settle();
+  assert.deepEqual(fired, []);
+  clock.advance(1);
+  await settle();
+  assert.deepEqual(fired, ["a@10"]);
+  clock.advance(10);
+  await settle();
+  assert.deepEqual(fired, ["a@10", "b@20", "b2@20"]);
+  clock.advance(10);
+  await settle();
+  assert.deepEqual(fired, ["a@10", "b@20", "b2@20", "c@30"]);
+  // 30.5 ms is not over at 30: it waits for the next whole millisecond.
+  clock.advance(1);
+  await settle();
+  assert.deepEqual(fired, ["a@10", "b@20", "b2@20", "c@30", "d@31"]);
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("P5: timed receives answered in time set no new timer each, and do not keep the host alive", async () => {
+  // A clock that can let a timer go without clearing it, as the host's can.
+  class RefClock extends ManualClock {
+    set = 0;
+    refs: boolean[] = [];
+    override setTimeout(fn: () => void, ms: number) {
+      this.set++;
+      return super.setTimeout(fn, ms);
+    }
+    refTimer(_handle: unknown, ref: boolean) {
+      this.refs.push(ref);
+    }
+  }
+  const clock = new RefClock();
+  await using rt = new Runtime({ clock });
+  const done = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    for (let i = 0; i < 100; i++) {
+      if (await proc.receive({ timeout: 5000 }) === undefined) break;
+    }
+    done.resolve();
+  });
+  for (let i = 0; i < 100; i++) {
+    await settle();
+    rt.send(pid, i);
+  }
+  await done.promise;
+  assert.equal(clock.set, 1, "one timer for 100 timed receives");
+  // Let go after each answered wait, taken back by the next one.
+  assert.equal(clock.refs.length, 199);
+  assert.equal(clock.refs.at(-1), false);
+  // The timer still fires, for nothing, and is not set again.
+  clock.advance(5000);
+  await settle();
+  assert.equal(clock.pending, 0);
+  assert.equal(clock.set, 1);
+});
+
+Deno.test("P5: a timed receive answered in time does not keep the host alive (real clock)", async () => {
+  const script = `
+    import { Runtime } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const rt = new Runtime();
+    const waiting = Promise.withResolvers();
+    const pid = rt.spawn(async (proc) => {
+      const p = proc.receive({ timeout: 60_000 });
+      waiting.resolve();
+      console.log(await p);
+    });
+    await waiting.promise;
+    rt.send(pid, "answered");
+  `;
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--quiet",
+      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const took = performance.now() - t0;
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "answered", stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.ok(took < 20_000, `the host stayed up ${took.toFixed(0)} ms`);
+});
+
 Deno.test("P5: sleep waits on the clock and leaves the mailbox alone", async () => {
   const clock = new ManualClock();
   await using rt = new Runtime({ clock });

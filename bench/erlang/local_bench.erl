@@ -25,6 +25,18 @@ pingpong(N) ->
     exit(Pong, kill),
     N / ((T1 - T0) / 1.0e6).
 
+%% local.pingpong_timed: the same, each receive with a 5 s timeout.
+pong_timed() -> receive From -> From ! 0, pong_timed() after 5000 -> ok end.
+ping_timed(_, 0) -> ok;
+ping_timed(Pong, N) ->
+    Pong ! self(),
+    receive _ -> ping_timed(Pong, N - 1) after 5000 -> ok end.
+pingpong_timed(N) ->
+    Pong = spawn(fun pong_timed/0),
+    T0 = now_us(), ping_timed(Pong, N), T1 = now_us(),
+    exit(Pong, kill),
+    N / ((T1 - T0) / 1.0e6).
+
 %% local.oneway: N messages queued before the receiver takes them, timed
 %% from the first send; local.oneway_drain: the receiver's part alone.
 sink(0, Parent, T) -> Parent ! {done, now_us() - T};
@@ -88,6 +100,8 @@ collect_downs(N) -> receive {'DOWN', _, _, _, _} -> collect_downs(N - 1) end.
 main() ->
     pingpong(100000),
     report("pingpong", pingpong(1000000), "round_trips/s"),
+    pingpong_timed(100000),
+    report("pingpong_timed", pingpong_timed(1000000), "round_trips/s"),
     oneway(100000),
     {Oneway, Drain} = oneway(1000000),
     report("oneway", Oneway, "msgs/s"),
