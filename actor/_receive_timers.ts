@@ -80,6 +80,11 @@ export class ReceiveTimers<W extends TimedWait> {
     this.#keys = heapify([...this.#due.keys()]);
   }
 
+  /** Milliseconds held, emptied ones included (for tests). */
+  get heldMillis(): number {
+    return this.#due.size;
+  }
+
   /** Drops every wait and the host timer, for good (the runtime stops). */
   stop(): void {
     this.#stopped = true;
