@@ -30,6 +30,9 @@ export interface ReceiveOptions {
   /**
    * Milliseconds to wait for a matching message. On timeout nothing is taken
    * and `receive` resolves to `undefined`. `0` polls. Default: wait forever.
+   * The timeout fires no earlier than asked, and at most about a millisecond
+   * later (with the host's timer); a runtime's timed receives share one
+   * host timer, so a timeout costs little.
    */
   readonly timeout?: number;
 }
