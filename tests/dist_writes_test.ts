@@ -124,3 +124,36 @@ Deno.test("reads: a flood from another node waits in the socket, not in the mail
   // the whole flood.
   assert.ok(deepest < n / 4, `the mailbox was ${deepest} deep`);
 });
+
+Deno.test("transport: over TCP, bytes round-trip, a large write arrives whole, and a read pending at close settles", async () => {
+  const tcp = tcpTransport();
+  const listener = await tcp.listen({ host: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await tcp.connect(listener.addr);
+  const server = (await accepted)!;
+  try {
+    // 4 MiB: more than one socket write takes, so the rest is written too.
+    const big = new Uint8Array(4 << 20).map((_, i) => i * 7);
+    const writing = client.write(big);
+    const got = new Uint8Array(big.length);
+    const buf = new Uint8Array(256 * 1024);
+    for (let off = 0; off < got.length;) {
+      const n = await server.read(buf);
+      assert.ok(n !== null && n > 0);
+      got.set(buf.subarray(0, n), off);
+      off += n;
+    }
+    await writing;
+    assert.deepEqual(got, big);
+    // Close with a read pending: it resolves null or rejects, and never hangs.
+    const pending = server.read(buf).then((n) => n, () => "rejected");
+    server.close();
+    const settled = await pending;
+    assert.ok(settled === null || settled === "rejected", String(settled));
+    assert.equal(await server.read(buf), null, "a read after close is null");
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+});
