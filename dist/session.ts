@@ -101,7 +101,6 @@ export class Session {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #flushScheduled = false;
-  #flushing: Promise<void> | undefined;
   // Reading the clock is a call into the host, too dear for every read and
   // write: they only raise a flag, and the ticker (every T/16) turns a raised
   // flag into "heard from / wrote at" its own time. That time is at most one
@@ -194,7 +193,7 @@ export class Session {
     } else if (lazy) return;
     const tag = frame.tag;
     if (
-      (tag !== Tag.SEND && tag !== Tag.REG_SEND) || this.#flushing !== undefined
+      (tag !== Tag.SEND && tag !== Tag.REG_SEND) || this.#writing
     ) {
       this.#scheduleFlush();
       return;
@@ -202,7 +201,7 @@ export class Session {
     // A message with no write in flight leaves now, not a turn later (with
     // any signal queued before it this turn, such as a call's MONITOR); what
     // the rest of the turn queues goes out together once this write is done.
-    this.#flushing = this.#flush();
+    this.#startWrites();
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -242,7 +241,7 @@ export class Session {
 
   async #drainAndClose(): Promise<void> {
     try {
-      await this.#flushing;
+      await this.#writesDone();
       const rest = [...this.#queue];
       if (this.#writer.byteLength > 0) rest.push(this.#writer.take());
       for (const bytes of rest) await this.#conn.write(bytes);
@@ -255,39 +254,73 @@ export class Session {
   #closing: Promise<void> | undefined;
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#flushing !== undefined) return;
+    if (this.#flushScheduled || this.#writing) return;
     this.#flushScheduled = true;
     queueMicrotask(this.#startFlush);
   }
 
   #startFlush = (): void => {
     this.#flushScheduled = false;
-    if (this.#flushing === undefined && !this.#closed) {
-      this.#flushing = this.#flush();
-    }
+    this.#startWrites();
   };
 
-  async #flush(): Promise<void> {
+  // Writes run one at a time, each started from the last one's completion:
+  // callbacks rather than an async loop, which cost an allocation and a
+  // microtask more per write.
+  #writing = false;
+  #inFlight: Uint8Array | undefined = undefined;
+  #writesIdle: PromiseWithResolvers<void> | undefined = undefined;
+
+  #startWrites(): void {
+    if (this.#writing || this.#closed) return;
+    this.#writing = true;
+    this.#writeNext();
+  }
+
+  #writeNext(): void {
+    let bytes: Uint8Array;
+    if (this.#closed) return this.#writesStopped();
+    if (this.#queue.length > 0) {
+      bytes = this.#queue.shift()!;
+      this.#queuedBytes -= bytes.length;
+    } else if (this.#writer.byteLength > 0) {
+      bytes = this.#writer.takeView();
+    } else return this.#writesStopped();
+    this.#wrote = true;
+    this.stats.bytesOut += bytes.length;
+    this.#inFlight = bytes;
+    let writing: Promise<void>;
     try {
-      while (!this.#closed) {
-        let bytes: Uint8Array;
-        if (this.#queue.length > 0) {
-          bytes = this.#queue.shift()!;
-          this.#queuedBytes -= bytes.length;
-        } else if (this.#writer.byteLength > 0) {
-          bytes = this.#writer.takeView();
-        } else break;
-        this.#wrote = true;
-        this.stats.bytesOut += bytes.length;
-        await this.#conn.write(bytes);
-        this.#writer.recycle(bytes);
-        this.#wakeDrainWaiters();
-      }
-    } catch (error) {
-      this.close("connection_closed", error);
-    } finally {
-      this.#flushing = undefined;
+      writing = this.#conn.write(bytes);
+    } catch (error) { // a transport that throws rather than rejects
+      return this.#writeFailed(error);
     }
+    writing.then(this.#written, this.#writeFailed);
+  }
+
+  #written = (): void => {
+    this.#writer.recycle(this.#inFlight!);
+    this.#inFlight = undefined;
+    this.#wakeDrainWaiters();
+    this.#writeNext();
+  };
+
+  #writeFailed = (error: unknown): void => {
+    this.#inFlight = undefined;
+    this.#writesStopped();
+    this.close("connection_closed", error);
+  };
+
+  #writesStopped(): void {
+    this.#writing = false;
+    this.#writesIdle?.resolve();
+    this.#writesIdle = undefined;
+  }
+
+  /** Resolves once no write is in flight. */
+  #writesDone(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return (this.#writesIdle ??= Promise.withResolvers()).promise;
   }
 
   #armTicker(): void {
@@ -320,7 +353,7 @@ export class Session {
       this.close("heartbeat_timeout");
       return;
     }
-    if (now - this.#lastWrite >= tickTime / 8 && this.#flushing === undefined) {
+    if (now - this.#lastWrite >= tickTime / 8 && !this.#writing) {
       this.#writer.trim(); // idle for a while: give back write buffers
     }
     if (
@@ -401,7 +434,7 @@ export class Session {
         error instanceof ProtocolError;
       this.close(protocol ? "protocol_error" : "connection_closed", error);
     } finally {
-      await this.#flushing;
+      await this.#writesDone();
       await this.#closing;
     }
   }
