@@ -50,6 +50,10 @@ export interface Clock {
  * ```
  */
 export function realClock(): Clock {
+  // Hosts without Deno's ref/unref (some deployments) clear instead.
+  const host = (globalThis as { Deno?: Partial<typeof Deno> }).Deno;
+  const canRef = typeof host?.refTimer === "function" &&
+    typeof host?.unrefTimer === "function";
   return {
     now: () => performance.now(),
     setTimeout: (fn, ms) =>
@@ -63,11 +67,15 @@ export function realClock(): Clock {
     // or an async op that completes at once come back sooner, but without
     // the loop polling I/O (tests/dist_process_test.ts, the flood, shows it).
     yieldToHost: (fn) => setTimeout(fn, 0),
-    refTimer: (handle, ref) => {
-      if (handle instanceof LongTimer) handle.ref(ref);
-      else if (ref) Deno.refTimer(handle as number);
-      else Deno.unrefTimer(handle as number);
-    },
+    ...(canRef
+      ? {
+        refTimer: (handle: TimerHandle, ref: boolean) => {
+          if (handle instanceof LongTimer) handle.ref(ref);
+          else if (ref) Deno.refTimer(handle as number);
+          else Deno.unrefTimer(handle as number);
+        },
+      }
+      : {}),
   };
 }
 
