@@ -22,6 +22,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       if (proc !== undefined) kernel.deliver(proc, message);
     },
     heldBack: () => kernel.heldBack(),
+    hostTurned: () => kernel.hostTurned(),
     deliverNamed(name: string, message: unknown): boolean {
       const proc = kernel.names.get(name);
       if (proc === undefined) return false;

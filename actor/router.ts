@@ -114,6 +114,13 @@ export interface LocalGate {
    * before reading more, so it does not fill mailboxes that cannot drain.
    */
   heldBack(): Promise<void> | undefined;
+  /**
+   * The host has just had a turn: a connection's reader calls it when a
+   * read came through the host's event loop (see
+   * `Connection.readsInHostTurns`). While such turns keep coming, the
+   * runtime sets no host timer of its own to make sure of them (fairness).
+   */
+  hostTurned(): void;
   /** Makes a fresh reference of this node. */
   makeRef(): Ref;
   /** The local pids currently alive (for diagnostics). */

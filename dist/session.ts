@@ -94,6 +94,7 @@ export class Session {
   #writer: FrameWriter;
   #host: SessionHost;
   #gate: LocalGate;
+  readonly #readsInHostTurns: boolean;
   #closed = false;
   // Bytes waiting for the connection, in order: frames that waited for it
   // (D2), then chunks cut from the writer. Short: the writer is cut only
@@ -127,6 +128,7 @@ export class Session {
     this.#writer = new FrameWriter(codec);
     this.#host = host;
     this.#gate = host.gate;
+    this.#readsInHostTurns = conn.readsInHostTurns === true;
     this.peer = peer.name;
     this.creation = peer.creation;
     this.#lastRead = this.#lastWrite = host.clock.now();
@@ -426,6 +428,7 @@ export class Session {
           return;
         }
         this.#read = true;
+        if (this.#readsInHostTurns) this.#gate.hostTurned();
         this.stats.bytesIn += n;
         decoder.commit(n);
       }

@@ -483,10 +483,17 @@ Deno.test("D9: a node flooded by a faster sender still sends its heartbeats", as
       for (let i = 0; i < n; i++) proc.send(sink, { spin: 100 });
       result.resolve(await proc.receive() as { count: number });
     });
-    const done = await within(result.promise, "the sink's count").catch((e) => {
-      console.log("EVENTS", events.events, a.nodes());
-      throw e;
-    });
+    const done = await within(result.promise, "the sink's count").catch(
+      (e) => {
+        // Say what the node saw, which is what tells a slow sink from a lost one.
+        throw new Error(
+          `no count; node events: ${Deno.inspect(events.events)}, connected: ${
+            Deno.inspect(a.nodes())
+          }`,
+          { cause: e },
+        );
+      },
+    );
     assert.equal(done.count, n);
     assert.deepEqual(events.events, [], "no NodeDown during the flood");
     assert.deepEqual(a.nodes(), [b.name]);

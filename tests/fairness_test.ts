@@ -3,12 +3,15 @@
 // timers and I/O, as Erlang's reductions make a busy process yield.
 import assert from "node:assert/strict";
 import {
+  type Clock,
   type LocalGate,
   ManualClock,
   type Pid,
+  realClock,
   type Router,
   Runtime,
 } from "../actor/mod.ts";
+import { MemoryTransport, startNode, type Transport } from "../dist/mod.ts";
 import { settle } from "./_util.ts";
 
 /**
@@ -208,4 +211,115 @@ Deno.test("fairness: while processes are held back the gate says so, and resolve
   assert.equal(got, 128, "every message taken once the turn came");
   assert.equal(gate!.heldBack(), undefined);
   clock.giveTurn();
+});
+
+Deno.test("fairness: a turn the host had anyway (a socket read) counts, and spares the runtime a timer of its own", async () => {
+  class TurnClock extends ManualClock {
+    asked = 0;
+    yieldToHost(fn: () => void) {
+      this.asked++;
+      return this.setTimeout(fn, 0);
+    }
+  }
+  const clock = new TurnClock();
+  await using rt = new Runtime({ clock });
+  let gate: LocalGate | undefined;
+  rt.attachRouter((g) => {
+    gate = g;
+    return { close: () => Promise.resolve() } as unknown as Router;
+  });
+  let got = 0;
+  let burstDone = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    for (;;) {
+      await proc.receive();
+      if (++got % 64 === 0) burstDone.resolve();
+    }
+  });
+  const burst = async () => {
+    burstDone = Promise.withResolvers<void>();
+    for (let i = 0; i < 64; i++) rt.send(pid, i);
+    await burstDone.promise;
+  };
+  // Each burst 20 ms after the last, as a reader's: none asks for a turn.
+  for (let i = 0; i < 5; i++) {
+    gate!.hostTurned();
+    await burst();
+    clock.advance(20);
+  }
+  assert.equal(clock.asked, 0, "no turn asked for while the host had them");
+  await burst(); // no host turn told of for 20 ms: one is asked for
+  assert.equal(clock.asked, 1);
+  clock.advance(0); // so that shutdown finds no turn pending
+});
+
+/**
+ * Node `a` plays ping-pong with node `b` over `transport` for at least `ms`
+ * of real time, and until a timer set for a fifth of that has fired (at most
+ * 5 s); resolves with how often `a`'s runtime asked the host for a turn and
+ * whether the timer fired during the game.
+ */
+async function pingPongAcross(transport: Transport | undefined, ms: number) {
+  let asked = 0;
+  const clock: Clock = {
+    ...realClock(),
+    yieldToHost(fn: () => void) {
+      asked++;
+      return setTimeout(fn, 0);
+    },
+  };
+  const host = transport === undefined ? {} : { transport, host: "mem" };
+  const suffix = crypto.randomUUID().slice(0, 8);
+  await using a = await startNode({
+    name: `fa_${suffix}@127.0.0.1`,
+    cookie: "fair",
+    clock,
+    ...host,
+  });
+  await using b = await startNode({
+    name: `fb_${suffix}@127.0.0.1`,
+    cookie: "fair",
+    ...host,
+  });
+  await a.connect(b.name, b.address!);
+  const pong = b.runtime.spawn(async (proc) => {
+    for (;;) {
+      const from = await proc.receive() as Pid;
+      proc.send(from, "pong");
+    }
+  });
+  let timerFired = false;
+  const timer = setTimeout(() => timerFired = true, ms / 5);
+  const done = Promise.withResolvers<void>();
+  a.runtime.spawn(async (proc) => {
+    const start = performance.now();
+    for (;;) {
+      const played = performance.now() - start;
+      if ((played >= ms && timerFired) || played >= 5_000) break;
+      proc.send(pong, proc.self);
+      await proc.receive();
+    }
+    done.resolve();
+  });
+  await done.promise;
+  clearTimeout(timer);
+  return { asked, firedInGame: timerFired };
+}
+
+Deno.test("fairness: processes woken by TCP reads set no host timer, yet timers fire", async () => {
+  const { asked, firedInGame } = await pingPongAcross(undefined, 100);
+  // Against a runtime that does not count reads: one every 10 ms.
+  assert.ok(asked <= 1, `${asked} turns asked for`);
+  assert.ok(firedInGame, "a timer fired during the game");
+});
+
+Deno.test("fairness: reads of an in-memory connection do not count as host turns", async () => {
+  // Its reads resolve in microtasks: the runtime still asks for turns, and
+  // the host still gets them.
+  const { asked, firedInGame } = await pingPongAcross(
+    new MemoryTransport(),
+    100,
+  );
+  assert.ok(asked >= 1, `${asked} turns asked for`);
+  assert.ok(firedInGame, "a timer fired during the game");
 });
