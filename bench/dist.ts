@@ -212,7 +212,7 @@ async function rttAndEcho(node: Node, child: ChildNode): Promise<void> {
 // rounds, for the same reason as the round trips.
 const BULK_ROUNDS = 8;
 const BULK_PER_ROUND = 1_000; // 64 MiB
-const BULK_WARM_UP = 2_000;
+const BULK_WARM_UP = 8_000; // 512 MiB: with 2 000, the first round was still among the slowest
 
 /** A bare TCP transfer of `count` chunks to the child's sink; resolves with seconds taken until it acknowledged them all. */
 async function tcpBulkRound(

@@ -45,7 +45,7 @@ main() ->
     {Msgs, OnewayS} = oneway(1000000),
     report("dist.oneway", Msgs / OnewayS, "msgs/s"),
     Bin = binary:copy(<<1>>, 65536),
-    bulk(Bin, 2000), % warm-up, as bench/dist.ts
+    bulk(Bin, 8000), % warm-up, as bench/dist.ts
     {Bytes, BulkS} = bulk(Bin, 8000),
     report("dist.bulk_mb_s", Bytes / BulkS / 1.0e6, "MB/s"),
     Pong = rpc:call(?PEER, erlang, whereis, [pong]),
