@@ -83,17 +83,30 @@ Deno.test("fairness: a clock without yieldToHost (ManualClock) never holds a pro
   assert.equal(clock.pending, 0, "no timers asked of the clock");
 });
 
-Deno.test("fairness: a runtime that had a host turn lately asks for no other", async () => {
-  // A ManualClock with yieldToHost: turns come when the test advances it.
-  class TurnClock extends ManualClock {
-    asked = 0;
-    yieldToHost(fn: () => void) {
-      this.asked++;
-      return this.setTimeout(fn, 0);
-    }
+/** The gate `rt` gives a router (a stand-in one, closed with the runtime). */
+function gateOf(rt: Runtime): LocalGate {
+  let gate: LocalGate | undefined;
+  rt.attachRouter((g) => {
+    gate = g;
+    return { close: () => Promise.resolve() } as unknown as Router;
+  });
+  return gate!;
+}
+
+/** A ManualClock with yieldToHost: turns come when the test advances it. */
+class TurnClock extends ManualClock {
+  asked = 0;
+  yieldToHost(fn: () => void) {
+    this.asked++;
+    return this.setTimeout(fn, 0);
   }
-  const clock = new TurnClock();
-  await using rt = new Runtime({ clock });
+}
+
+/**
+ * A process on `rt` that takes messages; `burst()` sends it 64 (so the
+ * runtime reads its clock at least once) and resolves once it took them.
+ */
+function burster(rt: Runtime): () => Promise<void> {
   let got = 0;
   let burstDone = Promise.withResolvers<void>();
   const pid = rt.spawn(async (proc) => {
@@ -102,12 +115,17 @@ Deno.test("fairness: a runtime that had a host turn lately asks for no other", a
       if (++got % 64 === 0) burstDone.resolve();
     }
   });
-  // 64 resumes: the clock is read at least once.
-  const burst = async () => {
+  return async () => {
     burstDone = Promise.withResolvers<void>();
     for (let i = 0; i < 64; i++) rt.send(pid, i);
     await burstDone.promise;
   };
+}
+
+Deno.test("fairness: a runtime that had a host turn lately asks for no other", async () => {
+  const clock = new TurnClock();
+  await using rt = new Runtime({ clock });
+  const burst = burster(rt);
   await burst();
   assert.equal(clock.asked, 1, "a first run asks for a turn");
   clock.advance(0); // the turn comes
@@ -177,11 +195,7 @@ Deno.test("fairness: while processes are held back the gate says so, and resolve
   }
   const clock = new HeldClock();
   await using rt = new Runtime({ clock });
-  let gate: LocalGate | undefined;
-  rt.attachRouter((g) => {
-    gate = g;
-    return { close: () => Promise.resolve() } as unknown as Router;
-  });
+  const gate = gateOf(rt);
   let got = 0;
   const pid = rt.spawn(async (proc) => {
     for (;;) {
@@ -195,10 +209,10 @@ Deno.test("fairness: while processes are held back the gate says so, and resolve
   };
   await burst(); // asks for a turn, which does not come
   assert.equal(got, 64);
-  assert.equal(gate!.heldBack(), undefined, "nothing held back yet");
+  assert.equal(gate.heldBack(), undefined, "nothing held back yet");
   clock.advance(60); // over the budget: the next resumes wait
   await burst();
-  const held = gate!.heldBack();
+  const held = gate.heldBack();
   assert.ok(held instanceof Promise, "held back while the turn is overdue");
   assert.ok(got < 128, `held back after ${got - 64} of the second burst`);
   let resolved = false;
@@ -209,41 +223,18 @@ Deno.test("fairness: while processes are held back the gate says so, and resolve
   await held;
   await settle();
   assert.equal(got, 128, "every message taken once the turn came");
-  assert.equal(gate!.heldBack(), undefined);
+  assert.equal(gate.heldBack(), undefined);
   clock.giveTurn();
 });
 
 Deno.test("fairness: a turn the host had anyway (a socket read) counts, and spares the runtime a timer of its own", async () => {
-  class TurnClock extends ManualClock {
-    asked = 0;
-    yieldToHost(fn: () => void) {
-      this.asked++;
-      return this.setTimeout(fn, 0);
-    }
-  }
   const clock = new TurnClock();
   await using rt = new Runtime({ clock });
-  let gate: LocalGate | undefined;
-  rt.attachRouter((g) => {
-    gate = g;
-    return { close: () => Promise.resolve() } as unknown as Router;
-  });
-  let got = 0;
-  let burstDone = Promise.withResolvers<void>();
-  const pid = rt.spawn(async (proc) => {
-    for (;;) {
-      await proc.receive();
-      if (++got % 64 === 0) burstDone.resolve();
-    }
-  });
-  const burst = async () => {
-    burstDone = Promise.withResolvers<void>();
-    for (let i = 0; i < 64; i++) rt.send(pid, i);
-    await burstDone.promise;
-  };
+  const gate = gateOf(rt);
+  const burst = burster(rt);
   // Each burst 20 ms after the last, as a reader's: none asks for a turn.
   for (let i = 0; i < 5; i++) {
-    gate!.hostTurned();
+    gate.hostTurned();
     await burst();
     clock.advance(20);
   }
