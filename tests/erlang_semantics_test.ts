@@ -14,6 +14,7 @@ import {
   type Ref,
   Runtime,
 } from "../actor/mod.ts";
+import { startNode } from "../dist/mod.ts";
 
 /** What one process of a scenario is told to do. */
 type Command =
@@ -113,76 +114,106 @@ function reasonText(reason: ExitReason): string {
   return Deno.inspect(reason);
 }
 
-// Messages between the controller and the scenario's processes.
+// Messages between the controller, its helpers and the scenario's processes.
 type Control =
   | { cmd: Command }
-  | { ping: true }
+  | { ping: Pid }
   | { ack: number }
   | { pong: number }
-  | { event: number; text: string };
+  | { event: number; text: string }
+  | { round: number[] }
+  | { roundDone: number[] };
 const has = (m: unknown, key: string): boolean =>
   typeof m === "object" && m !== null && key in m;
 
-/** Runs a scenario on a fresh Mote runtime; one line, as the escript's. */
-async function runMote(s: Scenario): Promise<string> {
-  await using rt = new Runtime();
+/**
+ * Runs a scenario with its processes spread over `runtimes` (process i on
+ * runtime i mod n; the controller on the first) and returns one line, as the
+ * escript's. With runtimes of two connected nodes, D6 says every process
+ * must see what it sees when all are local.
+ */
+function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
   const line = Promise.withResolvers<string>();
-  rt.spawn(async (ctl) => {
-    const pids: Pid[] = [];
-    const index = (pid: Pid | undefined) =>
-      pids.findIndex((p) => pid !== undefined && p.equals(pid));
-    const body = (me: number) => async (proc: Process) => {
-      const refs = new Map<string, { ref: Ref; m: number }>();
-      for (;;) {
-        const msg = await proc.receive();
-        if (has(msg, "cmd")) {
-          const c = (msg as { cmd: Command }).cmd;
-          switch (c.op) {
-            case "trap":
-              proc.trapExit(c.on);
-              break;
-            case "link":
-              proc.link(pids[c.to]!);
-              break;
-            case "unlink":
-              proc.unlink(pids[c.to]!);
-              break;
-            case "monitor": {
-              const ref = proc.monitor(pids[c.to]!);
-              refs.set(ref.key, { ref, m: c.m });
-              break;
-            }
-            case "demonitor": {
-              const entry = [...refs.values()].find((e) => e.m === c.m)!;
-              proc.demonitor(entry.ref, { flush: c.flush });
-              break;
-            }
-            case "exit":
-              proc.exit(pids[c.to]!, c.reason);
-              break;
-            case "stop":
-              await proc.stop(c.reason);
-              break;
-            case "send":
-              proc.send(pids[c.to]!, { msg: c.n });
-              break;
-          }
-          proc.send(ctl.self, { ack: me } satisfies Control);
-        } else if (has(msg, "ping")) {
-          proc.send(ctl.self, { pong: me } satisfies Control);
-        } else {
-          let text: string;
-          if (msg instanceof Exit) {
-            text = `exit p${index(msg.from)} ${reasonText(msg.reason)}`;
-          } else if (msg instanceof Down) {
-            const m = refs.get(msg.ref.key)?.m;
-            text = `down m${m} p${index(msg.pid)} ${reasonText(msg.reason)}`;
-          } else text = `msg ${(msg as { msg: number }).msg}`;
-          proc.send(ctl.self, { event: me, text } satisfies Control);
-        }
+  const pids: Pid[] = [];
+  const index = (pid: Pid | undefined) =>
+    pids.findIndex((p) => pid !== undefined && p.equals(pid));
+  const process = (ctl: Pid, me: number) => async (proc: Process) => {
+    const refs = new Map<string, { ref: Ref; m: number }>();
+    for (;;) {
+      const msg = await proc.receive();
+      if (has(msg, "cmd")) {
+        await obey(proc, (msg as { cmd: Command }).cmd, refs);
+        proc.send(ctl, { ack: me } satisfies Control);
+      } else if (has(msg, "ping")) {
+        proc.send((msg as { ping: Pid }).ping, { pong: me } satisfies Control);
+      } else {
+        let text: string;
+        if (msg instanceof Exit) {
+          text = `exit p${index(msg.from)} ${reasonText(msg.reason)}`;
+        } else if (msg instanceof Down) {
+          const m = refs.get(msg.ref.key)?.m;
+          text = `down m${m} p${index(msg.pid)} ${reasonText(msg.reason)}`;
+        } else text = `msg ${(msg as { msg: number }).msg}`;
+        proc.send(ctl, { event: me, text } satisfies Control);
       }
-    };
-    for (let i = 0; i < s.k; i++) pids.push(ctl.spawn(body(i)));
+    }
+  };
+  const obey = async (
+    proc: Process,
+    c: Command,
+    refs: Map<string, { ref: Ref; m: number }>,
+  ) => {
+    switch (c.op) {
+      case "trap":
+        return void proc.trapExit(c.on);
+      case "link":
+        return proc.link(pids[c.to]!);
+      case "unlink":
+        return proc.unlink(pids[c.to]!);
+      case "monitor": {
+        const ref = proc.monitor(pids[c.to]!);
+        return void refs.set(ref.key, { ref, m: c.m });
+      }
+      case "demonitor": {
+        const entry = [...refs.values()].find((e) => e.m === c.m)!;
+        return void proc.demonitor(entry.ref, { flush: c.flush });
+      }
+      case "exit":
+        return proc.exit(pids[c.to]!, c.reason);
+      case "stop":
+        return await proc.stop(c.reason);
+      case "send":
+        return proc.send(pids[c.to]!, { msg: c.n });
+    }
+  };
+  // A helper pings processes from its runtime: a ping from there comes
+  // after whatever that runtime's processes sent them before (one
+  // connection, in order). It reports which of them it found dead.
+  const helper = (ctl: Pid) => async (proc: Process) => {
+    for (;;) {
+      const { round } = await proc.receive() as { round: number[] };
+      const dead: number[] = [];
+      for (const i of round) {
+        const ref = proc.monitor(pids[i]!);
+        proc.send(pids[i]!, { ping: proc.self } satisfies Control);
+        const reply = await proc.receive((m) =>
+          (has(m, "pong") && (m as { pong: number }).pong === i) ||
+          (m instanceof Down && m.ref.equals(ref))
+        );
+        if (reply instanceof Down) dead.push(i);
+        else proc.demonitor(ref, { flush: true });
+      }
+      proc.send(ctl, { roundDone: dead } satisfies Control);
+    }
+  };
+  const ctlRuntime = runtimes[0]!;
+  const all: Pid[] = [];
+  ctlRuntime.spawn(async (ctl) => {
+    for (let i = 0; i < s.k; i++) {
+      pids.push(runtimes[i % runtimes.length]!.spawn(process(ctl.self, i)));
+    }
+    const helpers = runtimes.map((rt) => rt.spawn(helper(ctl.self)));
+    all.push(...pids, ...helpers);
     const monitors = new Map<string, number>();
     pids.forEach((pid, i) => monitors.set(ctl.monitor(pid).key, i));
     let alive = pids.map((_, i) => i);
@@ -205,26 +236,31 @@ async function runMote(s: Scenario): Promise<string> {
       }
       return msg as Control;
     };
+    // Rounds of pings from every runtime until one finds no death: then
+    // every process has taken every signal sent to it.
     const barrier = async () => {
       for (;;) {
         const round = alive;
-        for (const i of round) ctl.send(pids[i]!, { ping: true });
-        let waiting = [...round];
-        while (waiting.length > 0) {
+        for (const h of helpers) ctl.send(h, { round } satisfies Control);
+        const seenDead = new Set<number>();
+        for (let done = 0; done < helpers.length;) {
           const msg = await take();
-          if (msg !== undefined && has(msg, "pong")) {
-            const i = (msg as { pong: number }).pong;
-            waiting = waiting.filter((j) => j !== i);
+          if (msg !== undefined && has(msg, "roundDone")) {
+            done++;
+            for (const i of (msg as { roundDone: number[] }).roundDone) {
+              seenDead.add(i);
+            }
           }
-          waiting = waiting.filter((j) => alive.includes(j));
         }
+        // Our own Down of each comes too, maybe over a connection.
+        while ([...seenDead].some((i) => alive.includes(i))) await take();
         if (alive.length === round.length) return;
       }
     };
     for (const [actor, command] of s.steps) {
       step++;
       if (!alive.includes(actor)) continue;
-      ctl.send(pids[actor]!, { cmd: command });
+      ctl.send(pids[actor]!, { cmd: command } satisfies Control);
       for (;;) {
         const msg = await take();
         if (msg !== undefined && has(msg, "ack")) {
@@ -243,9 +279,15 @@ async function runMote(s: Scenario): Promise<string> {
         : `dead ${death[0]} ${reasonText(death[1])}`;
       parts.push(`p${i}: ${events[i]!.join(", ")} | ${status}`);
     }
+    // Ends the scenario's processes, and waits until they have ended.
+    for (const pid of all) {
+      const ref = ctl.monitor(pid);
+      ctl.exit(pid, "kill");
+      await ctl.receive((m) => m instanceof Down && m.ref.equals(ref));
+    }
     line.resolve(parts.join(" ; "));
   }, { trapExit: true });
-  return await line.promise;
+  return line.promise;
 }
 
 /**
@@ -291,12 +333,12 @@ async function hasEscript(): Promise<boolean> {
 
 const SEED = Number(Deno.env.get("MOTE_SEMANTICS_SEED") ?? 20261128);
 const SCENARIOS = Number(Deno.env.get("MOTE_SEMANTICS_SCENARIOS") ?? 500);
+const haveErlang = await hasEscript();
 
-Deno.test({
-  name:
-    "L1-L5, M1-M4: random scenarios of links, monitors and exit signals end as they do in Erlang",
-  ignore: !(await hasEscript()),
-  async fn() {
+let scenariosAndErlang: Promise<[Scenario[], string[]]> | undefined;
+/** The scenarios of SEED, and Erlang's line for each (run once, shared). */
+function scenariosWithErlang(): Promise<[Scenario[], string[]]> {
+  return scenariosAndErlang ??= (async () => {
     const rand = random(SEED);
     const scenarios = Array.from(
       { length: SCENARIOS },
@@ -318,17 +360,45 @@ Deno.test({
     assert.ok(out.success, `escript failed: ${stderr}`);
     const erlang = new TextDecoder().decode(out.stdout).trim().split("\n");
     assert.equal(erlang.length, scenarios.length, stderr);
-    const differences: string[] = [];
-    for (const [i, s] of scenarios.entries()) {
-      const mote = canonical(await runMote(s));
-      const expected = canonical(erlang[i]!);
-      if (mote !== expected) {
-        differences.push(
-          `scenario ${s.id} (seed ${SEED}): ${erlangTerm(s)}\n` +
-            `  erlang: ${expected}\n  mote:   ${mote}`,
-        );
-      }
+    return [scenarios, erlang];
+  })();
+}
+
+/** Runs every scenario on `runtimes` and asserts each ends as in Erlang. */
+async function compareWithErlang(runtimes: Runtime[]): Promise<void> {
+  const [scenarios, erlang] = await scenariosWithErlang();
+  const differences: string[] = [];
+  for (const [i, s] of scenarios.entries()) {
+    const mote = canonical(await runMote(s, runtimes));
+    const expected = canonical(erlang[i]!);
+    if (mote !== expected) {
+      differences.push(
+        `scenario ${s.id} (seed ${SEED}): ${erlangTerm(s)}\n` +
+          `  erlang: ${expected}\n  mote:   ${mote}`,
+      );
     }
-    assert.deepEqual(differences, [], differences.slice(0, 5).join("\n"));
+  }
+  assert.deepEqual(differences, [], differences.slice(0, 5).join("\n"));
+}
+
+Deno.test({
+  name:
+    "L1-L5, M1-M4: random scenarios of links, monitors and exit signals end as they do in Erlang",
+  ignore: !haveErlang,
+  async fn() {
+    await using rt = new Runtime();
+    await compareWithErlang([rt]);
+  },
+});
+
+Deno.test({
+  name:
+    "D6: the same scenarios with their processes on two nodes end as they do in Erlang on one",
+  ignore: !haveErlang,
+  async fn() {
+    await using a = await startNode({ name: "sema@127.0.0.1", cookie: "s" });
+    await using b = await startNode({ name: "semb@127.0.0.1", cookie: "s" });
+    await a.connect(b.name, b.address!);
+    await compareWithErlang([a.runtime, b.runtime]);
   },
 });
