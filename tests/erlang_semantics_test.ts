@@ -21,6 +21,7 @@ type Command =
   | { op: "trap"; on: boolean }
   | { op: "link" | "unlink"; to: number }
   | { op: "monitor"; to: number; m: number }
+  | { op: "monitorName"; to: number; m: number }
   | { op: "demonitor"; m: number; flush: boolean }
   | { op: "exit"; to: number; reason: string }
   | { op: "stop"; reason: string }
@@ -67,7 +68,10 @@ function scenario(id: number, rand: () => number): Scenario {
     else if (r < 0.54) {
       command = { op: "monitor", to: proc(), m: monitors };
       owned[actor]!.push(monitors++);
-    } else if (r < 0.60) {
+    } else if (r < 0.58) {
+      command = { op: "monitorName", to: proc(), m: monitors };
+      owned[actor]!.push(monitors++);
+    } else if (r < 0.62) {
       if (owned[actor]!.length === 0) continue;
       command = {
         op: "demonitor",
@@ -94,6 +98,8 @@ function erlangTerm(s: Scenario): string {
         return `{${c.op}, ${c.to}}`;
       case "monitor":
         return `{monitor, ${c.to}, ${c.m}}`;
+      case "monitorName":
+        return `{monitor_name, ${c.to}, ${c.m}}`;
       case "demonitor":
         return `{demonitor, ${c.m}, ${c.flush}}`;
       case "exit":
@@ -135,6 +141,9 @@ const has = (m: unknown, key: string): boolean =>
 function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
   const line = Promise.withResolvers<string>();
   const pids: Pid[] = [];
+  // Registered names, unique to the scenario: what a Down by name shows
+  // is what follows the underscore.
+  const nameOf = (i: number) => `s${s.id}_n${i}`;
   const index = (pid: Pid | undefined) =>
     pids.findIndex((p) => pid !== undefined && p.equals(pid));
   const process = (ctl: Pid, me: number) => async (proc: Process) => {
@@ -152,7 +161,10 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
           text = `exit p${index(msg.from)} ${reasonText(msg.reason)}`;
         } else if (msg instanceof Down) {
           const m = refs.get(msg.ref.key)?.m;
-          text = `down m${m} p${index(msg.pid)} ${reasonText(msg.reason)}`;
+          const who = msg.name !== undefined
+            ? msg.name.slice(msg.name.indexOf("_") + 1)
+            : `p${index(msg.pid)}`;
+          text = `down m${m} ${who} ${reasonText(msg.reason)}`;
         } else text = `msg ${(msg as { msg: number }).msg}`;
         proc.send(ctl, { event: me, text } satisfies Control);
       }
@@ -172,6 +184,14 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
         return proc.unlink(pids[c.to]!);
       case "monitor": {
         const ref = proc.monitor(pids[c.to]!);
+        return void refs.set(ref.key, { ref, m: c.m });
+      }
+      case "monitorName": {
+        const name = nameOf(c.to);
+        const node = pids[c.to]!.node;
+        const ref = proc.monitor(
+          node === proc.self.node ? name : [name, node],
+        );
         return void refs.set(ref.key, { ref, m: c.m });
       }
       case "demonitor": {
@@ -210,7 +230,11 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
   const all: Pid[] = [];
   ctlRuntime.spawn(async (ctl) => {
     for (let i = 0; i < s.k; i++) {
-      pids.push(runtimes[i % runtimes.length]!.spawn(process(ctl.self, i)));
+      pids.push(
+        runtimes[i % runtimes.length]!.spawn(process(ctl.self, i), {
+          name: nameOf(i),
+        }),
+      );
     }
     const helpers = runtimes.map((rt) => rt.spawn(helper(ctl.self)));
     all.push(...pids, ...helpers);

@@ -22,6 +22,7 @@ run({scenario, Id, K, Steps}) ->
     Pids = [spawn(fun() -> init(Ctl) end) || _ <- lists:seq(1, K)],
     Tab = list_to_tuple(Pids),
     [P ! {init, Tab, I} || {P, I} <- lists:zip(Pids, lists:seq(0, K - 1))],
+    [receive {ready, I} -> ok end || I <- lists:seq(0, K - 1)],
     Mons = maps:from_list(
              [{erlang:monitor(process, P), I}
               || {P, I} <- lists:zip(Pids, lists:seq(0, K - 1))]),
@@ -109,7 +110,14 @@ reason(R) -> io_lib:format("~p", [R]).
 
 %% A process of the scenario.
 init(Ctl) ->
-    receive {init, Tab, Me} -> loop(Ctl, Tab, Me, #{}) end.
+    receive
+        {init, Tab, Me} ->
+            register(name(Me), self()),
+            Ctl ! {ready, Me},
+            loop(Ctl, Tab, Me, #{})
+    end.
+
+name(I) -> list_to_atom("n" ++ integer_to_list(I)).
 
 loop(Ctl, Tab, Me, Refs) ->
     receive
@@ -132,6 +140,8 @@ do({link, J}, Tab, Refs) -> link(pid(J, Tab)), Refs;
 do({unlink, J}, Tab, Refs) -> unlink(pid(J, Tab)), Refs;
 do({monitor, J, M}, Tab, Refs) ->
     Refs#{erlang:monitor(process, pid(J, Tab)) => M};
+do({monitor_name, J, M}, _, Refs) ->
+    Refs#{erlang:monitor(process, name(J)) => M};
 do({demonitor, M, Flush}, _, Refs) ->
     [Ref] = [R || {R, X} <- maps:to_list(Refs), X =:= M],
     erlang:demonitor(Ref, case Flush of true -> [flush]; false -> [] end),
@@ -142,6 +152,8 @@ do({send, J, N}, Tab, Refs) -> pid(J, Tab) ! {msg, N}, Refs.
 
 event({'EXIT', P, R}, Tab, _) ->
     io_lib:format("exit p~p ~s", [index(P, Tab), reason(R)]);
+event({'DOWN', Ref, process, {Name, _Node}, R}, _, Refs) ->
+    io_lib:format("down m~p ~s ~s", [maps:get(Ref, Refs), Name, reason(R)]);
 event({'DOWN', Ref, process, P, R}, Tab, Refs) ->
     io_lib:format("down m~p p~p ~s",
                   [maps:get(Ref, Refs), index(P, Tab), reason(R)]);
