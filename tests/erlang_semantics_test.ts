@@ -25,6 +25,7 @@ type Command =
   | { op: "demonitor"; m: number; flush: boolean }
   | { op: "exit"; to: number; reason: string }
   | { op: "stop"; reason: string }
+  | { op: "crash" }
   | { op: "send"; to: number; n: number };
 
 interface Scenario {
@@ -80,7 +81,8 @@ function scenario(id: number, rand: () => number): Scenario {
       };
     } else if (r < 0.76) {
       command = { op: "exit", to: proc(), reason: pick(EXIT_REASONS) };
-    } else if (r < 0.84) command = { op: "stop", reason: pick(STOP_REASONS) };
+    } else if (r < 0.81) command = { op: "stop", reason: pick(STOP_REASONS) };
+    else if (r < 0.84) command = { op: "crash" };
     else command = { op: "send", to: proc(), n: messages++ };
     steps.push([actor, command]);
   }
@@ -106,6 +108,8 @@ function erlangTerm(s: Scenario): string {
         return `{exit, ${c.to}, ${c.reason}}`;
       case "stop":
         return `{stop, ${c.reason}}`;
+      case "crash":
+        return "crash";
       case "send":
         return `{send, ${c.to}, ${c.n}}`;
     }
@@ -114,9 +118,12 @@ function erlangTerm(s: Scenario): string {
   return `{scenario, ${s.id}, ${s.k}, [${steps}]}.`;
 }
 
+// Erlang's `error(boom)` ends a process with {boom, Stack}, which the
+// escript writes as `boom`; a Mote process that throws `new Error("boom")`
+// ends with a Crash, written as its message.
 function reasonText(reason: ExitReason): string {
   if (typeof reason === "string") return reason;
-  if (isCrash(reason)) return `crash ${reason.message}`;
+  if (isCrash(reason)) return reason.message;
   return Deno.inspect(reason);
 }
 
@@ -202,6 +209,8 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
         return proc.exit(pids[c.to]!, c.reason);
       case "stop":
         return await proc.stop(c.reason);
+      case "crash":
+        throw new Error("boom");
       case "send":
         return proc.send(pids[c.to]!, { msg: c.n });
     }

@@ -154,6 +154,7 @@ do({demonitor, M, Flush}, _, Refs) ->
     Refs;
 do({exit, J, R}, Tab, Refs) -> exit(pid(J, Tab), R), Refs;
 do({stop, R}, _, _) -> exit(R);
+do(crash, _, _) -> error(boom);
 do({send, J, N}, Tab, Refs) -> pid(J, Tab) ! {msg, N}, Refs.
 
 event({'EXIT', P, R}, Tab, _) ->
