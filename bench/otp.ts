@@ -87,7 +87,9 @@ async function roundTrips(
 ): Promise<[number, number]> {
   const latencies = new Float64Array(n);
   const seconds = await inProcess(node.runtime, async (proc) => {
-    for (let i = 0; i < 2000; i++) await once(proc, i); // warm-up
+    // V8 optimizes a remote round trip's path only after some 20 000 of
+    // them (see bench/dist.ts).
+    for (let i = 0; i < 25_000; i++) await once(proc, i); // warm-up
     const start = performance.now();
     for (let i = 0; i < n; i++) {
       const t = performance.now();
