@@ -1,8 +1,11 @@
 // Mote against Erlang itself: the same random scenarios of links, monitors,
-// exit signals, trapped exits and messages run on a Mote runtime and on an
-// Erlang node (tests/erlang/semantics.escript), and every process must see
-// the same things and end the same way. Runs where `escript` is on the PATH
-// (`apt-get install -y erlang-base`); elsewhere it is ignored.
+// exit signals, trapped exits, messages and deaths run on Mote and on Erlang
+// (tests/erlang/semantics.escript), and every process must see the same
+// things and end the same way: on one runtime and one Erlang node; spread
+// over two nodes against one Erlang node (D6); and with cuts of the
+// connection between two nodes against two Erlang nodes (D7). Runs where
+// `escript` is on the PATH (`apt-get install -y erlang-base`); elsewhere it
+// is ignored. MOTE_SEMANTICS_SEED and MOTE_SEMANTICS_SCENARIOS draw others.
 import assert from "node:assert/strict";
 import {
   Down,
@@ -15,6 +18,7 @@ import {
   Runtime,
 } from "../actor/mod.ts";
 import { startNode } from "../dist/mod.ts";
+import { prng } from "../wire/_samples_test.ts";
 
 /** What one process of a scenario is told to do. */
 type Command =
@@ -32,25 +36,22 @@ interface Scenario {
   id: number;
   /** How many processes. */
   k: number;
-  steps: [actor: number, command: Command][];
-}
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  /** Actor -1 is the controller; its one command cuts the connection. */
+  steps: [actor: number, command: Command | "disconnect"][];
 }
 
 const EXIT_REASONS = ["normal", "kill", "killed", "shutdown", "boom"];
 const STOP_REASONS = ["normal", "shutdown", "boom", "kill"];
 
-function scenario(id: number, rand: () => number): Scenario {
+/**
+ * A random scenario; with `disconnects`, about one step in twelve cuts the
+ * connection between the two nodes (process i lives on node i mod 2).
+ */
+function scenario(
+  id: number,
+  rand: () => number,
+  disconnects = false,
+): Scenario {
   const k = 3 + Math.floor(rand() * 3);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const proc = () => Math.floor(rand() * k);
@@ -60,6 +61,10 @@ function scenario(id: number, rand: () => number): Scenario {
   const steps: Scenario["steps"] = [];
   const length = 8 + Math.floor(rand() * 12);
   while (steps.length < length) {
+    if (disconnects && rand() < 1 / 12) {
+      steps.push([-1, "disconnect"]);
+      continue;
+    }
     const actor = proc();
     const r = rand();
     let command: Command;
@@ -114,7 +119,9 @@ function erlangTerm(s: Scenario): string {
         return `{send, ${c.to}, ${c.n}}`;
     }
   };
-  const steps = s.steps.map(([a, c]) => `{${a}, ${command(c)}}`).join(", ");
+  const steps = s.steps.map(([a, c]) =>
+    `{${a}, ${c === "disconnect" ? c : command(c)}}`
+  ).join(", ");
   return `{scenario, ${s.id}, ${s.k}, [${steps}]}.`;
 }
 
@@ -135,7 +142,10 @@ type Control =
   | { pong: number }
   | { event: number; text: string }
   | { round: number[] }
-  | { roundDone: number[] };
+  | { roundDone: number[] }
+  | { watch: number[] }
+  | { watching: true }
+  | { died: number; reason: ExitReason };
 const has = (m: unknown, key: string): boolean =>
   typeof m === "object" && m !== null && key in m;
 
@@ -145,7 +155,11 @@ const has = (m: unknown, key: string): boolean =>
  * escript's. With runtimes of two connected nodes, D6 says every process
  * must see what it sees when all are local.
  */
-function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
+function runMote(
+  s: Scenario,
+  runtimes: Runtime[],
+  disconnect?: () => void,
+): Promise<string> {
   const line = Promise.withResolvers<string>();
   const pids: Pid[] = [];
   // Registered names, unique to the scenario: what a Down by name shows
@@ -215,24 +229,39 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
         return proc.send(pids[c.to]!, { msg: c.n });
     }
   };
-  // A helper pings processes from its runtime: a ping from there comes
-  // after whatever that runtime's processes sent them before (one
-  // connection, in order). It reports which of them it found dead.
+  // A runtime's helper reports the deaths of the processes it watches
+  // (its own: local monitors, which a lost connection leaves alone), and
+  // pings processes for the barrier: a ping from there comes after whatever
+  // that runtime's processes sent them before (one connection, in order).
   const helper = (ctl: Pid) => async (proc: Process) => {
+    const watched = new Map<string, number>();
     for (;;) {
-      const { round } = await proc.receive() as { round: number[] };
-      const dead: number[] = [];
-      for (const i of round) {
-        const ref = proc.monitor(pids[i]!);
-        proc.send(pids[i]!, { ping: proc.self } satisfies Control);
-        const reply = await proc.receive((m) =>
-          (has(m, "pong") && (m as { pong: number }).pong === i) ||
-          (m instanceof Down && m.ref.equals(ref))
-        );
-        if (reply instanceof Down) dead.push(i);
-        else proc.demonitor(ref, { flush: true });
+      const msg = await proc.receive();
+      if (msg instanceof Down) {
+        const i = watched.get(msg.ref.key);
+        if (i === undefined) continue;
+        watched.delete(msg.ref.key);
+        proc.send(ctl, { died: i, reason: msg.reason } satisfies Control);
+      } else if (has(msg, "watch")) {
+        for (const i of (msg as { watch: number[] }).watch) {
+          watched.set(proc.monitor(pids[i]!).key, i);
+        }
+        proc.send(ctl, { watching: true } satisfies Control);
+      } else {
+        const { round } = msg as { round: number[] };
+        const dead: number[] = [];
+        for (const i of round) {
+          const ref = proc.monitor(pids[i]!);
+          proc.send(pids[i]!, { ping: proc.self } satisfies Control);
+          const reply = await proc.receive((m) =>
+            (has(m, "pong") && (m as { pong: number }).pong === i) ||
+            (m instanceof Down && m.ref.equals(ref))
+          );
+          if (reply instanceof Down) dead.push(i);
+          else proc.demonitor(ref, { flush: true });
+        }
+        proc.send(ctl, { roundDone: dead } satisfies Control);
       }
-      proc.send(ctl, { roundDone: dead } satisfies Control);
     }
   };
   const ctlRuntime = runtimes[0]!;
@@ -247,8 +276,17 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
     }
     const helpers = runtimes.map((rt) => rt.spawn(helper(ctl.self)));
     all.push(...pids, ...helpers);
-    const monitors = new Map<string, number>();
-    pids.forEach((pid, i) => monitors.set(ctl.monitor(pid).key, i));
+    helpers.forEach((h, n) =>
+      ctl.send(
+        h,
+        {
+          watch: pids.map((_, i) => i).filter((i) => i % helpers.length === n),
+        } satisfies Control,
+      )
+    );
+    for (let n = 0; n < helpers.length; n++) {
+      await ctl.receive((m) => has(m, "watching"));
+    }
     let alive = pids.map((_, i) => i);
     const dead = new Map<number, [step: number, reason: ExitReason]>();
     const events: string[][] = pids.map(() => []);
@@ -256,10 +294,10 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
     // Takes one message; returns it unless it was bookkeeping.
     const take = async (): Promise<Control | undefined> => {
       const msg = await ctl.receive();
-      if (msg instanceof Down) {
-        const i = monitors.get(msg.ref.key)!;
-        alive = alive.filter((j) => j !== i);
-        dead.set(i, [step, msg.reason]);
+      if (has(msg, "died")) {
+        const { died, reason } = msg as { died: number; reason: ExitReason };
+        alive = alive.filter((j) => j !== died);
+        dead.set(died, [step, reason]);
         return undefined;
       }
       if (has(msg, "event")) {
@@ -285,13 +323,18 @@ function runMote(s: Scenario, runtimes: Runtime[]): Promise<string> {
             }
           }
         }
-        // Our own Down of each comes too, maybe over a connection.
+        // The helper that watches each tells of its death too.
         while ([...seenDead].some((i) => alive.includes(i))) await take();
         if (alive.length === round.length) return;
       }
     };
     for (const [actor, command] of s.steps) {
       step++;
+      if (command === "disconnect") {
+        disconnect!();
+        await barrier();
+        continue;
+      }
       if (!alive.includes(actor)) continue;
       ctl.send(pids[actor]!, { cmd: command } satisfies Control);
       for (;;) {
@@ -368,41 +411,61 @@ const SEED = Number(Deno.env.get("MOTE_SEMANTICS_SEED") ?? 20261128);
 const SCENARIOS = Number(Deno.env.get("MOTE_SEMANTICS_SCENARIOS") ?? 500);
 const haveErlang = await hasEscript();
 
-let scenariosAndErlang: Promise<[Scenario[], string[]]> | undefined;
-/** The scenarios of SEED, and Erlang's line for each (run once, shared). */
-function scenariosWithErlang(): Promise<[Scenario[], string[]]> {
-  return scenariosAndErlang ??= (async () => {
-    const rand = random(SEED);
-    const scenarios = Array.from(
-      { length: SCENARIOS },
-      (_, id) => scenario(id, rand),
-    );
-    const escript = new Deno.Command("escript", {
-      args: [new URL("./erlang/semantics.escript", import.meta.url).pathname],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = escript.stdin.getWriter();
-    await writer.write(
-      new TextEncoder().encode(scenarios.map(erlangTerm).join("\n") + "\n"),
-    );
-    await writer.close();
-    const out = await escript.output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `escript failed: ${stderr}`);
-    const erlang = new TextDecoder().decode(out.stdout).trim().split("\n");
-    assert.equal(erlang.length, scenarios.length, stderr);
-    return [scenarios, erlang];
-  })();
+/** The scenarios and Erlang's line for each. */
+interface Runs {
+  scenarios: Scenario[];
+  erlang: string[];
 }
 
-/** Runs every scenario on `runtimes` and asserts each ends as in Erlang. */
-async function compareWithErlang(runtimes: Runtime[]): Promise<void> {
-  const [scenarios, erlang] = await scenariosWithErlang();
+/**
+ * Draws SCENARIOS scenarios from `seed` and runs them on Erlang: on one
+ * node, or (`dist`) spread over two.
+ */
+async function withErlang(
+  seed: number,
+  dist: boolean,
+  disconnects: boolean,
+): Promise<Runs> {
+  const rand = prng(seed); // seeded, so a failure replays
+  const scenarios = Array.from(
+    { length: SCENARIOS },
+    (_, id) => scenario(id, rand, disconnects),
+  );
+  const escript = new Deno.Command("escript", {
+    args: [
+      new URL("./erlang/semantics.escript", import.meta.url).pathname,
+      ...(dist ? ["dist"] : []),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = escript.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(scenarios.map(erlangTerm).join("\n") + "\n"),
+  );
+  await writer.close();
+  const out = await escript.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.ok(out.success, `escript failed: ${stderr}`);
+  const erlang = new TextDecoder().decode(out.stdout).trim().split("\n");
+  assert.equal(erlang.length, scenarios.length, stderr);
+  return { scenarios, erlang };
+}
+
+let local: Promise<Runs> | undefined;
+/** The scenarios without cuts, run on one Erlang node (shared by two tests). */
+const onOneErlangNode = () => local ??= withErlang(SEED, false, false);
+
+/** Runs every scenario on Mote and asserts each ends as on Erlang. */
+async function compareWithErlang(
+  { scenarios, erlang }: Runs,
+  runtimes: Runtime[],
+  disconnect?: () => void,
+): Promise<void> {
   const differences: string[] = [];
   for (const [i, s] of scenarios.entries()) {
-    const mote = canonical(await runMote(s, runtimes));
+    const mote = canonical(await runMote(s, runtimes, disconnect));
     const expected = canonical(erlang[i]!);
     if (mote !== expected) {
       differences.push(
@@ -414,13 +477,28 @@ async function compareWithErlang(runtimes: Runtime[]): Promise<void> {
   assert.deepEqual(differences, [], differences.slice(0, 5).join("\n"));
 }
 
+/** Two connected nodes over loopback TCP, stopped on dispose. */
+async function connectedPair(prefix: string) {
+  const a = await startNode({ name: `${prefix}a@127.0.0.1`, cookie: "s" });
+  const b = await startNode({ name: `${prefix}b@127.0.0.1`, cookie: "s" });
+  await a.connect(b.name, b.address!);
+  return {
+    runtimes: [a.runtime, b.runtime],
+    disconnect: () => void a.disconnect(b.name),
+    async [Symbol.asyncDispose]() {
+      await a.stop();
+      await b.stop();
+    },
+  };
+}
+
 Deno.test({
   name:
     "L1-L5, M1-M4: random scenarios of links, monitors and exit signals end as they do in Erlang",
   ignore: !haveErlang,
   async fn() {
     await using rt = new Runtime();
-    await compareWithErlang([rt]);
+    await compareWithErlang(await onOneErlangNode(), [rt]);
   },
 });
 
@@ -429,9 +507,21 @@ Deno.test({
     "D6: the same scenarios with their processes on two nodes end as they do in Erlang on one",
   ignore: !haveErlang,
   async fn() {
-    await using a = await startNode({ name: "sema@127.0.0.1", cookie: "s" });
-    await using b = await startNode({ name: "semb@127.0.0.1", cookie: "s" });
-    await a.connect(b.name, b.address!);
-    await compareWithErlang([a.runtime, b.runtime]);
+    await using nodes = await connectedPair("sem6");
+    await compareWithErlang(await onOneErlangNode(), nodes.runtimes);
+  },
+});
+
+Deno.test({
+  name:
+    "D7: scenarios that cut the connection between two nodes end as they do between two Erlang nodes",
+  ignore: !haveErlang,
+  async fn() {
+    await using nodes = await connectedPair("sem7");
+    await compareWithErlang(
+      await withErlang(SEED + 1, true, true),
+      nodes.runtimes,
+      nodes.disconnect,
+    );
   },
 });
