@@ -167,7 +167,8 @@ const has = (m: unknown, key: string): boolean =>
  * Runs a scenario with its processes spread over `runtimes` (process i on
  * runtime i mod n; the controller on the first) and returns one line, as the
  * escript's. With runtimes of two connected nodes, D6 says every process
- * must see what it sees when all are local.
+ * must see what it sees when all are local; `disconnect` cuts their
+ * connection, for the scenario's "disconnect" steps (D7).
  */
 function runMote(
   s: Scenario,
