@@ -30,6 +30,7 @@ type Command =
   | { op: "exit"; to: number; reason: Reason }
   | { op: "stop"; reason: Reason }
   | { op: "crash" }
+  | { op: "spawnLink"; child: "crash" | "normal" }
   | { op: "send"; to: number; n: number };
 
 interface Scenario {
@@ -100,7 +101,9 @@ function scenario(
       command = { op: "exit", to: proc(), reason: pick(EXIT_REASONS) };
     } else if (r < 0.81) command = { op: "stop", reason: pick(STOP_REASONS) };
     else if (r < 0.84) command = { op: "crash" };
-    else command = { op: "send", to: proc(), n: messages++ };
+    else if (r < 0.88) {
+      command = { op: "spawnLink", child: rand() < 0.5 ? "crash" : "normal" };
+    } else command = { op: "send", to: proc(), n: messages++ };
     steps.push([actor, command]);
   }
   return { id, k, steps };
@@ -127,6 +130,8 @@ function erlangTerm(s: Scenario): string {
         return `{stop, ${erlangReason(c.reason)}}`;
       case "crash":
         return "crash";
+      case "spawnLink":
+        return `{spawn_link, ${c.child}}`;
       case "send":
         return `{send, ${c.to}, ${c.n}}`;
     }
@@ -240,6 +245,17 @@ function runMote(
         return await proc.stop(c.reason);
       case "crash":
         throw new Error("boom");
+      case "spawnLink": {
+        // A child that is not one of the scenario's: its pid shows as p-1.
+        // The parent waits for it to end, so that its exit signal falls in
+        // this step on both sides.
+        const child = proc.spawnLink(() => {
+          if (c.child === "crash") throw new Error("boom");
+        });
+        const ref = proc.monitor(child);
+        await proc.receive((m) => m instanceof Down && m.ref.equals(ref));
+        return;
+      }
       case "send":
         return proc.send(pids[c.to]!, { msg: c.n });
     }

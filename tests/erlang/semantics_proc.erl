@@ -46,6 +46,12 @@ do({demonitor, M, Flush}, _, Refs) ->
 do({exit, J, R}, Tab, Refs) -> exit(pid(J, Tab), R), Refs;
 do({stop, R}, _, _) -> exit(R);
 do(crash, _, _) -> error(boom);
+do({spawn_link, How}, _, Refs) ->
+    % The parent waits for its child to end, so that the child's exit
+    % signal falls in this step on both sides.
+    Child = spawn_link(fun() -> case How of crash -> error(boom); normal -> ok end end),
+    Ref = erlang:monitor(process, Child),
+    receive {'DOWN', Ref, process, _, _} -> Refs end;
 do({send, J, N}, Tab, Refs) -> pid(J, Tab) ! {msg, N}, Refs.
 
 event({'EXIT', P, R}, Tab, _) ->
@@ -57,7 +63,9 @@ event({'DOWN', Ref, process, P, R}, Tab, Refs) ->
                   [maps:get(Ref, Refs), index(P, Tab), reason(R)]);
 event({msg, N}, _, _) -> io_lib:format("msg ~p", [N]).
 
+%% A pid not of the scenario (a child spawned by spawn_link) is -1.
 index(P, Tab) -> index(P, Tab, 1).
+index(_, Tab, I) when I > tuple_size(Tab) -> -1;
 index(P, Tab, I) ->
     case element(I, Tab) of
         P -> I - 1;
