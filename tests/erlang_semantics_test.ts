@@ -424,6 +424,23 @@ function canonical(line: string): string {
   }).join(" ; ");
 }
 
+/** A TCP port that was free a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Stops the epmd that listens on `port`, if one does. */
+async function stopEpmd(port: string): Promise<void> {
+  await new Deno.Command("epmd", {
+    args: ["-port", port, "-kill"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+}
+
 /** Whether an `escript` runs here at all (its exit status does not matter). */
 async function hasEscript(): Promise<boolean> {
   try {
@@ -466,6 +483,9 @@ async function withErlang(
     { length: count },
     (_, id) => scenario(id, rand, disconnects),
   );
+  // Two Erlang nodes need an epmd, which outlives them. One of our own, on
+  // a port of its own, can be stopped afterwards without touching another.
+  const env = dist ? { ERL_EPMD_PORT: String(freePort()) } : undefined;
   const escript = new Deno.Command("escript", {
     args: [
       new URL("./erlang/semantics.escript", import.meta.url).pathname,
@@ -474,13 +494,19 @@ async function withErlang(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    ...(env && { env }),
   }).spawn();
-  const writer = escript.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(scenarios.map(erlangTerm).join("\n") + "\n"),
-  );
-  await writer.close();
-  const out = await escript.output();
+  let out: Deno.CommandOutput;
+  try {
+    const writer = escript.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(scenarios.map(erlangTerm).join("\n") + "\n"),
+    );
+    await writer.close();
+    out = await escript.output();
+  } finally {
+    if (env) await stopEpmd(env.ERL_EPMD_PORT);
+  }
   const stderr = new TextDecoder().decode(out.stderr);
   assert.ok(out.success, `escript failed: ${stderr}`);
   const erlang = new TextDecoder().decode(out.stdout).trim().split("\n");
