@@ -32,6 +32,7 @@ proc_source() ->
 
 start_peer() ->
     os:cmd("epmd -daemon"),
+    wait_for_epmd(100),
     Name = list_to_atom("semctl" ++ os:getpid()),
     {ok, _} = net_kernel:start([Name, shortnames]),
     % Controlled over its stdio, not over distribution: a peer whose
@@ -40,6 +41,15 @@ start_peer() ->
                                           connection => standard_io,
                                           args => ["+S", "1"]}),
     [node(), Peer].
+
+% `epmd -daemon` returns before the daemon listens, and net_kernel gives up
+% at once if no epmd answers.
+wait_for_epmd(0) -> error(epmd_did_not_start);
+wait_for_epmd(Tries) ->
+    case erl_epmd:names() of
+        {ok, _} -> ok;
+        {error, _} -> timer:sleep(50), wait_for_epmd(Tries - 1)
+    end.
 
 read_terms(Acc) ->
     case io:read(standard_io, '') of
