@@ -128,19 +128,17 @@ export class Kernel {
     const name = options?.name;
     if (name !== undefined) this.#checkName(name);
     const pid = new Pid(this.node, ++this.#nextId, this.creation);
+    // A parent that already died (its body resumed from a receive that was
+    // answered in the turn it was killed) acts inertly, as in its sends:
+    // the pid it gets names no process, so its child never runs (P5).
+    if (parent !== undefined && !parent.alive) return pid;
     const proc = new ProcessImpl(this, pid, body);
     this.table.set(pid.id, proc);
     if (options?.trapExit === true) proc.trapping = true;
     if (name !== undefined) this.#bindName(name, proc);
     if (link && parent !== undefined) {
-      if (parent.alive) {
-        addLink(this, parent, pid);
-        addLink(this, proc, parent.self);
-      } else {
-        // A parent that already died (its body still running after a kill)
-        // links as if it died just after: the child gets its exit signal.
-        this.signal(proc, parent.self, parent.exitReason ?? "normal", "link");
-      }
+      addLink(this, parent, pid);
+      addLink(this, proc, parent.self);
     }
     this.#startQueue.push(proc);
     if (!this.#startScheduled) {
