@@ -195,7 +195,8 @@ export class Kernel {
       let accepted = true;
       if (match !== undefined) {
         try {
-          accepted = match(message) === true;
+          // Truthy, as for a queued message (Mailbox.takeFirst).
+          accepted = !!match(message);
         } catch (error) {
           proc.mailbox.push(message);
           this.exit(proc, Crash.from(error));

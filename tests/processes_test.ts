@@ -545,6 +545,22 @@ Deno.test("P5: a process killed after being handed a message, before it resumes,
   }
 });
 
+Deno.test("P5: a matcher's truthy result accepts a message whether it was queued or arrives while waiting", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (proc) => {
+    // deno-lint-ignore no-explicit-any
+    const hasReply = (m: any) => m.reply; // a number, not a boolean
+    const queued = await proc.receive(hasReply, { timeout: 1000 });
+    proc.send(proc.self, { other: true });
+    const waitedFor = proc.receive(hasReply, { timeout: 1000 });
+    rt.send(pid, { reply: 2 });
+    got.resolve([queued, await waitedFor, proc.mailboxLength]);
+  });
+  rt.send(pid, { reply: 1 });
+  assert.deepEqual(await got.promise, [{ reply: 1 }, { reply: 2 }, 1]);
+});
+
 Deno.test("P5: a matcher that throws crashes the process with that error (at receive time)", async () => {
   await using rt = new Runtime();
   let after = false;
