@@ -787,25 +787,25 @@ const FLUSH = { flush: true } as const;
 /**
  * A process's call deadline. Reading the host clock costs about a fifth of a
  * local call here, and arming a host timer per call costs more than the rest
- * of the call, so a process keeps one ticker per timeout length and counts
- * its ticks instead: a tick comes no earlier than `period` ms after the last,
- * so a call that saw `limit + 1` ticks has waited at least its timeout (a
- * call started on a fresh ticker needs `limit`). It fires at most one period
- * (a sixteenth of the timeout) late, never early. The ticker stops on the
- * first tick with no call pending and is cleared when the process exits.
+ * of the call, so a process keeps one ticker per timeout length, and a call
+ * started while it runs reads no clock and sets no timer: the next tick,
+ * which comes within a period (a sixteenth of the timeout), reads the clock
+ * and fixes the call's due time from then, and a later tick is set for that
+ * time. A call so times out at most a period late (plus the host timer's
+ * own lateness, about a millisecond here), never early. Ticks that merely
+ * counted periods from one firing to the next added up that lateness: a
+ * 10 ms timeout took 22 ms. The ticker stops on the first tick with no
+ * call pending and is cleared when the process exits.
  */
 interface Deadline {
   timer: unknown;
   /** The timeout the ticker serves, and its tick length. */
   timeout: number;
   period: number;
-  /** Ticks needed for `timeout`. */
-  limit: number;
-  /** Ticks so far. */
-  epoch: number;
-  /** Whether a call is pending, and the tick count it must reach. */
+  /** Whether a call is pending; whether its due time is fixed, and that time. */
   pending: boolean;
-  due: number;
+  anchored: boolean;
+  dueAt: number;
   readonly state: CallState;
 }
 
@@ -819,10 +819,9 @@ function armDeadline(state: CallState, timeout: number): void {
       timer: undefined,
       timeout: -1,
       period: 0,
-      limit: 0,
-      epoch: 0,
       pending: false,
-      due: 0,
+      anchored: false,
+      dueAt: 0,
       state,
     };
     proc.signal.addEventListener("abort", () => {
@@ -835,31 +834,42 @@ function armDeadline(state: CallState, timeout: number): void {
   }
   d.pending = true;
   if (d.timer !== undefined && d.timeout === timeout) {
-    // Started somewhere between two ticks: one more tick makes it safe.
-    d.due = d.epoch + d.limit + 1;
+    d.anchored = false; // the next tick, within a period, fixes the due time
     return;
   }
-  if (d.timer !== undefined) proc.kernel.clock.clearTimeout(d.timer);
+  const clock = proc.kernel.clock;
+  if (d.timer !== undefined) clock.clearTimeout(d.timer);
   d.timeout = timeout;
   d.period = Math.max(timeout / TICKS_PER_TIMEOUT, 1);
-  d.limit = Math.ceil(timeout / d.period);
-  d.due = d.epoch + d.limit;
+  // Setting a timer anyway: fix the due time now.
+  d.anchored = true;
+  d.dueAt = clock.now() + timeout;
   const ticker = d;
-  d.timer = proc.kernel.clock.setTimeout(() => tick(ticker), d.period);
+  d.timer = clock.setTimeout(() => tick(ticker), Math.min(d.period, timeout));
 }
 
 function tick(d: Deadline): void {
   d.timer = undefined;
   const proc = d.state.proc;
   if (!d.pending || !proc.alive) return;
+  const clock = proc.kernel.clock;
+  const now = clock.now();
   // A call whose answer waits for the host's turn (Kernel.overdue) is not
   // waiting any more; the answer clears `pending` as it lands.
-  if (proc.waitResolve === d.state.settle && ++d.epoch >= d.due) {
-    d.pending = false;
-    proc.kernel.deliver(proc, d.state.expired);
-    return;
+  if (proc.waitResolve === d.state.settle) {
+    if (!d.anchored) {
+      d.anchored = true;
+      d.dueAt = now + d.timeout;
+    } else if (now >= d.dueAt) {
+      d.pending = false;
+      proc.kernel.deliver(proc, d.state.expired);
+      return;
+    }
   }
-  d.timer = proc.kernel.clock.setTimeout(() => tick(d), d.period);
+  // Never further than a period: a call started meanwhile is due from the
+  // next tick.
+  const wait = d.anchored ? Math.max(0, d.dueAt - now) : d.period;
+  d.timer = clock.setTimeout(() => tick(d), Math.min(d.period, wait));
 }
 
 async function stopIn(

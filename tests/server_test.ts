@@ -7,12 +7,14 @@ import {
   call,
   CallError,
   cast,
+  type Clock,
   ConcurrentReceiveError,
   Crash,
   Down,
   Exit,
   type From,
   InvalidArgumentError,
+  ManualClock,
   type Pid,
   type Process,
   reply,
@@ -417,6 +419,56 @@ Deno.test("server: a caller killed during a call stops there; its monitor is rel
   await settle();
   assert.equal(after, false, "code after the await never ran");
   await rt.shutdown();
+});
+
+Deno.test("server: a call times out after its timeout, never before, and at most a sixteenth of it (plus one timer's lateness) after, however late each timer fires", async () => {
+  // Every host timer fires 1 ms late, as a millisecond timer in Deno does.
+  const manual = new ManualClock();
+  const clock: Clock = {
+    now: () => manual.now(),
+    setTimeout: (fn, ms) => manual.setTimeout(fn, ms + 1),
+    clearTimeout: (handle) => manual.clearTimeout(handle),
+  };
+  await using rt = new Runtime({ clock });
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (_req: "slow" | "fast", _from, state) =>
+      _req === "fast" ? { reply: "fast", state } : { noreply: true, state },
+  }, undefined);
+  const timeout = 160;
+  const started: number[] = [];
+  const ended: number[] = [];
+  const caller = rt.spawn(async (proc: Process) => {
+    for (let i = 0; i < 3; i++) {
+      // The second and third calls start on a running ticker, between ticks.
+      if (i > 0) await call(proc, server, "fast", { timeout });
+      started.push(manual.now());
+      const error = await call(proc, server, "slow", { timeout }).catch((e) =>
+        e
+      );
+      assertInstanceOf(error, CallError);
+      ended.push(manual.now());
+      await proc.receive((m) => m === "next");
+    }
+  });
+  for (let round = 0; round < 3; round++) {
+    await settle();
+    for (let ms = 0; ended.length === round && ms < 1000; ms++) {
+      manual.advance(1);
+      for (let j = 0; j < 20; j++) await Promise.resolve(); // microtasks only
+    }
+    rt.send(caller, "next");
+    manual.advance(3); // the next call starts between two ticks
+  }
+  assert.equal(ended.length, 3);
+  for (let i = 0; i < 3; i++) {
+    const took = ended[i]! - started[i]!;
+    assert.ok(took >= timeout, `call ${i} timed out early, after ${took} ms`);
+    assert.ok(
+      took <= timeout + timeout / 16 + 2,
+      `call ${i} timed out after ${took} ms`,
+    );
+  }
 });
 
 Deno.test("server: many pending callers, some answered, some killed, some timed out; the server's crash reaches exactly the rest", async () => {
