@@ -14,6 +14,9 @@ import type { ExitCause, LocalGate } from "./router.ts";
 export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
   const target = (dest: Pid | string): ProcessImpl | undefined =>
     dest instanceof Pid ? kernel.lookup(dest) : kernel.names.get(dest);
+  // The pseudo-pid (id 0) of `node`, the sender of signals about a name
+  // that no process there held (or could be asked about).
+  const nodePid = (node: string) => new Pid(node, 0, 0);
   return {
     node: kernel.node,
     creation: kernel.creation,
@@ -35,12 +38,44 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       addLink(kernel, proc, from);
       return true;
     },
+    linkName(from: Pid, name: string): Pid | undefined {
+      const proc = kernel.names.get(name);
+      if (proc === undefined) return undefined;
+      addLink(kernel, proc, from);
+      return proc.self;
+    },
+    linkNameReply(ref: Ref, pid: Pid | undefined, node: string): void {
+      const key = kernel.refKey(ref);
+      const request = kernel.nameLinks.get(key);
+      if (request === undefined || request.node !== node) return;
+      kernel.nameLinks.delete(key);
+      const { proc } = request;
+      if (pid === undefined) {
+        kernel.signal(proc, nodePid(node), "noproc", "explicit");
+      } else if (proc.alive) {
+        addLink(kernel, proc, pid);
+      } else {
+        // Died waiting: the other half learns why, as through the link.
+        kernel.router?.exit(
+          proc.self,
+          pid,
+          node,
+          proc.exitReason ?? "noproc",
+          "link",
+        );
+      }
+    },
     unlink(from: Pid, to: Pid): void {
       const proc = kernel.lookup(to);
       if (proc !== undefined) removeLink(kernel, proc, from);
     },
-    exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void {
-      const proc = kernel.lookup(to);
+    exit(
+      from: Pid,
+      to: Pid | string,
+      reason: ExitReason,
+      cause: ExitCause,
+    ): void {
+      const proc = target(to);
       if (proc === undefined) return;
       if (cause === "link" && !removeLink(kernel, proc, from)) return;
       kernel.signal(proc, from, reason, cause);
@@ -78,8 +113,21 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       }
     },
     nodeDown(node: string): void {
+      // Links by name still waiting for this node's answer end as a link
+      // to a pid there would (D7).
+      const unanswered: ProcessImpl[] = [];
+      for (const [key, request] of kernel.nameLinks) {
+        if (request.node !== node) continue;
+        kernel.nameLinks.delete(key);
+        if (request.proc.alive) unanswered.push(request.proc);
+      }
       const procs = kernel.byNode.get(node);
-      if (procs === undefined) return;
+      if (procs === undefined) {
+        for (const proc of unanswered) {
+          kernel.signal(proc, nodePid(node), "noconnection", "explicit");
+        }
+        return;
+      }
       kernel.byNode.delete(node);
       // First forget everything the connection carried, then deliver, so a
       // process reacting to a Down sees a consistent state (D7).
@@ -112,6 +160,9 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       for (const [proc, down] of downs) kernel.deliver(proc, down);
       for (const [proc, pid] of exits) {
         kernel.signal(proc, pid, "noconnection", "link");
+      }
+      for (const proc of unanswered) {
+        kernel.signal(proc, nodePid(node), "noconnection", "explicit");
       }
     },
     spawned(

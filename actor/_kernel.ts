@@ -9,6 +9,7 @@ const TURN_BUDGET_MS = 50;
 /** How long after a host turn a runtime trusts it without asking for another. */
 const TURN_QUIET_MS = 10;
 import {
+  describe,
   InvalidArgumentError,
   InvalidMessageError,
   NameTakenError,
@@ -45,6 +46,15 @@ export class Kernel {
   /** Local processes that hold links or monitors with each remote node. */
   readonly byNode: Map<string, Set<ProcessImpl>> = new Map();
   router: Router | undefined = undefined;
+  /**
+   * Links by a name on another node waiting for that node's answer, by the
+   * request's ref key. A requester that dies meanwhile stays here, so the
+   * answer can still tell the other side why (its half is already set).
+   */
+  readonly nameLinks: Map<
+    EntryKey,
+    { proc: ProcessImpl; name: string; node: string }
+  > = new Map();
   /** Timeouts of the processes' pending receives, on one host timer. */
   readonly receiveTimers: ReceiveTimers<ProcessImpl>;
   stopped = false;
@@ -107,7 +117,7 @@ export class Kernel {
     if (typeof body !== "function") {
       throw new InvalidArgumentError(
         "process body",
-        `expected a function, got ${typeof body}`,
+        `expected a function, got ${describe(body)}`,
       );
     }
     if (
@@ -420,9 +430,13 @@ export class Kernel {
   }
 
   link(proc: ProcessImpl, dest: Dest): void {
-    const { pid, node } = this.resolve(dest);
+    const { pid, name, node } = this.resolve(dest);
     if (pid === undefined) {
-      // An unregistered name, local or remote: links need a pid.
+      if (node !== this.node && name !== undefined) {
+        return this.#linkName(proc, name, node);
+      }
+      // An unregistered local name: links need a pid. The signal comes from
+      // the node's pseudo-pid (id 0), as no process had the name.
       this.signal(proc, new Pid(node, 0, 0), "noproc", "explicit");
       return;
     }
@@ -445,6 +459,19 @@ export class Kernel {
       return;
     }
     this.router.link(proc.self, pid);
+  }
+
+  // N3: the other node resolves the name and sets its half of the link; its
+  // answer (LINK_NAME_REPLY) sets ours, or the loss of the connection ends
+  // the wait with noconnection, as for a link to a pid there.
+  #linkName(proc: ProcessImpl, name: string, node: string): void {
+    if (this.router === undefined) {
+      this.signal(proc, new Pid(node, 0, 0), "noconnection", "explicit");
+      return;
+    }
+    const ref = this.makeRef();
+    this.nameLinks.set(this.refKey(ref), { proc, name, node });
+    this.router.linkName(proc.self, name, node, ref);
   }
 
   unlink(proc: ProcessImpl, pid: Pid): void {
@@ -484,15 +511,21 @@ export class Kernel {
 
   /** `exit(dest, reason)` sent by `from` (a process, or the runtime itself). */
   exitSignal(dest: Dest, reason: ExitReason, from: Pid): void {
-    const { pid } = this.resolve(dest);
-    if (pid === undefined) return;
+    const { pid, name, node } = this.resolve(dest);
+    if (pid === undefined) {
+      // A name on another node is resolved there (EXIT2 carries it).
+      if (node !== this.node && name !== undefined) {
+        this.router?.exit(from, name, node, reason, "explicit");
+      }
+      return;
+    }
     const target = this.lookup(pid);
     if (target !== undefined) {
       this.signal(target, from, reason, "explicit");
       return;
     }
     if (pid.node !== this.node) {
-      this.router?.exit(from, pid, reason, "explicit");
+      this.router?.exit(from, pid, pid.node, reason, "explicit");
     }
   }
 
@@ -646,13 +679,5 @@ export class Kernel {
   }
 }
 
-/** A short description of a value for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (typeof value === "object") {
-    return `an object (${value.constructor?.name ?? "Object"})`;
-  }
-  if (typeof value === "string") return JSON.stringify(value);
-  return `${typeof value} ${String(value)}`;
-}
+// Kept here too for the modules that import it from the kernel.
+export { describe };

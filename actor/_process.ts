@@ -4,7 +4,11 @@
 import type { SmallMap } from "./_small_map.ts";
 import type { Pid } from "../wire/terms.ts";
 import { Mailbox, NO_MATCH } from "./mailbox.ts";
-import { ConcurrentReceiveError, InvalidArgumentError } from "./errors.ts";
+import {
+  ConcurrentReceiveError,
+  describe,
+  InvalidArgumentError,
+} from "./errors.ts";
 import type { Kernel } from "./_kernel.ts";
 import type {
   DemonitorOptions,
@@ -155,14 +159,16 @@ export class ProcessImpl implements Process {
     if (typeof matchOrOptions === "function") {
       match = matchOrOptions;
       options = maybeOptions;
+      if (options !== undefined && typeof options !== "object") {
+        return Promise.reject(badReceiveOptions("receive options", options));
+      }
     } else if (
       matchOrOptions === undefined || typeof matchOrOptions === "object"
     ) {
       options = matchOrOptions ?? maybeOptions;
     } else {
-      throw new InvalidArgumentError(
-        "receive matcher",
-        `expected a function or an options object, got ${typeof matchOrOptions}`,
+      return Promise.reject(
+        badReceiveOptions("receive matcher", matchOrOptions),
       );
     }
     const timeout = options?.timeout;
@@ -170,9 +176,11 @@ export class ProcessImpl implements Process {
       timeout !== undefined &&
       (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0)
     ) {
-      throw new InvalidArgumentError(
-        "receive timeout",
-        `expected a number of milliseconds >= 0, got ${String(timeout)}`,
+      return Promise.reject(
+        new InvalidArgumentError(
+          "receive timeout",
+          `expected a number of milliseconds >= 0, got ${describe(timeout)}`,
+        ),
       );
     }
     if (!this.alive) return never();
@@ -292,7 +300,7 @@ export class ProcessImpl implements Process {
     if (typeof on !== "boolean") {
       throw new InvalidArgumentError(
         "trapExit flag",
-        `expected a boolean, got ${typeof on}`,
+        `expected a boolean, got ${describe(on)}`,
       );
     }
     const previous = this.trapping;
@@ -301,6 +309,7 @@ export class ProcessImpl implements Process {
   }
 
   exit(dest: Dest, reason: ExitReason): void {
+    checkExitReason(reason);
     if (!this.alive) return;
     this.kernel.exitSignal(dest, reason, this.self);
   }
@@ -318,10 +327,48 @@ export class ProcessImpl implements Process {
     if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
       throw new InvalidArgumentError(
         "sleep time",
-        `expected milliseconds >= 0, got ${String(ms)}`,
+        `expected milliseconds >= 0, got ${describe(ms)}`,
       );
     }
+    // A sleep is a receive that matches nothing: say which one clashed.
+    if (this.alive && this.waitResolve !== undefined) {
+      throw new ConcurrentReceiveError(this.self, "sleep");
+    }
     await this.receive(neverMatches, { timeout: ms });
+  }
+}
+
+/**
+ * The error for a receive given something other than a matcher and an
+ * options object; a bare number gets the spelling it most likely meant.
+ */
+function badReceiveOptions(
+  argument: string,
+  value: unknown,
+): InvalidArgumentError {
+  const hint = typeof value === "number"
+    ? ` (for a timeout, pass { timeout: ${value} })`
+    : "";
+  return new InvalidArgumentError(
+    argument,
+    `expected ${
+      argument === "receive matcher"
+        ? "a function or an options object"
+        : "an options object"
+    }, got ${describe(value)}${hint}`,
+  );
+}
+
+/**
+ * An exit signal needs a reason: a missing one (`undefined`) is a mistake,
+ * and `exit(pid)` is not Erlang's `exit/1` (which ends the caller).
+ */
+export function checkExitReason(reason: unknown): void {
+  if (reason === undefined) {
+    throw new InvalidArgumentError(
+      "exit reason",
+      'expected a reason (such as "shutdown" or "kill"), got undefined',
+    );
   }
 }
 

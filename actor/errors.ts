@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Pid } from "../wire/terms.ts";
+import { Pid, Ref } from "../wire/terms.ts";
 
 /** Base class of every error Mote throws; `name` is the class name. */
 export class MoteError extends Error {
@@ -62,16 +62,22 @@ export class NoProcessError extends MoteError {
   }
 }
 
-/** A process called `receive` while a `receive` of its own was pending. */
+/**
+ * A process called `receive`, `sleep` or `call` while one of its own was
+ * pending (each waits on the mailbox, and a process has one wait at a time).
+ */
 export class ConcurrentReceiveError extends MoteError {
   /** The process that tried. */
   readonly pid: Pid;
-  /** Builds the error for `pid`. */
-  constructor(pid: Pid) {
+  /** What it tried: `"receive"`, `"sleep"` or `"call"`. */
+  readonly operation: string;
+  /** Builds the error for `pid`; `operation` is what it tried (default `"receive"`). */
+  constructor(pid: Pid, operation: string = "receive") {
     super(
-      `Cannot receive in ${pid}: a receive is already pending (await one receive at a time)`,
+      `Cannot ${operation} in ${pid}: a receive, sleep or call of its own is already pending (await one at a time)`,
     );
     this.pid = pid;
+    this.operation = operation;
   }
 }
 
@@ -88,5 +94,31 @@ export class InvalidMessageError extends MoteError {
   /** Builds the error. */
   constructor(message: string) {
     super(message);
+  }
+}
+
+/**
+ * A short description of a value for error messages: a string quoted (and
+ * cut short if long), a number as `number 42`, an object by its class. For
+ * the runtime's own messages; not part of the public API.
+ */
+export function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") {
+    return value.length <= 64
+      ? JSON.stringify(value)
+      : `${JSON.stringify(value.slice(0, 64))}… (${value.length} characters)`;
+  }
+  if (typeof value === "function") {
+    return value.name === "" ? "a function" : `a function (${value.name})`;
+  }
+  if (typeof value !== "object") return `${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (value instanceof Pid) return `the pid ${value}`;
+  if (value instanceof Ref) return `the ref ${value}`;
+  try {
+    return `an object (${value.constructor?.name ?? "Object"})`;
+  } catch {
+    return "an object";
   }
 }

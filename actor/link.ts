@@ -48,7 +48,7 @@ export function dropLinks(
       }
     } else {
       untrackNode(kernel, proc, pid.node);
-      kernel.router?.exit(self, pid, reason, "link");
+      kernel.router?.exit(self, pid, pid.node, reason, "link");
     }
   }
 }

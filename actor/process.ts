@@ -46,6 +46,11 @@ export interface DemonitorOptions {
 /**
  * A running process, as seen from inside its body.
  *
+ * Bad arguments are `InvalidArgumentError`s: thrown by the methods that
+ * return at once, rejected by `receive` and `sleep` (so `.catch()` sees
+ * them). A `receive` or `sleep` while one of the process's own is pending
+ * is a `ConcurrentReceiveError` (thrown by `receive`, rejected by `sleep`).
+ *
  * @example
  * ```ts
  * import { Runtime } from "../mod.ts";
@@ -84,7 +89,10 @@ export interface Process {
     match: (message: unknown) => message is T,
     options?: ReceiveOptions & { timeout?: undefined },
   ): Promise<T>;
-  /** Takes the oldest message `match` accepts, or `undefined` after `timeout` ms. */
+  /**
+   * Takes the oldest message `match` accepts, or `undefined` after `timeout`
+   * ms. The options are an object: `receive(match, { timeout: 100 })`.
+   */
   receive<T>(
     match: (message: unknown) => message is T,
     options: ReceiveOptions,
@@ -103,7 +111,11 @@ export interface Process {
   spawnLink(body: ProcessBody, options?: SpawnOptions): Pid;
   /** Spawns a process monitored by this one, atomically. */
   spawnMonitor(body: ProcessBody, options?: SpawnOptions): [Pid, Ref];
-  /** Links to a process (L1); a dead one sends this process `noproc` (L4). */
+  /**
+   * Links to a process (L1); a dead one sends this process `noproc` (L4).
+   * A name on another node (`[name, node]`) is looked up there: `noproc` if
+   * no process holds it, `noconnection` if the connection is lost first.
+   */
   link(dest: Dest): void;
   /** Removes a link in both directions (L1). */
   unlink(dest: Pid): void;
@@ -113,13 +125,19 @@ export interface Process {
   demonitor(ref: Ref, options?: DemonitorOptions): boolean;
   /** Sets whether exit signals become `Exit` messages (L2); returns the previous setting. */
   trapExit(on: boolean): boolean;
-  /** Sends an exit signal to `dest` (L3): `"kill"` cannot be trapped. */
+  /**
+   * Sends an exit signal to `dest` (L3): `"kill"` cannot be trapped. The
+   * reason is required: a missing one throws `InvalidArgumentError`.
+   */
   exit(dest: Dest, reason: ExitReason): void;
   /** Ends this process with `reason` (default `normal`); the returned promise never settles. */
   stop(reason?: ExitReason): Promise<never>;
   /** Registers this process under `name` (N1). */
   register(name: string): void;
-  /** Waits `ms` milliseconds; ends with the process if it is killed meanwhile. */
+  /**
+   * Waits `ms` milliseconds; ends with the process if it is killed meanwhile.
+   * A sleep is a receive that takes nothing, so it cannot overlap one.
+   */
   sleep(ms: number): Promise<void>;
   /** Number of messages in the mailbox. */
   readonly mailboxLength: number;

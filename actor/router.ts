@@ -32,10 +32,25 @@ export interface Router {
   ): void;
   /** Local `from` linked to remote `to` (the local side is already recorded). */
   link(from: Pid, to: Pid): void;
+  /**
+   * Local `from` links to the process registered as `name` on `node`. The
+   * runtime recorded the request under `ref`; the answer comes back through
+   * {@linkcode LocalGate.linkNameReply}, or the loss of the connection.
+   */
+  linkName(from: Pid, name: string, node: string, ref: Ref): void;
   /** Local `from` unlinked from remote `to` (the local side is already removed). */
   unlink(from: Pid, to: Pid): void;
-  /** An exit signal from local `from` to remote `to`. */
-  exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void;
+  /**
+   * An exit signal from local `from` to remote `to`: a pid, or (only when
+   * `cause` is `"explicit"`) a name registered on `node`.
+   */
+  exit(
+    from: Pid,
+    to: Pid | string,
+    node: string,
+    reason: ExitReason,
+    cause: ExitCause,
+  ): void;
   /** Local `from` monitors `target` (a pid, or a name on `node`) under `ref`. */
   monitor(from: Pid, target: Pid | string, node: string, ref: Ref): void;
   /** Local `from` removed its monitor `ref` on `target`. */
@@ -67,10 +82,32 @@ export interface LocalGate {
   deliverNamed(name: string, message: unknown): boolean;
   /** Remote `from` links to local `to`; false if `to` is not alive. */
   link(from: Pid, to: Pid): boolean;
+  /**
+   * Remote `from` links to the local process registered as `name`, which
+   * takes its half of the link now; that process's pid, or `undefined` if
+   * none has the name.
+   */
+  linkName(from: Pid, name: string): Pid | undefined;
+  /**
+   * The answer of `node` to a link by name made under `ref` (see
+   * {@linkcode Router.linkName}): the pid linked to, or `undefined` if no
+   * process there had the name. Answers for requests not pending (or made
+   * to another node) are ignored.
+   */
+  linkNameReply(ref: Ref, pid: Pid | undefined, node: string): void;
   /** Remote `from` unlinked from local `to`. */
   unlink(from: Pid, to: Pid): void;
-  /** An exit signal from remote `from` to local `to`. Link signals for a link that no longer exists are ignored. */
-  exit(from: Pid, to: Pid, reason: ExitReason, cause: ExitCause): void;
+  /**
+   * An exit signal from remote `from` to local `to` (a pid, or a registered
+   * name for an explicit one). Link signals for a link that no longer exists
+   * are ignored.
+   */
+  exit(
+    from: Pid,
+    to: Pid | string,
+    reason: ExitReason,
+    cause: ExitCause,
+  ): void;
   /**
    * Remote `from` monitors local `target` (pid or registered name) under
    * `ref`. Returns the monitored pid, or undefined when there is no such

@@ -16,6 +16,7 @@ import { makeGate } from "./_gate.ts";
 import type { Dest, ProcessBody, SpawnOptions } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
 import type { LocalGate, Router } from "./router.ts";
+import { checkExitReason } from "./_process.ts";
 
 export type { Logger };
 
@@ -92,8 +93,17 @@ export class Runtime implements AsyncDisposable {
   #shutdown: Promise<void> | undefined;
   #self: Pid;
 
-  /** Creates a runtime; nothing runs until something is spawned. */
+  /**
+   * Creates a runtime; nothing runs until something is spawned. Throws
+   * `InvalidArgumentError` for options of the wrong shape.
+   */
   constructor(options: RuntimeOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError(
+        "runtime options",
+        `expected an object, got ${describe(options)}`,
+      );
+    }
     const node = options.node ?? "nonode@nohost";
     if (typeof node !== "string" || node.length === 0 || node.length > 255) {
       throw new InvalidArgumentError(
@@ -112,6 +122,14 @@ export class Runtime implements AsyncDisposable {
         `expected a 32-bit unsigned integer, got ${describe(creation)}`,
       );
     }
+    // Checked here: a clock or logger that fails later would fail inside
+    // the kernel, in the middle of a delivery or an exit.
+    checkMethods("clock", options.clock, [
+      "now",
+      "setTimeout",
+      "clearTimeout",
+    ]);
+    checkMethods("logger", options.logger, ["error", "warn"]);
     this.#kernel = new Kernel(
       this,
       node,
@@ -168,8 +186,12 @@ export class Runtime implements AsyncDisposable {
     this.#kernel.send(dest, message, undefined);
   }
 
-  /** Sends an exit signal to `dest` (L3); `"kill"` cannot be trapped. */
+  /**
+   * Sends an exit signal to `dest` (L3); `"kill"` cannot be trapped. The
+   * reason is required: a missing one throws `InvalidArgumentError`.
+   */
   exit(dest: Dest, reason: ExitReason): void {
+    checkExitReason(reason);
     this.#kernel.exitSignal(dest, reason, this.#self);
   }
 
@@ -246,9 +268,19 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Resolves with the exit reason of `pid` once it exits (`"noproc"` at once
-   * if it is not alive). For code outside processes, such as tests.
+   * if it is not alive). For code outside processes, such as tests. Rejects
+   * with `InvalidArgumentError` if `pid` is not a {@linkcode Pid} (for a
+   * registered name, pass `whereis(name)`).
    */
   whenExited(pid: Pid): Promise<ExitReason> {
+    if (!(pid instanceof Pid)) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          "pid",
+          `expected a Pid, got ${describe(pid)}`,
+        ),
+      );
+    }
     return this.#kernel.whenExited(pid);
   }
 
@@ -263,6 +295,12 @@ export class Runtime implements AsyncDisposable {
    * will use for pids of other nodes. At most one router at a time.
    */
   attachRouter<R extends Router>(make: (gate: LocalGate) => R): R {
+    if (typeof make !== "function") {
+      throw new InvalidArgumentError(
+        "router factory",
+        `expected a function, got ${describe(make)}`,
+      );
+    }
     const kernel = this.#kernel;
     if (kernel.stopped) throw new RuntimeStoppedError("Cannot attach a router");
     if (kernel.router !== undefined) {
@@ -272,7 +310,9 @@ export class Runtime implements AsyncDisposable {
     }
     const attached: { router?: R } = {};
     const gate = makeGate(kernel, () => {
-      if (kernel.router === attached.router) kernel.router = undefined;
+      if (kernel.router !== attached.router) return;
+      kernel.router = undefined;
+      kernel.nameLinks.clear(); // no answer can come any more
     });
     const router = attached.router = make(gate);
     kernel.router = router;
@@ -294,5 +334,29 @@ export class Runtime implements AsyncDisposable {
   /** Same as {@linkcode Runtime.shutdown}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
+  }
+}
+
+/** Throws unless `value` is undefined or an object with these methods. */
+function checkMethods(
+  what: string,
+  value: unknown,
+  methods: readonly string[],
+): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== "object") {
+    throw new InvalidArgumentError(
+      `${what} option`,
+      `expected an object with ${methods.join(", ")}, got ${describe(value)}`,
+    );
+  }
+  for (const method of methods) {
+    const fn = (value as Record<string, unknown>)[method];
+    if (typeof fn !== "function") {
+      throw new InvalidArgumentError(
+        `${what} option`,
+        `expected ${method} to be a function, got ${describe(fn)}`,
+      );
+    }
   }
 }

@@ -13,6 +13,7 @@
 import { Crash, Pid, Ref } from "../wire/terms.ts";
 import {
   ConcurrentReceiveError,
+  describe,
   InvalidArgumentError,
   MoteError,
   NotRegisteredError,
@@ -283,6 +284,11 @@ export function reply<Reply>(from: From, value: Reply): void {
  * `link: true`, the server is linked to it atomically (so a supervisor's
  * child `start` is `(sup) => startServer(sup, b, args, { link: true })`).
  *
+ * Rejects with `InvalidArgumentError`, before spawning anything, for a
+ * caller that is not a runtime or one of its processes, a behaviour whose
+ * `init` (or another callback, when given) is not a function, or bad
+ * options.
+ *
  * @example
  * ```ts
  * import { call, Runtime, startServer, stopServer } from "../mod.ts";
@@ -305,7 +311,12 @@ export async function startServer<Args, State, Call, Reply, Cast>(
   args: Args,
   options: StartServerOptions = {},
 ): Promise<ServerPid<Call, Reply, Cast>> {
-  const runtime = runtimeOf(caller);
+  const runtime = checkCaller(caller);
+  checkBehaviour(behaviour, "server behaviour");
+  checkOptions("startServer options", options, {
+    link: "boolean",
+    trapExit: "boolean",
+  });
   const parent = caller instanceof Runtime ? undefined : caller;
   if (options.link === true && parent === undefined) {
     throw new InvalidArgumentError(
@@ -314,7 +325,8 @@ export async function startServer<Args, State, Call, Reply, Cast>(
     );
   }
   const initTimeout = options.initTimeout ?? Infinity;
-  checkTimeout("initTimeout", initTimeout);
+  const bad = timeoutError("initTimeout", initTimeout);
+  if (bad !== undefined) throw bad;
   const started = Promise.withResolvers<void>();
   const body = serverBody(behaviour, args, parent?.self, started);
   const spawnOptions = {
@@ -462,7 +474,10 @@ interface StopMessage {
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
  * (`timeout`). A reply that comes after the timeout is dropped, never left in
  * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
- * short-lived helper process.
+ * short-lived helper process. Rejects with `InvalidArgumentError` for a
+ * caller that is not a runtime or one of its processes, or a bad timeout;
+ * throws `ConcurrentReceiveError` if the calling process is already waiting
+ * in a receive, sleep or call.
  *
  * A call to a remote server by pid keeps its monitor after the reply, until
  * the caller calls another remote server or exits, so a run of calls to one
@@ -488,8 +503,10 @@ export function call<Call, Reply>(
   request: NoInfer<Call>,
   options: CallOptions = {},
 ): Promise<Reply> {
-  const timeout = options.timeout ?? 5000;
-  checkTimeout("call timeout", timeout);
+  const timeout = options?.timeout ?? 5000;
+  const bad = optionsError("call options", options) ??
+    timeoutError("call timeout", timeout);
+  if (bad !== undefined) return Promise.reject(bad);
   if (!(caller instanceof Runtime)) {
     return callIn(caller, server, request, timeout) as Promise<Reply>;
   }
@@ -502,7 +519,9 @@ export function call<Call, Reply>(
 
 /**
  * Sends `message` to a server's `handleCast` and returns at once. Like any
- * send it never throws for a dead server, nor for an unregistered name.
+ * send it never throws for a dead server, nor for an unregistered name; it
+ * throws `InvalidArgumentError` for a caller that is not a runtime or one of
+ * its processes, or a destination that is not a pid, name or `[name, node]`.
  *
  * @example
  * ```ts
@@ -517,6 +536,7 @@ export function cast<Cast>(
   server: ServerDest<unknown, unknown, Cast>,
   message: NoInfer<Cast>,
 ): void {
+  checkCaller(caller);
   try {
     caller.send(server as Dest, { $cast: message });
   } catch (error) {
@@ -528,7 +548,9 @@ export function cast<Cast>(
  * Stops a server with `reason` (default `normal`): it runs `terminate` and
  * exits. Resolves once it is gone; rejects with {@linkcode CallError} if it
  * was not running (`noproc`), its node was lost, `terminate` crashed (the
- * crash), or it took longer than `timeout` ms.
+ * crash), or it took longer than `timeout` ms; with `InvalidArgumentError`
+ * for a caller that is not a runtime or one of its processes, or a bad
+ * timeout.
  *
  * @example
  * ```ts
@@ -546,8 +568,11 @@ export function stopServer(
   reason: ExitReason = "normal",
   options: StopServerOptions = {},
 ): Promise<void> {
-  const timeout = options.timeout ?? Infinity;
-  checkTimeout("stop timeout", timeout);
+  const timeout = options?.timeout ?? Infinity;
+  const bad = callerError(caller) ??
+    optionsError("stopServer options", options) ??
+    timeoutError("stop timeout", timeout);
+  if (bad !== undefined) return Promise.reject(bad);
   if (!(caller instanceof Runtime)) {
     return stopIn(caller, server, reason, timeout);
   }
@@ -565,15 +590,10 @@ function callIn(
   request: unknown,
   timeout: number,
 ): Promise<unknown> {
-  if (!(proc instanceof ProcessImpl)) {
-    throw new InvalidArgumentError(
-      "caller",
-      "expected a Runtime or one of its processes",
-    );
-  }
+  if (!(proc instanceof ProcessImpl)) return Promise.reject(callerError(proc));
   // Checked first: the call state below is the process's one and only.
   if (proc.waitResolve !== undefined) {
-    throw new ConcurrentReceiveError(proc.self);
+    throw new ConcurrentReceiveError(proc.self, "call");
   }
   if (!proc.alive) return never(); // like a dead process's receive
   const kernel = proc.kernel;
@@ -930,17 +950,108 @@ function viaHelper<T>(
   });
 }
 
-function runtimeOf(caller: Caller): Runtime {
-  return caller instanceof Runtime ? caller : caller.runtime;
+/** The error for a caller that is not a runtime or one of its processes. */
+function callerError(caller: unknown): InvalidArgumentError | undefined {
+  if (caller instanceof Runtime || caller instanceof ProcessImpl) {
+    return undefined;
+  }
+  return new InvalidArgumentError(
+    "caller",
+    `expected a Runtime or one of its processes, got ${describe(caller)}`,
+  );
 }
 
-function checkTimeout(what: string, ms: number): void {
-  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
+/**
+ * Checks that `caller` can act: a runtime, or a process of one. Returns
+ * the runtime. Internal (not re-exported by `mod.ts`).
+ */
+export function checkCaller(caller: unknown): Runtime {
+  const error = callerError(caller);
+  if (error !== undefined) throw error;
+  return caller instanceof Runtime ? caller : (caller as ProcessImpl).runtime;
+}
+
+const CALLBACKS = ["handleCall", "handleCast", "handleInfo", "terminate"];
+
+/**
+ * Checks a {@linkcode ServerBehaviour} before anything runs it: an object
+ * whose `init` is a function, as is each other callback it has. `argument`
+ * names it in the error. Internal (not re-exported by `mod.ts`).
+ */
+export function checkBehaviour(behaviour: unknown, argument: string): void {
+  if (behaviour === null || typeof behaviour !== "object") {
     throw new InvalidArgumentError(
-      what,
-      `expected milliseconds >= 0 or Infinity, got ${String(ms)}`,
+      argument,
+      `expected an object with an init function, got ${describe(behaviour)}`,
     );
   }
+  const b = behaviour as Record<string, unknown>;
+  if (typeof b.init !== "function") {
+    throw new InvalidArgumentError(
+      argument,
+      `expected init to be a function, got ${describe(b.init)}`,
+    );
+  }
+  for (const name of CALLBACKS) {
+    const callback = b[name];
+    if (callback !== undefined && typeof callback !== "function") {
+      throw new InvalidArgumentError(
+        argument,
+        `expected ${name} to be a function when given, got ${
+          describe(callback)
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks an options object: undefined or an object whose listed fields, when
+ * present, have the given type. Internal (not re-exported by `mod.ts`).
+ */
+export function checkOptions(
+  argument: string,
+  options: unknown,
+  fields?: Readonly<Record<string, "boolean" | "string">>,
+): void {
+  const error = optionsError(argument, options, fields);
+  if (error !== undefined) throw error;
+}
+
+function optionsError(
+  argument: string,
+  options: unknown,
+  fields?: Readonly<Record<string, "boolean" | "string">>,
+): InvalidArgumentError | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== "object") {
+    return new InvalidArgumentError(
+      argument,
+      `expected an object, got ${describe(options)}`,
+    );
+  }
+  if (fields === undefined) return undefined; // `call`'s path: no allocation
+  for (const [field, type] of Object.entries(fields)) {
+    const value = (options as Record<string, unknown>)[field];
+    if (value !== undefined && typeof value !== type) {
+      return new InvalidArgumentError(
+        `${field} option`,
+        `expected a ${type}, got ${describe(value)}`,
+      );
+    }
+  }
+  return undefined;
+}
+
+function timeoutError(
+  what: string,
+  ms: unknown,
+): InvalidArgumentError | undefined {
+  if (typeof ms === "number" && ms >= 0) return undefined; // NaN fails
+  return new InvalidArgumentError(
+    what,
+    `expected milliseconds >= 0 or Infinity, got ${describe(ms)}`,
+  );
 }
 
 function renderDest(dest: Dest): string {

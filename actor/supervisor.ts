@@ -8,7 +8,7 @@
  * @module
  */
 import type { Pid } from "../wire/terms.ts";
-import { MoteError } from "./errors.ts";
+import { describe, InvalidArgumentError, MoteError } from "./errors.ts";
 import { Down, Exit } from "./messages.ts";
 import type { Dest, Process } from "./process.ts";
 import {
@@ -16,6 +16,9 @@ import {
   type Caller,
   type CallResult,
   type CastResult,
+  checkBehaviour,
+  checkCaller,
+  checkOptions,
   type ServerBehaviour,
   startServer,
   type StartServerOptions,
@@ -36,7 +39,7 @@ export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 
 /** How a supervisor starts, restarts and stops one child. */
 export interface ChildSpec {
-  /** Unique among the supervisor's children. */
+  /** A non-empty string, unique among the supervisor's children. */
   readonly id: string;
   /**
    * Starts the child and returns its pid. It must link the child to `sup`,
@@ -59,12 +62,19 @@ export interface ChildSpec {
 export interface SupervisorOptions {
   /** Restart strategy. */
   readonly strategy: Strategy;
-  /** Restarts allowed within `period` before the supervisor gives up. Default 3. */
+  /**
+   * Restarts allowed within `period` before the supervisor gives up: an
+   * integer >= 0. Default 3.
+   */
   readonly intensity?: number;
-  /** Milliseconds over which restarts are counted. Default 5000. */
+  /** Milliseconds over which restarts are counted: a number > 0. Default 5000. */
   readonly period?: number;
-  /** Children, started in this order and stopped in the reverse order. */
-  readonly children?: readonly ChildSpec[];
+  /**
+   * Children, started in this order and stopped in the reverse order. As in
+   * OTP the list is required; `[]` makes a supervisor whose children all
+   * come later, through {@linkcode startChild}.
+   */
+  readonly children: readonly ChildSpec[];
   /** Register the supervisor under this name. */
   readonly name?: string;
   /** Link the supervisor to the calling process (a process caller only). */
@@ -98,6 +108,8 @@ export class SupervisorError extends MoteError {
 /**
  * Builds a child spec for a server: it is started linked to the supervisor
  * and traps exits, so its `terminate` runs when the supervisor stops it.
+ * Throws `InvalidArgumentError` for an id that is not a non-empty string, a
+ * behaviour without an `init` function, or a bad restart type or shutdown.
  *
  * @example
  * ```ts
@@ -119,7 +131,12 @@ export function serverChild<Args, State, Call, Reply, Cast>(
   options: Omit<StartServerOptions, "link"> & Omit<ChildSpec, "id" | "start"> =
     {},
 ): ChildSpec {
+  checkId(id);
+  checkBehaviour(behaviour, `server behaviour of child ${describe(id)}`);
+  checkOptions(`options of child ${describe(id)}`, options);
   const { restart, shutdown, ...start } = options;
+  checkRestart(id, restart);
+  checkShutdown(id, shutdown);
   return {
     id,
     start: (sup) =>
@@ -135,6 +152,8 @@ export function serverChild<Args, State, Call, Reply, Cast>(
 
 /**
  * Builds a child spec for a nested supervisor (shutdown: wait for it).
+ * Throws `InvalidArgumentError` for a bad id, options or restart type, as
+ * {@linkcode startSupervisor} would reject them.
  *
  * @example
  * ```ts
@@ -142,7 +161,9 @@ export function serverChild<Args, State, Call, Reply, Cast>(
  * const rt = new Runtime();
  * const top = await startSupervisor(rt, {
  *   strategy: "one_for_all",
- *   children: [supervisorChild("inner", { strategy: "one_for_one" })],
+ *   children: [
+ *     supervisorChild("inner", { strategy: "one_for_one", children: [] }),
+ *   ],
  * });
  * if (!rt.isAlive(top)) throw new Error();
  * await rt.shutdown();
@@ -153,6 +174,9 @@ export function supervisorChild(
   options: Omit<SupervisorOptions, "link">,
   restart: RestartType = "permanent",
 ): ChildSpec {
+  checkId(id);
+  checkSupervisorOptions(options);
+  checkRestart(id, restart);
   return {
     id,
     start: (sup) => startSupervisor(sup, { ...options, link: true }),
@@ -165,7 +189,12 @@ export function supervisorChild(
  * Starts a supervisor: a process trapping exits that starts `children` in
  * order. Resolves once all of them started; if one fails, those already
  * started are stopped in reverse order and this rejects with
- * `ServerStartError`.
+ * `ServerStartError`. Rejects with `InvalidArgumentError`, before starting
+ * anything, for a caller that is not a runtime or one of its processes, a
+ * missing or unknown strategy, an intensity that is not an integer >= 0, a
+ * period that is not a number > 0, a missing `children` list or a bad child
+ * spec (see {@linkcode ChildSpec}); with {@linkcode SupervisorError} for two
+ * children with one id.
  *
  * @example
  * ```ts
@@ -186,29 +215,27 @@ export function supervisorChild(
  * await rt.shutdown();
  * ```
  */
-export function startSupervisor(
+export async function startSupervisor(
   caller: Caller,
   options: SupervisorOptions,
 ): Promise<Pid> {
-  const intensity = options.intensity ?? 3;
-  const period = options.period ?? 5000;
+  checkCaller(caller);
+  checkSupervisorOptions(options);
   const ids = new Set<string>();
-  for (const spec of options.children ?? []) {
+  for (const spec of options.children) {
     if (ids.has(spec.id)) {
-      return Promise.reject(
-        new SupervisorError(
-          "Cannot start supervisor",
-          "duplicate child id " + spec.id,
-        ),
+      throw new SupervisorError(
+        "Cannot start supervisor",
+        `duplicate child id ${describe(spec.id)}`,
       );
     }
     ids.add(spec.id);
   }
-  return startServer(caller, supervisorBehaviour, {
+  return await startServer(caller, supervisorBehaviour, {
     strategy: options.strategy,
-    intensity,
-    period,
-    children: (options.children ?? []).map((spec) => ({
+    intensity: options.intensity ?? 3,
+    period: options.period ?? 5000,
+    children: options.children.map((spec) => ({
       spec,
       pid: undefined,
     })),
@@ -222,12 +249,15 @@ export function startSupervisor(
 
 /**
  * Adds a child to a running supervisor and starts it; resolves with its pid.
+ * Rejects with `InvalidArgumentError` for a bad spec, with
+ * {@linkcode SupervisorError} if its id is taken (`"already_present"`) or
+ * it failed to start.
  *
  * @example
  * ```ts
  * import { Runtime, startChild, startSupervisor, terminateChild, deleteChild } from "../mod.ts";
  * const rt = new Runtime();
- * const sup = await startSupervisor(rt, { strategy: "one_for_one" });
+ * const sup = await startSupervisor(rt, { strategy: "one_for_one", children: [] });
  * const pid = await startChild(rt, sup, {
  *   id: "w",
  *   start: (s) => s.spawnLink(async (p) => { await p.receive(); }),
@@ -243,8 +273,9 @@ export async function startChild(
   sup: Dest,
   spec: ChildSpec,
 ): Promise<Pid> {
+  checkChildSpec(spec, "child spec");
   return unwrap(
-    "Cannot start child " + spec.id,
+    "Cannot start child " + describe(spec.id),
     await ask(caller, sup, { startChild: spec }),
   ) as Pid;
 }
@@ -255,8 +286,9 @@ export async function terminateChild(
   sup: Dest,
   id: string,
 ): Promise<void> {
+  checkId(id);
   unwrap(
-    "Cannot terminate child " + id,
+    "Cannot terminate child " + describe(id),
     await ask(caller, sup, { terminateChild: id }),
   );
 }
@@ -267,8 +299,9 @@ export async function deleteChild(
   sup: Dest,
   id: string,
 ): Promise<void> {
+  checkId(id);
   unwrap(
-    "Cannot delete child " + id,
+    "Cannot delete child " + describe(id),
     await ask(caller, sup, { deleteChild: id }),
   );
 }
@@ -494,6 +527,123 @@ async function stopOne(sup: Process, child: Child): Promise<void> {
     (m) => m instanceof Exit && m.from.equals(pid),
     { timeout: 0 },
   );
+}
+
+const STRATEGIES: readonly string[] = [
+  "one_for_one",
+  "one_for_all",
+  "rest_for_one",
+];
+const RESTART_TYPES: readonly string[] = [
+  "permanent",
+  "transient",
+  "temporary",
+];
+
+/** What `startSupervisor` (and `supervisorChild`, early) refuses. */
+function checkSupervisorOptions(options: SupervisorOptions): void {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidArgumentError(
+      "supervisor options",
+      `expected an object, got ${describe(options)}`,
+    );
+  }
+  const { strategy, intensity, period, children, name, link } = options;
+  if (!STRATEGIES.includes(strategy)) {
+    throw new InvalidArgumentError(
+      "strategy",
+      `expected "one_for_one", "one_for_all" or "rest_for_one", got ${
+        describe(strategy)
+      }`,
+    );
+  }
+  if (
+    intensity !== undefined && (!Number.isInteger(intensity) || intensity < 0)
+  ) {
+    throw new InvalidArgumentError(
+      "intensity",
+      `expected an integer >= 0, got ${describe(intensity)}`,
+    );
+  }
+  if (period !== undefined && !(typeof period === "number" && period > 0)) {
+    throw new InvalidArgumentError(
+      "period",
+      `expected a number of milliseconds > 0, got ${describe(period)}`,
+    );
+  }
+  if (!Array.isArray(children)) {
+    throw new InvalidArgumentError(
+      "children",
+      `expected an array of child specs ([] for none yet), got ${
+        describe(children)
+      }`,
+    );
+  }
+  children.forEach((spec, i) => checkChildSpec(spec, `child spec ${i}`));
+  if (name !== undefined && (typeof name !== "string" || name === "")) {
+    throw new InvalidArgumentError(
+      "name option",
+      `expected a non-empty string, got ${describe(name)}`,
+    );
+  }
+  if (link !== undefined && typeof link !== "boolean") {
+    throw new InvalidArgumentError(
+      "link option",
+      `expected a boolean, got ${describe(link)}`,
+    );
+  }
+}
+
+function checkChildSpec(spec: ChildSpec, argument: string): void {
+  if (spec === null || typeof spec !== "object") {
+    throw new InvalidArgumentError(
+      argument,
+      `expected { id, start, restart?, shutdown? }, got ${describe(spec)}`,
+    );
+  }
+  checkId(spec.id);
+  if (typeof spec.start !== "function") {
+    throw new InvalidArgumentError(
+      `start of child ${describe(spec.id)}`,
+      `expected a function (sup) => pid, got ${describe(spec.start)}`,
+    );
+  }
+  checkRestart(spec.id, spec.restart);
+  checkShutdown(spec.id, spec.shutdown);
+}
+
+function checkId(id: unknown): void {
+  if (typeof id !== "string" || id === "") {
+    throw new InvalidArgumentError(
+      "child id",
+      `expected a non-empty string, got ${describe(id)}`,
+    );
+  }
+}
+
+function checkRestart(id: string, restart: unknown): void {
+  if (restart !== undefined && !RESTART_TYPES.includes(restart as string)) {
+    throw new InvalidArgumentError(
+      `restart of child ${describe(id)}`,
+      `expected "permanent", "transient" or "temporary", got ${
+        describe(restart)
+      }`,
+    );
+  }
+}
+
+function checkShutdown(id: string, shutdown: unknown): void {
+  if (
+    shutdown !== undefined && shutdown !== "brutal_kill" &&
+    !(typeof shutdown === "number" && shutdown >= 0)
+  ) {
+    throw new InvalidArgumentError(
+      `shutdown of child ${describe(id)}`,
+      `expected milliseconds >= 0, Infinity or "brutal_kill", got ${
+        describe(shutdown)
+      }`,
+    );
+  }
 }
 
 function describeReason(reason: unknown): string {

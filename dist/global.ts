@@ -35,7 +35,11 @@ import {
 } from "../wire/mod.ts";
 import type { LocalGate } from "../actor/router.ts";
 import type { Runtime } from "../actor/runtime.ts";
-import { InvalidArgumentError, NoProcessError } from "../actor/errors.ts";
+import {
+  describe,
+  InvalidArgumentError,
+  NoProcessError,
+} from "../actor/errors.ts";
 import type { Session } from "./session.ts";
 import {
   GlobalNameTakenError,
@@ -79,9 +83,7 @@ export function checkGlobalName(name: unknown): asserts name is string {
   if (typeof name !== "string" || name.length === 0) {
     throw new InvalidArgumentError(
       "name",
-      `expected a non-empty string, got ${
-        typeof name === "string" ? '""' : typeof name
-      }`,
+      `expected a non-empty string, got ${describe(name)}`,
     );
   }
   if (!name.isWellFormed()) {
@@ -134,7 +136,10 @@ export class GlobalRegistry {
   register(name: string, pid: Pid): void {
     checkGlobalName(name);
     if (!(pid instanceof Pid)) {
-      throw new InvalidArgumentError("pid", `expected a Pid, got ${pid}`);
+      throw new InvalidArgumentError(
+        "pid",
+        `expected a Pid, got ${describe(pid)}`,
+      );
     }
     if (this.#stopped) {
       throw new NodeStoppedError(`Cannot register "${name}" globally`);

@@ -29,7 +29,7 @@ import type { Clock } from "../actor/clock.ts";
 import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
 import type { ExitReason } from "../actor/reason.ts";
 import type { Logger } from "../actor/runtime.ts";
-import { InvalidArgumentError } from "../actor/errors.ts";
+import { describe, InvalidArgumentError } from "../actor/errors.ts";
 import { GlobalRegistry } from "./global.ts";
 import {
   type Address,
@@ -54,6 +54,7 @@ import {
   NodeUnreachableError,
 } from "./errors.ts";
 import {
+  checkSpawnable,
   type RemoteBody,
   type RemoteSpawnRequest,
   type Spawnable,
@@ -172,11 +173,37 @@ interface Peer {
  * ```
  */
 export async function startNode(options: NodeOptions): Promise<Node> {
-  if (typeof options?.cookie !== "string" || options.cookie.length === 0) {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidArgumentError(
+      "node options",
+      `expected an object, got ${describe(options)}`,
+    );
+  }
+  if (typeof options.cookie !== "string" || options.cookie.length === 0) {
     throw new InvalidArgumentError("cookie", "expected a non-empty string");
+  }
+  // What the Node constructor would refuse, refused before anything is
+  // made: a refusal there would leave the listener open.
+  positive(options.tickTime, 60_000, "tickTime");
+  positive(options.handshakeTimeout, 5_000, "handshakeTimeout");
+  const spawnables = options.spawnables ?? {};
+  if (spawnables === null || typeof spawnables !== "object") {
+    throw new InvalidArgumentError(
+      "spawnables option",
+      `expected an object of name: spawnable, got ${describe(spawnables)}`,
+    );
+  }
+  for (const [name, spawnable] of Object.entries(spawnables)) {
+    checkSpawnable(name, spawnable);
   }
   let runtime = options.runtime;
   const owns = runtime === undefined;
+  if (runtime !== undefined && !(runtime instanceof Runtime)) {
+    throw new InvalidArgumentError(
+      "runtime option",
+      `expected a Runtime, got ${describe(runtime)}`,
+    );
+  }
   if (runtime === undefined) {
     if (typeof options.name !== "string") {
       throw new InvalidArgumentError(
@@ -191,7 +218,7 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   } else if (options.name !== undefined && options.name !== runtime.node) {
     throw new InvalidArgumentError(
       "name",
-      `the runtime is named ${runtime.node}, not ${options.name}`,
+      `the runtime is named ${runtime.node}, not ${describe(options.name)}`,
     );
   }
   if (runtime.node === "nonode@nohost") {
@@ -208,7 +235,15 @@ export async function startNode(options: NodeOptions): Promise<Node> {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
     });
-  return new Node(runtime, owns, transport, key, listener, options);
+  try {
+    return new Node(runtime, owns, transport, key, listener, options);
+  } catch (error) {
+    // Refused after listening (the runtime has a router already, say):
+    // nothing may be left open.
+    listener?.close();
+    if (owns) await runtime.shutdown();
+    throw error;
+  }
 }
 
 /** A running node. Create with {@linkcode startNode}; stop with {@linkcode Node.stop}. */
@@ -338,13 +373,18 @@ export class Node implements AsyncDisposable {
   /**
    * Connects to `node` (at `address`, or where it is known to be) and
    * resolves once the handshake is done. Rejects with
-   * {@linkcode NodeUnreachableError} if it cannot.
+   * {@linkcode NodeUnreachableError} if it cannot, with
+   * `InvalidArgumentError` if `node` is not a node name.
    */
   connect(node: string, address?: Address): Promise<void> {
     if (this.#stopped) {
       return Promise.reject(new NodeStoppedError(`Cannot connect to ${node}`));
     }
-    checkNodeName(node);
+    try {
+      checkNodeName(node);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (node === this.name) return Promise.resolve();
     const peer = this.#peer(node);
     if (address !== undefined) peer.address = address;
@@ -373,7 +413,9 @@ export class Node implements AsyncDisposable {
     if (!(pid instanceof Pid) || !this.runtime.isAlive(pid)) {
       throw new InvalidArgumentError(
         "pid",
-        `expected a live local pid, got ${String(pid)}`,
+        `expected a live local pid, got ${describe(pid)}${
+          pid instanceof Pid ? ", which is not alive here" : ""
+        }`,
       );
     }
     checkNodeName(node);
@@ -409,24 +451,44 @@ export class Node implements AsyncDisposable {
   /**
    * Calls `listener` with every {@linkcode NodeUp} and {@linkcode NodeDown}
    * (connection losses only, not failed attempts). Returns an unsubscribe
-   * function.
+   * function. Throws `InvalidArgumentError` if `listener` is not a function.
    */
   onNodeEvent(listener: (event: NodeEvent) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new InvalidArgumentError(
+        "node event listener",
+        `expected a function, got ${describe(listener)}`,
+      );
+    }
     this.#subscribers.add(listener);
     return () => void this.#subscribers.delete(listener);
   }
 
   /**
    * The same events as {@linkcode Node.onNodeEvent}, as an async iterator
-   * that ends when `signal` aborts or the node stops.
+   * that ends when `signal` aborts or the node stops. Throws
+   * `InvalidArgumentError` at once if `signal` is given and is not an
+   * `AbortSignal`.
    *
    * @example
    * ```ts ignore
    * for await (const event of node.events()) console.log(event);
    * ```
    */
-  async *events(
-    signal?: AbortSignal,
+  events(signal?: AbortSignal): AsyncGenerator<NodeEvent, void, undefined> {
+    // Checked here, not in the generator, whose body runs only on the first
+    // `next()`.
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(
+        "events signal",
+        `expected an AbortSignal, got ${describe(signal)}`,
+      );
+    }
+    return this.#events(signal);
+  }
+
+  async *#events(
+    signal: AbortSignal | undefined,
   ): AsyncGenerator<NodeEvent, void, undefined> {
     const queue: NodeEvent[] = [];
     let wake: (() => void) | undefined;
@@ -593,6 +655,8 @@ export class Node implements AsyncDisposable {
    * Lets other nodes start `body` here under `name` (the allow-list: nothing
    * else can be spawned remotely). The body gets the new process and the
    * arguments the requester sent, which came over the wire: check them.
+   * Throws `InvalidArgumentError` for a name that is not a non-empty string
+   * of at most 255 UTF-8 bytes, or a body that is not a function.
    *
    * @example
    * ```ts
@@ -617,7 +681,10 @@ export class Node implements AsyncDisposable {
    * Lets other nodes start a server running `behaviour` here under `name`,
    * with their arguments as `init`'s. They get the reply once `init`
    * returned; an `init` that fails is the refusal reason. With `trapExit`,
-   * `terminate` runs when a linked requester exits.
+   * `terminate` runs when a linked requester exits. Throws
+   * `InvalidArgumentError` for a bad name (as {@linkcode Node.allowSpawn}),
+   * or a behaviour whose `init` (or another callback, when given) is not a
+   * function.
    */
   allowServer<Args, State, Call, Reply, Cast>(
     name: string,
@@ -751,7 +818,8 @@ export class Node implements AsyncDisposable {
    * fewer than `below` bytes (default 1 MiB) are queued for `node`, or at
    * once when nothing is queued or `node` is not connected. A send never
    * blocks, so a producer that sends in a loop awaits this now and then to
-   * keep memory bounded.
+   * keep memory bounded. Rejects with `InvalidArgumentError` for a `below`
+   * that is not a positive number.
    *
    * @example
    * ```ts
@@ -771,11 +839,21 @@ export class Node implements AsyncDisposable {
     node: string,
     options: { readonly below?: number } = {},
   ): Promise<void> {
+    if (options === null || typeof options !== "object") {
+      return Promise.reject(
+        new InvalidArgumentError(
+          "drain options",
+          `expected an object, got ${describe(options)}`,
+        ),
+      );
+    }
     const below = options.below ?? 1 << 20;
     if (typeof below !== "number" || !(below > 0)) {
-      throw new InvalidArgumentError(
-        "drain threshold",
-        `expected a positive number of bytes, got ${String(below)}`,
+      return Promise.reject(
+        new InvalidArgumentError(
+          "drain threshold",
+          `expected a positive number of bytes, got ${describe(below)}`,
+        ),
       );
     }
     const session = this.#peers.get(node)?.session;
@@ -869,14 +947,22 @@ export class Node implements AsyncDisposable {
         }, true),
       link: (from, to) =>
         this.#emit(to.node, { tag: Tag.LINK, from, to }, true),
+      linkName: (from, name, node, ref) =>
+        this.#emit(node, { tag: Tag.LINK_NAME, from, ref, name }, true),
       unlink: (from, to) => {
         const session = this.#peers.get(to.node)?.session;
         if (session !== undefined) session.unlink(from, to);
       },
-      exit: (from: Pid, to: Pid, reason: ExitReason, cause: ExitCause) =>
-        cause === "link"
-          ? this.#emitReason(to.node, { tag: Tag.EXIT, from, to, reason })
-          : this.#emit(to.node, { tag: Tag.EXIT2, from, to, reason }, true),
+      exit: (
+        from: Pid,
+        to: Pid | string,
+        node: string,
+        reason: ExitReason,
+        cause: ExitCause,
+      ) =>
+        cause === "link" && to instanceof Pid
+          ? this.#emitReason(node, { tag: Tag.EXIT, from, to, reason })
+          : this.#emit(node, { tag: Tag.EXIT2, from, to, reason }, true),
       monitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
         this.#emit(node, { tag: Tag.MONITOR, from, to: target, ref }, true),
       demonitor: (from: Pid, target: Pid | string, node: string, ref: Ref) =>
@@ -1267,7 +1353,7 @@ function positive(
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
     throw new InvalidArgumentError(
       name,
-      `expected a positive number of milliseconds, got ${String(value)}`,
+      `expected a positive number of milliseconds, got ${describe(value)}`,
     );
   }
   return value;
@@ -1290,7 +1376,7 @@ function checkNodeName(node: unknown): asserts node is string {
   if (typeof node !== "string" || node.length === 0) {
     throw new InvalidArgumentError(
       "node",
-      `expected a node name, got ${String(node)}`,
+      `expected a node name, got ${describe(node)}`,
     );
   }
 }

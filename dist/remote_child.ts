@@ -10,7 +10,7 @@
  */
 import type { ChildSpec } from "../actor/supervisor.ts";
 import type { Pid } from "../wire/mod.ts";
-import { InvalidArgumentError } from "../actor/errors.ts";
+import { describe, InvalidArgumentError } from "../actor/errors.ts";
 import type { Node } from "./node.ts";
 import { RemoteSpawnError } from "./errors.ts";
 
@@ -32,7 +32,10 @@ export interface RemoteChildOptions extends Omit<ChildSpec, "id" | "start"> {
  * A child spec that starts `options.name` on the first of `options.nodes`
  * that spawns it (linked to the supervisor, atomically). A node that cannot
  * be reached or refuses is skipped; when every node failed, the start fails
- * with the last node's {@linkcode RemoteSpawnError}.
+ * with the last node's {@linkcode RemoteSpawnError}. Throws
+ * `InvalidArgumentError` for an id that is not a non-empty string, no
+ * nodes, or a `via` that is not a Node; a bad `restart` or `shutdown` is
+ * refused when the spec reaches `startSupervisor` or `startChild`.
  *
  * @example
  * ```ts
@@ -54,9 +57,20 @@ export function remoteChild(
   id: string,
   options: RemoteChildOptions,
 ): ChildSpec {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidArgumentError(
+      "remoteChild options",
+      `expected { via, nodes, name, args?, timeout? }, got ${
+        describe(options)
+      }`,
+    );
+  }
   const { via, nodes, name, args, timeout, ...rest } = options;
   if (typeof id !== "string" || id.length === 0) {
-    throw new InvalidArgumentError("child id", "expected a non-empty string");
+    throw new InvalidArgumentError(
+      "child id",
+      `expected a non-empty string, got ${describe(id)}`,
+    );
   }
   if (
     !Array.isArray(nodes) || nodes.length === 0 ||
@@ -64,11 +78,14 @@ export function remoteChild(
   ) {
     throw new InvalidArgumentError(
       "nodes",
-      "expected a non-empty array of node names",
+      `expected a non-empty array of node names, got ${describe(nodes)}`,
     );
   }
   if (typeof via?.spawnLink !== "function") {
-    throw new InvalidArgumentError("via", "expected the supervisor's Node");
+    throw new InvalidArgumentError(
+      "via",
+      `expected the supervisor's Node, got ${describe(via)}`,
+    );
   }
   return {
     id,

@@ -470,6 +470,10 @@ export class Session {
           frame.reason as ExitReason,
           "explicit",
         );
+      case Tag.LINK_NAME:
+        return this.#onLinkName(frame);
+      case Tag.LINK_NAME_REPLY:
+        return this.#onLinkNameReply(frame);
       case Tag.MONITOR:
         return this.#onMonitor(frame);
       case Tag.DEMONITOR:
@@ -528,6 +532,35 @@ export class Session {
         } of another node`,
       );
     }
+  }
+
+  // A link by name: the named process takes its half now, and the reply
+  // (ahead of any EXIT it sends later) tells the requester which pid.
+  #onLinkName(frame: FrameOf<typeof Tag.LINK_NAME>): void {
+    this.#fromPeer(frame.from, frame.tag);
+    this.#fromPeer(frame.ref, frame.tag);
+    const pid = this.#gate.linkName(frame.from, frame.name) ?? null;
+    this.send({ tag: Tag.LINK_NAME_REPLY, ref: frame.ref, pid });
+  }
+
+  #onLinkNameReply(frame: FrameOf<typeof Tag.LINK_NAME_REPLY>): void {
+    const { ref, pid } = frame;
+    if (ref.node !== this.#gate.node || ref.creation !== this.#gate.creation) {
+      throw new ProtocolError(
+        this.peer,
+        `LINK_NAME_REPLY with ${ref}, not a ref of this node`,
+      );
+    }
+    if (
+      pid !== null &&
+      (pid.node !== this.peer || pid.creation !== this.creation)
+    ) {
+      throw new ProtocolError(
+        this.peer,
+        `LINK_NAME_REPLY with ${pid}, a pid of another node or creation`,
+      );
+    }
+    this.#gate.linkNameReply(ref, pid ?? undefined, this.peer);
   }
 
   #onLink(frame: FrameOf<typeof Tag.LINK>): void {

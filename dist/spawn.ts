@@ -20,8 +20,9 @@ import type { LocalGate } from "../actor/router.ts";
 import type { Process } from "../actor/process.ts";
 import type { ExitReason } from "../actor/reason.ts";
 import type { Runtime } from "../actor/runtime.ts";
-import { InvalidArgumentError } from "../actor/errors.ts";
+import { describe, InvalidArgumentError } from "../actor/errors.ts";
 import {
+  checkBehaviour,
   type ServerBehaviour,
   ServerStartError,
   startServer,
@@ -120,30 +121,7 @@ export class Spawner {
 
   /** Adds `name` to the allow-list (replacing what it named before). */
   allow(name: string, spawnable: Spawnable): void {
-    if (typeof name !== "string" || name.length === 0) {
-      throw new InvalidArgumentError(
-        "spawnable name",
-        `expected a non-empty string, got ${String(name)}`,
-      );
-    }
-    if (new TextEncoder().encode(name).length > 255) {
-      throw new InvalidArgumentError(
-        "spawnable name",
-        "expected at most 255 bytes of UTF-8",
-      );
-    }
-    const ok = typeof spawnable === "object" && spawnable !== null &&
-      ("body" in spawnable
-        ? typeof spawnable.body === "function"
-        : "server" in spawnable && typeof spawnable.server === "object" &&
-          spawnable.server !== null &&
-          typeof spawnable.server.init === "function");
-    if (!ok) {
-      throw new InvalidArgumentError(
-        `spawnable "${name}"`,
-        "expected { body: (proc, args) => … } or { server: behaviour with init }",
-      );
-    }
+    checkSpawnable(name, spawnable);
     this.#allowed.set(name, spawnable);
   }
 
@@ -174,7 +152,7 @@ export class Spawner {
     ) {
       throw new InvalidArgumentError(
         "spawn timeout",
-        `expected milliseconds >= 0, got ${String(timeout)}`,
+        `expected milliseconds >= 0, got ${describe(timeout)}`,
       );
     }
     if (caller !== undefined) checkCaller(host.runtime, caller);
@@ -477,23 +455,79 @@ function checkRequest(request: RemoteSpawnRequest): {
   if (typeof request !== "object" || request === null) {
     throw new InvalidArgumentError(
       "spawn request",
-      `expected { node, name, args? }, got ${String(request)}`,
+      `expected { node, name, args? }, got ${describe(request)}`,
     );
   }
   const { node, name } = request;
   if (typeof node !== "string" || node.length === 0) {
     throw new InvalidArgumentError(
       "spawn request node",
-      `expected a node name, got ${String(node)}`,
+      `expected a node name, got ${describe(node)}`,
     );
   }
   if (typeof name !== "string" || name.length === 0) {
     throw new InvalidArgumentError(
       "spawn request name",
-      `expected a non-empty string, got ${String(name)}`,
+      `expected a non-empty string, got ${describe(name)}`,
     );
   }
   return { node, name };
+}
+
+/**
+ * Checks an allow-list entry: its name (see {@linkcode checkSpawnableName})
+ * and a `{ body }` whose body is a function or a `{ server }` whose
+ * behaviour passes `checkBehaviour`.
+ */
+export function checkSpawnable(name: unknown, spawnable: unknown): void {
+  checkSpawnableName(name);
+  if (typeof spawnable !== "object" || spawnable === null) {
+    throw new InvalidArgumentError(
+      `spawnable ${describe(name)}`,
+      `expected { body: (proc, args) => … } or { server: behaviour }, got ${
+        describe(spawnable)
+      }`,
+    );
+  }
+  if ("body" in spawnable) {
+    if (typeof (spawnable as { body: unknown }).body !== "function") {
+      throw new InvalidArgumentError(
+        `spawn body for ${describe(name)}`,
+        `expected a function (proc, args) => …, got ${
+          describe((spawnable as { body: unknown }).body)
+        }`,
+      );
+    }
+  } else if ("server" in spawnable) {
+    checkBehaviour(
+      (spawnable as { server: unknown }).server,
+      `server behaviour for ${describe(name)}`,
+    );
+  } else {
+    throw new InvalidArgumentError(
+      `spawnable ${describe(name)}`,
+      "expected { body: (proc, args) => … } or { server: behaviour }",
+    );
+  }
+}
+
+/**
+ * Checks a name for the spawn allow-list: a non-empty string of at most 255
+ * UTF-8 bytes (what the SPAWN_REQUEST frame carries).
+ */
+export function checkSpawnableName(name: unknown): asserts name is string {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new InvalidArgumentError(
+      "spawnable name",
+      `expected a non-empty string, got ${describe(name)}`,
+    );
+  }
+  if (new TextEncoder().encode(name).length > 255) {
+    throw new InvalidArgumentError(
+      "spawnable name",
+      `expected at most 255 bytes of UTF-8, got ${describe(name)}`,
+    );
+  }
 }
 
 function checkCaller(runtime: Runtime, caller: Process): void {

@@ -2,7 +2,7 @@
 // checks that only that connection is dropped, the error is logged, and the
 // node keeps serving everyone else.
 import assert from "node:assert/strict";
-import { Down, Exit, Pid } from "../mod.ts";
+import { Down, Exit, Pid, Ref } from "../mod.ts";
 import { NodeDown, startNode } from "../dist/mod.ts";
 import { encodeFrame, MsgpackCodec, Tag } from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
@@ -197,4 +197,22 @@ Deno.test("D10: a MONITOR with a ref of the receiving node is a protocol error; 
   const down = await watcher.next<Down>(is(Down));
   assert.ok(down.ref.equals(ref));
   assert.equal(down.reason, "gone");
+});
+
+Deno.test("D10: a LINK_NAME_REPLY with a pid of another node is a protocol error; a process waiting on it gets noconnection", async () => {
+  await using peer = await forgingPeer("namer");
+  const { runtime } = peer.node;
+  const linker = await probe(runtime, { trapExit: true });
+  const peerName = peer.pid(1).node;
+  linker.proc.link(["svc", peerName]); // LINK_NAME to the raw peer
+  // The ref is unknown to the raw peer, but the pid is checked first.
+  await peer.write({
+    tag: Tag.LINK_NAME_REPLY,
+    ref: new Ref(runtime.node, 1, runtime.creation),
+    pid: new Pid("third@host", 1, 1),
+  });
+  assert.equal((await peer.ended).reason, "protocol_error");
+  const exit = await linker.next<Exit>(is(Exit));
+  assert.equal(exit.reason, "noconnection");
+  assert.deepEqual(runtime.processInfo(linker.pid)!.links, []);
 });

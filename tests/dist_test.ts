@@ -16,10 +16,12 @@ import {
   NodeUnreachableError,
   NodeUp,
   startNode,
+  type Transport,
 } from "../dist/mod.ts";
 import { ManualClock } from "../actor/clock.ts";
 import { UnencodableValueError } from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
+import { assertInstanceOf } from "./_util.ts";
 
 const COOKIE = "test-cookie";
 let seq = 0;
@@ -591,7 +593,7 @@ Deno.test("D5: with a slow peer, drain waits while the queue is held, and every 
     await drain;
     assert.ok(a.stats(b.name)!.queuedBytes < 1 << 20);
     assert.equal(await counted.promise, n * 64 * 1024);
-    assert.throws(() => a.drain(b.name, { below: 0 }), InvalidArgumentError);
+    await assert.rejects(a.drain(b.name, { below: 0 }), InvalidArgumentError);
     assert.equal(await a.drain("nobody@nowhere"), undefined, "not connected");
   } finally {
     await Promise.all([a.stop(), b.stop()]);
@@ -623,4 +625,198 @@ Deno.test("D7: an exit reason that cannot cross the wire reaches remote links an
   // On its own node the reason is the value itself.
   const localExit = await local.next<Exit>(is(Exit));
   assert.equal(localExit.reason, reason);
+});
+
+Deno.test("N3: link by [name, node] of another node links to the process holding the name, both ways", async () => {
+  await using n = await pair();
+  const svc = await probe(n.b.runtime, { trapExit: true });
+  n.b.runtime.register("svc", svc.pid);
+  const linker = await probe(n.a.runtime, { trapExit: true });
+  linker.proc.link(["svc", n.b.name]);
+  // The answer that sets the linker's half leaves b before svc's reply.
+  linker.proc.send(svc.pid, "ping");
+  assert.equal(await svc.next(), "ping");
+  svc.proc.send(linker.pid, "pong");
+  assert.equal(await linker.next(), "pong");
+  assert.deepEqual(n.a.runtime.processInfo(linker.pid)!.links, [svc.pid]);
+  assert.deepEqual(n.b.runtime.processInfo(svc.pid)!.links, [linker.pid]);
+  // The linker's exit reaches svc through the link...
+  n.a.runtime.exit(linker.pid, "kill");
+  const exit = await svc.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(linker.pid));
+  assert.equal(exit.reason, "killed");
+  assert.deepEqual(n.b.runtime.processInfo(svc.pid)!.links, []);
+  // ...and svc's exit reaches another linker.
+  const other = await probe(n.a.runtime, { trapExit: true });
+  other.proc.link(["svc", n.b.name]);
+  other.proc.send(svc.pid, "ping");
+  assert.equal(await svc.next(), "ping");
+  n.b.runtime.exit(svc.pid, "kill");
+  const back = await other.next<Exit>(is(Exit));
+  assert.ok(back.from.equals(svc.pid));
+  assert.equal(back.reason, "killed");
+  assert.deepEqual(n.a.runtime.processInfo(other.pid)!.links, []);
+});
+
+Deno.test("N3: link by [name, node] to a name nobody holds there gives noproc from that node", async () => {
+  await using n = await pair();
+  const linker = await probe(n.a.runtime, { trapExit: true });
+  linker.proc.link(["nobody", n.b.name]);
+  const exit = await linker.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(new Pid(n.b.name, 0, 0)));
+  assert.equal(exit.reason, "noproc");
+  assert.deepEqual(n.a.runtime.processInfo(linker.pid)!.links, []);
+  // One that does not trap exits dies of it, as with a dead pid (L4).
+  const plain = n.a.runtime.spawn(async (proc) => {
+    proc.link(["nobody", n.b.name]);
+    await proc.receive();
+  });
+  assert.equal(await n.a.runtime.whenExited(plain), "noproc");
+});
+
+Deno.test("N3: a linker that dies before the answer: the named process gets its exit reason", async () => {
+  await using n = await pair();
+  const svc = await probe(n.b.runtime, { trapExit: true });
+  n.b.runtime.register("svc", svc.pid);
+  const linker = n.a.runtime.spawn((proc) => {
+    proc.link(["svc", n.b.name]);
+    throw new Error("gone before the answer");
+  });
+  const exit = await svc.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(linker));
+  assertInstanceOf(exit.reason, Crash);
+  assert.equal(exit.reason.message, "gone before the answer");
+  assert.deepEqual(n.b.runtime.processInfo(svc.pid)!.links, []);
+});
+
+Deno.test("N3, D7: a link by name unanswered when the connection is lost ends with noconnection, and leaves nothing behind", async () => {
+  await using n = await pair();
+  const svc = await probe(n.b.runtime, { trapExit: true });
+  n.b.runtime.register("svc", svc.pid);
+  const linker = await probe(n.a.runtime, { trapExit: true });
+  const bSawLoss = Promise.withResolvers<void>();
+  const unsubscribe = n.b.onNodeEvent((e) => {
+    if (e instanceof NodeDown) bSawLoss.resolve();
+  });
+  linker.proc.link(["svc", n.b.name]);
+  n.a.disconnect(n.b.name); // before any answer can have come
+  const exit = await linker.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(new Pid(n.b.name, 0, 0)));
+  assert.equal(exit.reason, "noconnection");
+  assert.deepEqual(n.a.runtime.processInfo(linker.pid)!.links, []);
+  // If b set its half, its own D7 took it away again (with an Exit).
+  await bSawLoss.promise;
+  unsubscribe();
+  assert.deepEqual(n.b.runtime.processInfo(svc.pid)!.links, []);
+  for (const m of svc.seen) {
+    assertInstanceOf(m, Exit);
+    assert.equal(m.reason, "noconnection");
+  }
+});
+
+Deno.test("N3: exit([name, node], reason) reaches the process holding the name on another node", async () => {
+  await using n = await pair();
+  const svc = await probe(n.b.runtime, { trapExit: true });
+  n.b.runtime.register("svc", svc.pid);
+  n.a.runtime.exit(["svc", n.b.name], "polite");
+  const exit = await svc.next<Exit>(is(Exit));
+  assert.equal(exit.reason, "polite");
+  n.a.runtime.exit(["nobody", n.b.name], "kill"); // nobody: nothing happens
+  n.a.runtime.exit(["svc", n.b.name], "kill");
+  assert.equal(await n.b.runtime.whenExited(svc.pid), "killed");
+});
+
+Deno.test("bad input: node.events, onNodeEvent, drain, connect and monitorNode refuse wrong types with InvalidArgumentError; the promise-returning ones reject", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  // deno-lint-ignore no-explicit-any
+  const anyA = a as any;
+  // events checks its signal when called, not on the first next().
+  assert.throws(() => anyA.events("x"), InvalidArgumentError);
+  assert.throws(() => anyA.events({ aborted: false }), InvalidArgumentError);
+  assert.throws(() => anyA.onNodeEvent(5), InvalidArgumentError);
+  const aborted = new AbortController();
+  aborted.abort();
+  for await (const _ of a.events(aborted.signal)) assert.fail("no event");
+  let pending: Promise<unknown>[] = [];
+  assert.doesNotThrow(() => {
+    pending = [
+      anyA.drain(b.name, { below: "x" }),
+      anyA.drain(b.name, { below: -1 }),
+      anyA.drain(b.name, null),
+      anyA.connect(42),
+      anyA.connect(""),
+    ];
+  });
+  const errors = await Promise.all(pending.map((p) => p.catch((e) => e)));
+  for (const error of errors) assertInstanceOf(error, InvalidArgumentError);
+  assert.equal(
+    (errors[0] as Error).message,
+    'Invalid drain threshold: expected a positive number of bytes, got "x"',
+  );
+  assert.match((errors[3] as Error).message, /got number 42$/);
+  const dead = a.runtime.spawn(() => {});
+  await a.runtime.whenExited(dead);
+  const notAlive = (() => {
+    try {
+      a.monitorNode(dead, b.name);
+    } catch (error) {
+      return error;
+    }
+  })();
+  assertInstanceOf(notAlive, InvalidArgumentError);
+  assert.match(notAlive.message, /got the pid <.*>, which is not alive here$/);
+  assert.deepEqual(a.nodes(), [b.name], "the connection is untouched");
+});
+
+Deno.test("bad input: startNode refuses bad options with InvalidArgumentError, leaving no listener or runtime behind", async () => {
+  const base = { cookie: COOKIE };
+  const refusals: unknown[] = [
+    null,
+    { ...base, name: name("x"), tickTime: -1 },
+    { ...base, name: name("x"), handshakeTimeout: "5" },
+    { ...base, runtime: { node: "fake@127.0.0.1" } },
+  ];
+  // A transport that counts its open listeners.
+  const memory = new MemoryTransport();
+  let open = 0;
+  const counting: Transport = {
+    connect: (addr) => memory.connect(addr),
+    listen: async (addr) => {
+      const listener = await memory.listen(addr);
+      open++;
+      return {
+        addr: listener.addr,
+        accept: () => listener.accept(),
+        close: () => {
+          open--;
+          listener.close();
+        },
+      };
+    },
+  };
+  for (const options of refusals) {
+    await assert.rejects(
+      startNode(
+        (options === null
+          ? null
+          : { ...options, transport: counting }) as never,
+      ),
+      InvalidArgumentError,
+    );
+  }
+  assert.equal(open, 0, "refused before listening");
+  // A runtime that has a node already: refused after listening, and the
+  // listener is closed again.
+  await using first = await startNode({
+    name: name("x"),
+    cookie: COOKIE,
+    transport: counting,
+  });
+  assert.equal(open, 1);
+  await assert.rejects(
+    startNode({ runtime: first.runtime, cookie: COOKIE, transport: counting }),
+    /already has one/,
+  );
+  assert.equal(open, 1, "the second listener was closed");
 });

@@ -698,10 +698,6 @@ Deno.test("bad input: wrong argument types give InvalidArgumentError", async () 
     const p = proc as any;
     const out: unknown[] = [];
     const attempts: (() => unknown)[] = [
-      () => p.receive("nope"),
-      () => p.receive({ timeout: -1 }),
-      () => p.receive({ timeout: NaN }),
-      () => p.receive({ timeout: "5" }),
       () => p.trapExit("yes"),
       () => p.monitor(42),
       () => p.link(42),
@@ -718,11 +714,23 @@ Deno.test("bad input: wrong argument types give InvalidArgumentError", async () 
         out.push(e);
       }
     }
-    try {
-      await p.sleep(-5);
-      out.push("no error");
-    } catch (e) {
-      out.push(e);
+    // Promise-returning: they reject (never throw), so .catch() sees it.
+    const rejecting: (() => Promise<unknown>)[] = [
+      () => p.receive("nope"),
+      () => p.receive({ timeout: -1 }),
+      () => p.receive({ timeout: NaN }),
+      () => p.receive({ timeout: "5" }),
+      () => p.sleep(-5),
+    ];
+    for (const attempt of rejecting) {
+      let promise: Promise<unknown>;
+      try {
+        promise = attempt();
+      } catch (e) {
+        out.push(`threw synchronously: ${e}`);
+        continue;
+      }
+      out.push(await promise.then(() => "no error", (e) => e));
     }
     errors.resolve(out);
   });
@@ -739,4 +747,125 @@ Deno.test("bad input: an error message says what could not be done and why", asy
   const e = assertThrows(() => (rt as any).send(42, "x"), InvalidArgumentError);
   assert.deepEqual(e.argument, "destination");
   assert.ok(e.message.includes("number 42"));
+});
+
+Deno.test('bad input: a bad value shows quoted when it is a string, so "100" is not mistaken for 100', async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  rt.spawn(async (proc) => {
+    // deno-lint-ignore no-explicit-any
+    const p = proc as any;
+    got.resolve([
+      await p.receive({ timeout: "100" }).catch((e: unknown) => e),
+      await p.sleep("10").catch((e: unknown) => e),
+      await p.receive({ timeout: 100n }).catch((e: unknown) => e),
+    ]);
+  });
+  const [receive, sleep, bigint] = await got.promise as Error[];
+  assertInstanceOf(receive, InvalidArgumentError);
+  assert.equal(
+    receive.message,
+    'Invalid receive timeout: expected a number of milliseconds >= 0, got "100"',
+  );
+  assertInstanceOf(sleep, InvalidArgumentError);
+  assert.equal(
+    sleep.message,
+    'Invalid sleep time: expected milliseconds >= 0, got "10"',
+  );
+  assertInstanceOf(bigint, InvalidArgumentError);
+  assert.match(bigint.message, /got bigint 100$/);
+  const e = assertThrows(
+    () => rt.spawn(undefined as never),
+    InvalidArgumentError,
+  );
+  assert.match(e.message, /got undefined$/);
+});
+
+Deno.test("bad input: Runtime options, whenExited and exit without a reason are InvalidArgumentErrors", async () => {
+  await using rt = new Runtime();
+  // deno-lint-ignore no-explicit-any
+  const anyRt = rt as any;
+  // deno-lint-ignore no-explicit-any
+  const NewRuntime = Runtime as any;
+  assertThrows(() => new NewRuntime(null), InvalidArgumentError);
+  assertThrows(() => new NewRuntime("a@host"), InvalidArgumentError);
+  assertThrows(() => new NewRuntime({ clock: 5 }), InvalidArgumentError);
+  assertThrows(
+    () => new NewRuntime({ clock: { now: () => 0 } }),
+    InvalidArgumentError,
+  );
+  assertThrows(() => new NewRuntime({ logger: {} }), InvalidArgumentError);
+  assertThrows(() => anyRt.attachRouter(null), InvalidArgumentError);
+  // whenExited rejects (it returns a promise), for anything but a pid.
+  for (const bad of [undefined, "x", 42, { id: 1 }]) {
+    const e = await anyRt.whenExited(bad).then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
+    assertInstanceOf(e, InvalidArgumentError, `whenExited(${String(bad)})`);
+  }
+  // exit needs a reason: a forgotten one is not an exit with reason undefined.
+  const target = rt.spawn(idle);
+  const e = assertThrows(() => anyRt.exit(target), InvalidArgumentError);
+  assert.equal(e.argument, "exit reason");
+  const fromProcess = Promise.withResolvers<unknown>();
+  rt.spawn((proc) => {
+    try {
+      // deno-lint-ignore no-explicit-any
+      (proc as any).exit(target);
+      fromProcess.resolve("no error");
+    } catch (error) {
+      fromProcess.resolve(error);
+    }
+  });
+  assertInstanceOf(await fromProcess.promise, InvalidArgumentError);
+  await settle();
+  assert.ok(rt.isAlive(target), "the target lives on");
+  const exited = rt.whenExited(target);
+  rt.exit(target, null); // null is a reason like any other value
+  assert.equal(await exited, null);
+});
+
+Deno.test("bad input: receive(match, 100) is an InvalidArgumentError saying to pass { timeout: 100 }, not a wait forever", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  rt.spawn(async (proc) => {
+    // deno-lint-ignore no-explicit-any
+    const p = proc as any;
+    const out: unknown[] = [];
+    for (const args of [[() => true, 100], [100], [() => true, "soon"]]) {
+      try {
+        out.push(await p.receive(...args));
+      } catch (error) {
+        out.push(error);
+      }
+    }
+    got.resolve(out);
+  });
+  const [withMatch, alone, text] = await got.promise as Error[];
+  assertInstanceOf(withMatch, InvalidArgumentError);
+  assert.equal(
+    withMatch.message,
+    "Invalid receive options: expected an options object, got number 100 (for a timeout, pass { timeout: 100 })",
+  );
+  assertInstanceOf(alone, InvalidArgumentError);
+  assert.match(alone.message, /pass \{ timeout: 100 \}/);
+  assertInstanceOf(text, InvalidArgumentError);
+  assert.match(text.message, /got "soon"$/);
+});
+
+Deno.test("bad input: sleep while a receive is pending is a ConcurrentReceiveError that says sleep", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown>();
+  const pid = rt.spawn(async (proc) => {
+    const first = proc.receive();
+    got.resolve(await proc.sleep(1).then(() => "slept", (e) => e));
+    assert.equal(await first, "go");
+  });
+  const e = await got.promise;
+  assertInstanceOf(e, ConcurrentReceiveError);
+  assert.equal(e.operation, "sleep");
+  assert.match(e.message, /^Cannot sleep in <.*>: a receive, sleep or call/);
+  rt.send(pid, "go");
+  assert.equal(await rt.whenExited(pid), "normal");
 });

@@ -521,6 +521,67 @@ Deno.test("spawn: bad arguments are named errors", async () => {
   );
 });
 
+Deno.test("spawn: allowSpawn and allowServer errors describe the argument given to them, and a bad spawnables option is refused before listening", async () => {
+  await using n = await pair();
+  const { b } = n;
+  const refused = (f: () => unknown): InvalidArgumentError => {
+    try {
+      f();
+    } catch (error) {
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      return error;
+    }
+    throw new assert.AssertionError({ message: "expected a throw" });
+  };
+  const body = refused(() => b.allowSpawn("w", 5 as never));
+  assert.equal(
+    body.message,
+    'Invalid spawn body for "w": expected a function (proc, args) => …, got number 5',
+  );
+  assert.equal(body.argument, 'spawn body for "w"');
+  const badName = refused(() => b.allowSpawn(7 as never, idle));
+  assert.equal(
+    badName.message,
+    "Invalid spawnable name: expected a non-empty string, got number 7",
+  );
+  const server = refused(() => b.allowServer("kv", {} as never));
+  assert.equal(
+    server.message,
+    'Invalid server behaviour for "kv": expected init to be a function, got undefined',
+  );
+  const callback = refused(() =>
+    b.allowServer("kv", { init: () => 0, handleCall: "x" } as never)
+  );
+  assert.match(callback.message, /handleCall .* got "x"$/);
+  assert.equal(b.disallowSpawn("w") || b.disallowSpawn("kv"), false);
+  // The option takes the same checks, before the node listens or makes a
+  // runtime (the sanitizers would see a listener left open).
+  for (
+    const spawnables of [
+      { w: { body: 5 } },
+      { kv: { server: { init: 1 } } },
+      { x: 5 },
+      { x: {} },
+      5,
+    ]
+  ) {
+    await assert.rejects(
+      startNode({
+        name: name("c"),
+        cookie: COOKIE,
+        spawnables: spawnables as never,
+      }),
+      InvalidArgumentError,
+    );
+  }
+  const error = await startNode({
+    name: name("c"),
+    cookie: COOKIE,
+    spawnables: { w: { body: 5 as never } },
+  }).catch((e) => e);
+  assert.match(error.message, /^Invalid spawn body for "w"/);
+});
+
 /** A raw peer that passed the handshake with `node`, speaking frames by hand. */
 /**
  * A process spawned on `b` that answers `me` at once: every frame `a` sent

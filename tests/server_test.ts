@@ -472,7 +472,10 @@ Deno.test("server: a call times out after its timeout, never before, and at most
 });
 
 Deno.test("server: many pending callers, some answered, some killed, some timed out; the server's crash reaches exactly the rest", async () => {
-  const rt = new Runtime();
+  // Time moves only when the test says: the short timeouts fire once every
+  // call is held, however slow the machine.
+  const clock = new ManualClock();
+  const rt = new Runtime({ clock });
   const held = new Map<number, From>();
   const allHeld = Promise.withResolvers<void>();
   const server = await startServer(rt, {
@@ -508,9 +511,9 @@ Deno.test("server: many pending callers, some answered, some killed, some timed 
   const timedOut = [...Array(40).keys()].filter((i) =>
     i % 4 === 3 && i % 5 !== 0 && i % 7 !== 0
   );
-  for (const i of timedOut) {
-    assert.equal(await rt.whenExited(callers[i]!), "normal");
-  }
+  const ends = timedOut.map((i) => rt.whenExited(callers[i]!));
+  clock.advance(10);
+  for (const end of ends) assert.equal(await end, "normal");
   const waiting = [...Array(40).keys()].filter((i) =>
     i % 5 !== 0 && i % 7 !== 0 && i % 4 !== 3
   );
@@ -573,7 +576,124 @@ Deno.test("server: a call from something that is not a Runtime or a Process is a
   const rt = new Runtime();
   const server = await startServer(rt, { init: () => null }, undefined);
   const fake = { send() {}, runtime: rt } as unknown as Process;
-  assert.throws(() => call(fake, server, "x"), InvalidArgumentError);
+  await assert.rejects(call(fake, server, "x"), InvalidArgumentError);
+  await rt.shutdown();
+});
+
+Deno.test("server: cast, startServer and stopServer from something that is not a Runtime or a Process are InvalidArgumentErrors; the promise-returning ones reject", async () => {
+  const rt = new Runtime();
+  const server = await startServer(rt, counter(), 1);
+  // deno-lint-ignore no-explicit-any
+  const bad = "rt" as any;
+  const castError = (() => {
+    try {
+      cast(bad, server, "inc");
+    } catch (error) {
+      return error;
+    }
+  })();
+  assertInstanceOf(castError, InvalidArgumentError);
+  assert.equal(
+    castError.message,
+    'Invalid caller: expected a Runtime or one of its processes, got "rt"',
+  );
+  for (const caller of [undefined, null, bad, { send() {} }]) {
+    let started: Promise<unknown> | undefined;
+    let stopped: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      started = startServer(caller, counter(), 1);
+      stopped = stopServer(caller, server);
+    });
+    await assert.rejects(started!, InvalidArgumentError);
+    await assert.rejects(stopped!, InvalidArgumentError);
+  }
+  assert.equal(await call(rt, server, "get"), 1, "the server is untouched");
+  await rt.shutdown();
+});
+
+Deno.test("server: a bad call or stop timeout rejects with an InvalidArgumentError that quotes a string", async () => {
+  const rt = new Runtime();
+  const server = await startServer(rt, counter(), 1);
+  // deno-lint-ignore no-explicit-any
+  const anyCall = call as any;
+  // deno-lint-ignore no-explicit-any
+  const anyStop = stopServer as any;
+  let pending: Promise<unknown>[] = [];
+  assert.doesNotThrow(() => {
+    pending = [
+      anyCall(rt, server, "get", { timeout: "100" }),
+      anyStop(rt, server, "normal", { timeout: "100" }),
+      anyCall(rt, server, "get", null),
+      anyCall(rt, server, "get", { timeout: -1 }),
+    ];
+  });
+  const [callError, stopError, nullOptions, negative] = await Promise.all(
+    pending.map((p) => p.catch((e) => e)),
+  );
+  assertInstanceOf(callError, InvalidArgumentError);
+  assert.equal(
+    callError.message,
+    'Invalid call timeout: expected milliseconds >= 0 or Infinity, got "100"',
+  );
+  assertInstanceOf(stopError, InvalidArgumentError);
+  assert.match(stopError.message, /^Invalid stop timeout: .*got "100"$/);
+  assertInstanceOf(nullOptions, InvalidArgumentError);
+  assertInstanceOf(negative, InvalidArgumentError);
+  assert.ok(rt.isAlive(server));
+  const fromProcess = Promise.withResolvers<unknown>();
+  rt.spawn(async (proc) => {
+    fromProcess.resolve(
+      await anyCall(proc, server, "get", { timeout: NaN }).catch((e: unknown) =>
+        e
+      ),
+    );
+  });
+  assertInstanceOf(await fromProcess.promise, InvalidArgumentError);
+  await rt.shutdown();
+});
+
+Deno.test("server: a behaviour without an init function, or with a callback that is not one, is refused before anything is spawned", async () => {
+  const rt = new Runtime();
+  // deno-lint-ignore no-explicit-any
+  const start = (behaviour: any, options?: any) =>
+    startServer(rt, behaviour, 1, options);
+  const refusals: [unknown, RegExp][] = [
+    [
+      {},
+      /^Invalid server behaviour: expected init to be a function, got undefined$/,
+    ],
+    [null, /expected an object with an init function, got null/],
+    [() => 1, /expected an object with an init function, got a function/],
+    [{ init: "x" }, /expected init to be a function, got "x"/],
+    [
+      { init: () => 1, handleCall: {} },
+      /expected handleCall to be a function when given, got an object/,
+    ],
+    [{ init: () => 1, handleCast: 5 }, /handleCast .* got number 5/],
+    [{ init: () => 1, handleInfo: "no" }, /handleInfo .* got "no"/],
+    [{ init: () => 1, terminate: null }, /terminate .* got null/],
+  ];
+  for (const [behaviour, message] of refusals) {
+    const error = await start(behaviour).catch((e) => e);
+    assertInstanceOf(error, InvalidArgumentError);
+    assert.match(error.message, message);
+  }
+  // Options of the wrong type are refused too, instead of ignored.
+  await assert.rejects(start(counter(), { link: "yes" }), InvalidArgumentError);
+  await assert.rejects(start(counter(), { trapExit: 1 }), InvalidArgumentError);
+  await assert.rejects(start(counter(), 5), InvalidArgumentError);
+  assert.equal(rt.processCount, 0, "nothing was spawned");
+  // A class-based behaviour (callbacks on the prototype) is fine.
+  class Echo {
+    init(n: number) {
+      return n;
+    }
+    handleCall(_req: "get", _from: From, n: number) {
+      return { reply: n, state: n };
+    }
+  }
+  const echo = await startServer(rt, new Echo(), 7);
+  assert.equal(await call(rt, echo, "get"), 7);
   await rt.shutdown();
 });
 

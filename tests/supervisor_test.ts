@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   type ChildSpec,
   deleteChild,
+  InvalidArgumentError,
   type Pid,
   Runtime,
   serverChild,
@@ -235,6 +236,7 @@ Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren
   const log: string[] = [];
   const sup = await startSupervisor(rt, {
     strategy: "one_for_one",
+    children: [],
     name: "sup",
   });
   assert.deepEqual(await whichChildren(rt, "sup"), []);
@@ -325,4 +327,155 @@ Deno.test("supervisor: nested supervisors restart at the right level and stop as
   assert.deepEqual(log, ["stop leaf shutdown", "stop top_worker shutdown"]);
   assert.equal(rt.processCount, 0);
   await rt.shutdown();
+});
+
+Deno.test("supervisor: bad options and child specs are InvalidArgumentErrors, rejected before anything starts", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const ok = worker("ok", log);
+  // deno-lint-ignore no-explicit-any
+  const start = (options: any, caller: any = rt) =>
+    startSupervisor(caller, options);
+  const refusals: [unknown, RegExp][] = [
+    [{}, /^Invalid strategy: expected "one_for_one", .* got undefined$/],
+    [{ strategy: "bogus", children: [] }, /got "bogus"$/],
+    [{ strategy: "simple_one_for_one", children: [] }, /Invalid strategy/],
+    [null, /^Invalid supervisor options: expected an object, got null$/],
+    [{ strategy: "one_for_one" }, /^Invalid children: .*got undefined$/],
+    [{ strategy: "one_for_one", children: 5 }, /Invalid children: .*number 5/],
+    [
+      { strategy: "one_for_one", children: [ok], intensity: "3" },
+      /^Invalid intensity: expected an integer >= 0, got "3"$/,
+    ],
+    [{ strategy: "one_for_one", children: [], intensity: -1 }, /intensity/],
+    [{ strategy: "one_for_one", children: [], intensity: 1.5 }, /intensity/],
+    [{ strategy: "one_for_one", children: [], period: 0 }, /Invalid period/],
+    [{ strategy: "one_for_one", children: [], period: -5 }, /Invalid period/],
+    [{ strategy: "one_for_one", children: [], period: NaN }, /Invalid period/],
+    [{ strategy: "one_for_one", children: [], period: "5" }, /got "5"$/],
+    [{ strategy: "one_for_one", children: [], link: "yes" }, /link option/],
+    [{ strategy: "one_for_one", children: [], name: 5 }, /name option/],
+    [
+      { strategy: "one_for_one", children: [{ ...ok, restart: "sometimes" }] },
+      /^Invalid restart of child "ok": .* got "sometimes"$/,
+    ],
+    [
+      { strategy: "one_for_one", children: [{ ...ok, shutdown: "soon" }] },
+      /^Invalid shutdown of child "ok": .*got "soon"$/,
+    ],
+    [
+      { strategy: "one_for_one", children: [{ ...ok, shutdown: -1 }] },
+      /shutdown of child "ok"/,
+    ],
+    [
+      { strategy: "one_for_one", children: [{ id: "x", start: 5 }] },
+      /^Invalid start of child "x": .*got number 5$/,
+    ],
+    [
+      { strategy: "one_for_one", children: [{ ...ok, id: 7 }] },
+      /^Invalid child id: .*got number 7$/,
+    ],
+    [
+      { strategy: "one_for_one", children: [ok, null] },
+      /^Invalid child spec 1: .*got null$/,
+    ],
+  ];
+  for (const [options, message] of refusals) {
+    let promise: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => promise = start(options), "rejects, not throws");
+    const error = await promise!.catch((e) => e);
+    assertInstanceOf(error, InvalidArgumentError, Deno.inspect(options));
+    assert.match(error.message, message);
+  }
+  for (const caller of [null, undefined, "rt"]) {
+    await assert.rejects(
+      startSupervisor(caller as never, {
+        strategy: "one_for_one",
+        children: [ok],
+      }),
+      InvalidArgumentError,
+    );
+  }
+  // Two children with one id: refused as in OTP (duplicate_child_name).
+  const twice = await start({ strategy: "one_for_one", children: [ok, ok] })
+    .catch((e) => e);
+  assertInstanceOf(twice, SupervisorError);
+  assert.match(twice.message, /duplicate child id "ok"/);
+  assert.deepEqual(log, [], "no child was started");
+  assert.equal(rt.processCount, 0);
+  // An empty list is valid: children come later through startChild.
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [],
+  });
+  await assert.rejects(
+    startChild(rt, sup, { ...ok, restart: "sometimes" as never }),
+    InvalidArgumentError,
+  );
+  await assert.rejects(
+    startChild(rt, sup, null as never),
+    InvalidArgumentError,
+  );
+  await assert.rejects(
+    terminateChild(rt, sup, 5 as never),
+    InvalidArgumentError,
+  );
+  await assert.rejects(deleteChild(rt, sup, {} as never), InvalidArgumentError);
+  assert.deepEqual(await whichChildren(rt, sup), []);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: serverChild and supervisorChild refuse a bad id, behaviour, restart or shutdown at once", () => {
+  // deno-lint-ignore no-explicit-any
+  const anyServerChild = serverChild as any;
+  // deno-lint-ignore no-explicit-any
+  const anySupervisorChild = supervisorChild as any;
+  const behaviour = { init: () => null };
+  const bad: [() => unknown, RegExp][] = [
+    [
+      () => anyServerChild(5, behaviour, undefined),
+      /^Invalid child id: expected a non-empty string, got number 5$/,
+    ],
+    [() => anyServerChild("", behaviour, undefined), /Invalid child id/],
+    [
+      () => anyServerChild("c", {}, undefined),
+      /^Invalid server behaviour of child "c": expected init to be a function/,
+    ],
+    [
+      () => anyServerChild("c", behaviour, undefined, { restart: "sometimes" }),
+      /^Invalid restart of child "c"/,
+    ],
+    [
+      () => anyServerChild("c", behaviour, undefined, { shutdown: "later" }),
+      /^Invalid shutdown of child "c"/,
+    ],
+    [
+      () => anySupervisorChild(5, { strategy: "one_for_one", children: [] }),
+      /Invalid child id/,
+    ],
+    [
+      () => anySupervisorChild("s", { strategy: "bogus", children: [] }),
+      /Invalid strategy/,
+    ],
+    [
+      () =>
+        anySupervisorChild(
+          "s",
+          { strategy: "one_for_one", children: [] },
+          "sometimes",
+        ),
+      /Invalid restart of child "s"/,
+    ],
+  ];
+  for (const [attempt, message] of bad) {
+    const error = (() => {
+      try {
+        attempt();
+      } catch (e) {
+        return e;
+      }
+    })();
+    assertInstanceOf(error, InvalidArgumentError);
+    assert.match(error.message, message);
+  }
 });

@@ -103,7 +103,29 @@ export type Frame =
     to: Pid;
   }
   | { tag: typeof Tag.EXIT; from: Pid; to: Pid; reason: unknown }
-  | { tag: typeof Tag.EXIT2; from: Pid; to: Pid; reason: unknown }
+  | {
+    tag: typeof Tag.EXIT2;
+    from: Pid;
+    /** A pid, or a name registered on the receiving node. */
+    to: Pid | string;
+    reason: unknown;
+  }
+  | {
+    tag: typeof Tag.LINK_NAME;
+    /** The process that links. */
+    from: Pid;
+    /** Request id, minted by the requester; echoed by the reply. */
+    ref: Ref;
+    /** A name registered on the receiving node. */
+    name: string;
+  }
+  | {
+    tag: typeof Tag.LINK_NAME_REPLY;
+    /** The request's `ref`. */
+    ref: Ref;
+    /** The process linked to, of the replying node; `null`: none had the name. */
+    pid: Pid | null;
+  }
   | {
     tag: typeof Tag.MONITOR;
     from: Pid;

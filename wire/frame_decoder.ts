@@ -162,20 +162,21 @@ function globalSync(r: ByteReader): Frame {
   return { tag: Tag.GLOBAL_SYNC, entries };
 }
 
-function regSend(r: ByteReader, codec: Codec): Frame {
+function optionalPid(r: ByteReader, what: string): Pid | null {
   const at = r.pos;
-  const kind = r.u8("from");
-  let from: Pid | null;
-  if (kind === OPT_NONE) from = null;
-  else if (kind === OPT_PID) from = pid(r, "from");
-  else {
-    throw r.invalid(
-      `from has kind 0x${
-        kind.toString(16)
-      }: expected 0x00 (none) or 0x01 (pid)`,
-      at,
-    );
-  }
+  const kind = r.u8(what);
+  if (kind === OPT_NONE) return null;
+  if (kind === OPT_PID) return pid(r, what);
+  throw r.invalid(
+    `${what} has kind 0x${
+      kind.toString(16)
+    }: expected 0x00 (none) or 0x01 (pid)`,
+    at,
+  );
+}
+
+function regSend(r: ByteReader, codec: Codec): Frame {
+  const from = optionalPid(r, "from");
   const name = r.name8("name");
   return {
     tag: Tag.REG_SEND,
@@ -279,13 +280,28 @@ function body(r: ByteReader, tag: number, codec: Codec): Frame {
     case Tag.UNLINK_ACK:
       return { tag, id: r.u53("id"), from: pid(r, "from"), to: pid(r, "to") };
     case Tag.EXIT:
-    case Tag.EXIT2:
       return {
         tag,
         from: pid(r, "from"),
         to: pid(r, "to"),
         reason: payload(r, codec, "reason"),
       };
+    case Tag.EXIT2:
+      return {
+        tag,
+        from: pid(r, "from"),
+        to: dest(r, "to"),
+        reason: payload(r, codec, "reason"),
+      };
+    case Tag.LINK_NAME:
+      return {
+        tag,
+        from: pid(r, "from"),
+        ref: ref(r, "ref"),
+        name: r.name8("name"),
+      };
+    case Tag.LINK_NAME_REPLY:
+      return { tag, ref: ref(r, "ref"), pid: optionalPid(r, "pid") };
     case Tag.MONITOR:
     case Tag.DEMONITOR:
       return {

@@ -186,14 +186,34 @@ function unlink(
   pid(w, f.to, "to");
 }
 
-function exit(
-  w: ByteWriter,
-  f: FrameOf<typeof Tag.EXIT | typeof Tag.EXIT2>,
-  c: Codec,
-): void {
+function exit(w: ByteWriter, f: FrameOf<typeof Tag.EXIT>, c: Codec): void {
   pid(w, f.from, "from");
   pid(w, f.to, "to");
   payload(w, c, f.reason, "reason");
+}
+
+function exit2(w: ByteWriter, f: FrameOf<typeof Tag.EXIT2>, c: Codec): void {
+  pid(w, f.from, "from");
+  pidOrName(w, f.to, "to");
+  payload(w, c, f.reason, "reason");
+}
+
+function linkName(w: ByteWriter, f: FrameOf<typeof Tag.LINK_NAME>): void {
+  pid(w, f.from, "from");
+  pid(w, f.ref, "ref");
+  w.name8(f.name, "name");
+}
+
+function linkNameReply(
+  w: ByteWriter,
+  f: FrameOf<typeof Tag.LINK_NAME_REPLY>,
+): void {
+  pid(w, f.ref, "ref");
+  if (f.pid === null) w.u8(OPT_NONE);
+  else {
+    w.u8(OPT_PID);
+    pid(w, f.pid, "pid");
+  }
 }
 
 function monitor(
@@ -315,8 +335,13 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
     case Tag.UNLINK_ACK:
       return unlink(w, f);
     case Tag.EXIT:
-    case Tag.EXIT2:
       return exit(w, f, c);
+    case Tag.EXIT2:
+      return exit2(w, f, c);
+    case Tag.LINK_NAME:
+      return linkName(w, f);
+    case Tag.LINK_NAME_REPLY:
+      return linkNameReply(w, f);
     case Tag.MONITOR:
     case Tag.DEMONITOR:
       return monitor(w, f);

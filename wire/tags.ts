@@ -39,6 +39,8 @@ export const Tag = {
   MONITOR_EXIT: 0x18,
   UNLINK_ACK: 0x19,
   EXIT2: 0x1a,
+  LINK_NAME: 0x1b,
+  LINK_NAME_REPLY: 0x1c,
   // 0x20–0x2F: remote spawn (0x22–0x2F reserved)
   SPAWN_REQUEST: 0x20,
   SPAWN_REPLY: 0x21,
