@@ -10,6 +10,7 @@
 import type { Pid } from "../wire/terms.ts";
 import { describe, InvalidArgumentError, MoteError } from "./errors.ts";
 import { Down, Exit } from "./messages.ts";
+import { ProcessImpl } from "./_process.ts";
 import type { Dest, Process } from "./process.ts";
 import {
   call,
@@ -434,7 +435,17 @@ const supervisorBehaviour: ServerBehaviour<
       return { state };
     }
     for (;;) {
-      if (!countRestart(state, sup)) return { stop: "shutdown", state };
+      if (!countRestart(state, sup)) {
+        // It exits with "shutdown", which no one logs: say why, as OTP's
+        // supervisor reports reached_max_restart_intensity.
+        if (sup instanceof ProcessImpl) {
+          sup.kernel.logger?.error(
+            `Supervisor ${sup.self} reached its maximum restart intensity: more than ${state.intensity} restarts in ${state.period} ms; shutting down`,
+            { pid: sup.self, child: child.spec.id, reason: message.reason },
+          );
+        }
+        return { stop: "shutdown", state };
+      }
       try {
         await restartFrom(sup, state, child);
         return { state };

@@ -179,8 +179,14 @@ Deno.test("supervisor: permanent, transient and temporary children restart as th
   await rt.shutdown();
 });
 
-Deno.test("supervisor: more restarts than the intensity within the period shut it down", async () => {
-  const rt = new Runtime();
+Deno.test("supervisor: more restarts than the intensity within the period shut it down, and it says so in the log", async () => {
+  const logged: [string, Record<string, unknown> | undefined][] = [];
+  const rt = new Runtime({
+    logger: {
+      error: (message, details) => logged.push([message, details]),
+      warn: () => {},
+    },
+  });
   const log: string[] = [];
   const sup = await startSupervisor(rt, {
     strategy: "one_for_one",
@@ -198,6 +204,10 @@ Deno.test("supervisor: more restarts than the intensity within the period shut i
   assert.equal(rt.isAlive(b), false);
   assert.equal(log.at(-1), "stop b shutdown");
   assert.equal(rt.processCount, 0);
+  const reports = logged.filter(([m]) => m.includes("restart intensity"));
+  assert.equal(reports.length, 1, Deno.inspect(logged));
+  assert.match(reports[0]![0], /more than 2 restarts in 60000 ms/);
+  assert.equal(reports[0]![1]?.child, "a");
   await rt.shutdown();
 });
 
