@@ -16,7 +16,13 @@ export interface MemoryConnection extends Connection {
   stall(): void;
   /** Delivers what was held back by {@linkcode MemoryConnection.stall}. */
   resume(): void;
-  /** Breaks the link silently: neither end is told, nothing more arrives. */
+  /**
+   * Breaks the link silently at this end: nothing more arrives here and
+   * what this end writes is dropped, and neither end is told. Closing this
+   * end later (as a heartbeat timeout does) still ends the other end's
+   * stream, as a live host's RST would; cut both ends for a peer that
+   * vanished.
+   */
   cut(): void;
 }
 
