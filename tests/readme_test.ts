@@ -63,3 +63,20 @@ Deno.test("README: every TypeScript example runs and prints what it says", async
     });
   }
 });
+
+// The workspace's copy, where there is one: docs/semantics.md must match it.
+const shared = new URL("../shared/semantics.md", root);
+const sharedText = await Deno.readTextFile(shared).catch(() => undefined);
+
+Deno.test({
+  name:
+    "README: docs/semantics.md is the workspace's semantics document, word for word",
+  ignore: sharedText === undefined,
+  fn: async () => {
+    assert.equal(
+      await Deno.readTextFile(new URL("docs/semantics.md", root)),
+      sharedText,
+      "copy ../shared/semantics.md to docs/semantics.md",
+    );
+  },
+});
