@@ -60,7 +60,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
           proc.self,
           pid,
           node,
-          proc.exitReason ?? "noproc",
+          proc.exitReason as ExitReason, // set for every dead process
           "link",
         );
       }
@@ -98,11 +98,17 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       to: Pid,
       ref: Ref,
       from: Pid | string,
-      _node: string,
+      node: string,
       reason: ExitReason,
     ): void {
       const proc = kernel.lookup(to);
-      if (proc !== undefined) {
+      // Only a monitor on that node's own processes: refs are easy to
+      // guess, and a peer must not fire (and so cancel) one on a local or
+      // third-node process.
+      if (
+        proc !== undefined &&
+        proc.monitors?.get(kernel.refKey(ref))?.node === node
+      ) {
         deliverDown(
           kernel,
           proc,

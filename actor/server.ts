@@ -425,7 +425,7 @@ async function serve<State, Call, Reply, Cast>(
       } else if (
         m !== null && typeof m === "object" && m.$stop instanceof Ref
       ) {
-        stop = m.reason ?? "normal";
+        stop = m.reason === undefined ? "normal" : m.reason; // null is a reason
       } else if (
         message instanceof Exit && parent !== undefined &&
         message.from.equals(parent)

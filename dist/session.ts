@@ -448,8 +448,10 @@ export class Session {
       case Tag.TICK:
         return;
       case Tag.SEND:
+        if (frame.message === undefined) this.#undefined(frame.tag);
         return this.#gate.deliver(frame.to, frame.message);
       case Tag.REG_SEND:
+        if (frame.message === undefined) this.#undefined(frame.tag);
         this.#gate.deliverNamed(frame.name, frame.message);
         return;
       case Tag.PEER_LIST:
@@ -461,9 +463,11 @@ export class Session {
       case Tag.UNLINK_ACK:
         return this.#onUnlinkAck(frame);
       case Tag.EXIT:
+        if (frame.reason === undefined) this.#undefined(frame.tag);
         return this.#onExit(frame);
       case Tag.EXIT2:
         this.#fromPeer(frame.from, frame.tag);
+        if (frame.reason === undefined) this.#undefined(frame.tag);
         return this.#gate.exit(
           frame.from,
           frame.to,
@@ -481,6 +485,8 @@ export class Session {
         this.#fromPeer(frame.ref, frame.tag);
         return this.#gate.demonitor(frame.from, frame.to, frame.ref);
       case Tag.MONITOR_EXIT:
+        if (frame.from instanceof Pid) this.#fromPeer(frame.from, frame.tag);
+        if (frame.reason === undefined) this.#undefined(frame.tag);
         return this.#gate.down(
           frame.to,
           frame.ref,
@@ -563,8 +569,32 @@ export class Session {
     this.#gate.linkNameReply(ref, pid ?? undefined, this.peer);
   }
 
+  // A process never sees undefined as a message (receive uses it for a
+  // timeout) or as an exit reason; the runtime refuses both locally, and a
+  // peer cannot slip them in.
+  #undefined(tag: number): never {
+    throw new ProtocolError(
+      this.peer,
+      `${tagName(tag)} with undefined as its ${
+        tag === Tag.SEND || tag === Tag.REG_SEND ? "message" : "reason"
+      }`,
+    );
+  }
+
+  // A signal for a pid must be for one of this node's: the answer to one
+  // for a third node's would speak for that node's pid.
+  #toHere(to: Pid, tag: number): void {
+    if (to.node !== this.#gate.node) {
+      throw new ProtocolError(
+        this.peer,
+        `${tagName(tag)} to ${to}, a pid of another node`,
+      );
+    }
+  }
+
   #onLink(frame: FrameOf<typeof Tag.LINK>): void {
     this.#fromPeer(frame.from, frame.tag);
+    this.#toHere(frame.to, frame.tag);
     if (!this.#gate.link(frame.from, frame.to)) {
       this.send({
         tag: Tag.EXIT,
@@ -601,6 +631,7 @@ export class Session {
   #onMonitor(frame: FrameOf<typeof Tag.MONITOR>): void {
     this.#fromPeer(frame.from, frame.tag);
     this.#fromPeer(frame.ref, frame.tag);
+    if (frame.to instanceof Pid) this.#toHere(frame.to, frame.tag);
     if (this.#gate.monitor(frame.from, frame.to, frame.ref) === undefined) {
       this.send({
         tag: Tag.MONITOR_EXIT,
