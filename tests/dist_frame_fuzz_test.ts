@@ -59,6 +59,7 @@ import {
   WireError,
 } from "../wire/mod.ts";
 import { prng, randomValue } from "../wire/_samples_test.ts";
+import { concat } from "./_util.ts";
 import { is, probe } from "./_probe.ts";
 import { rawPeer } from "./_raw_peer.ts";
 
@@ -228,16 +229,6 @@ function frameValue(f: Frame): unknown {
     default:
       return undefined;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Event-driven waits: each `poke` re-checks every condition. */

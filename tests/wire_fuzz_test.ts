@@ -13,6 +13,7 @@ import {
   WireError,
 } from "../wire/mod.ts";
 import { prng, randomValue, samples } from "../wire/_samples_test.ts";
+import { concat } from "./_util.ts";
 
 function seedFromEnv(): number {
   const granted = Deno.permissions.querySync({
@@ -42,16 +43,6 @@ const to = samples.find(([, f]) => "to" in f)![1] as Frame & { to: never };
 for (let i = 0; i < 200; i++) {
   writer.write({ tag: 0x10, to: to.to, message: randomValue(rand) });
   valid.push(writer.take());
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function validStream(): Uint8Array {
