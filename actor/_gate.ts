@@ -52,6 +52,10 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       const { proc } = request;
       if (pid === undefined) {
         kernel.signal(proc, nodePid(node), "noproc", "explicit");
+      } else if (request.unlinked?.has(pid.key)) {
+        // Unlinked while it waited: take the other half away too (and not
+        // with an exit signal, should it have died since).
+        kernel.router?.unlink(proc.self, pid);
       } else if (proc.alive) {
         addLink(kernel, proc, pid);
       } else {

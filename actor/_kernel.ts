@@ -35,6 +35,15 @@ export interface Logger {
   warn(message: string, details?: Record<string, unknown>): void;
 }
 
+/** A link by a name on another node, waiting for that node's answer. */
+export interface NameLinkRequest {
+  readonly proc: ProcessImpl;
+  readonly name: string;
+  readonly node: string;
+  /** Keys of pids the process unlinked from while it waited. */
+  unlinked: Set<string> | undefined;
+}
+
 export class Kernel {
   readonly runtime: Runtime;
   readonly node: string;
@@ -51,10 +60,7 @@ export class Kernel {
    * request's ref key. A requester that dies meanwhile stays here, so the
    * answer can still tell the other side why (its half is already set).
    */
-  readonly nameLinks: Map<
-    EntryKey,
-    { proc: ProcessImpl; name: string; node: string }
-  > = new Map();
+  readonly nameLinks: Map<EntryKey, NameLinkRequest> = new Map();
   /** Timeouts of the processes' pending receives, on one host timer. */
   readonly receiveTimers: ReceiveTimers<ProcessImpl>;
   stopped = false;
@@ -451,6 +457,7 @@ export class Kernel {
       addLink(this, other, proc.self);
       return;
     }
+    if (this.nameLinks.size > 0) this.#unlinkedMeanwhile(proc, pid, false);
     const added = addLink(this, proc, pid);
     if (!added) return;
     if (this.router === undefined) {
@@ -470,7 +477,12 @@ export class Kernel {
       return;
     }
     const ref = this.makeRef();
-    this.nameLinks.set(this.refKey(ref), { proc, name, node });
+    this.nameLinks.set(this.refKey(ref), {
+      proc,
+      name,
+      node,
+      unlinked: undefined,
+    });
     this.router.linkName(proc.self, name, node, ref);
   }
 
@@ -481,6 +493,7 @@ export class Kernel {
         `expected a Pid, got ${describe(pid)}`,
       );
     }
+    if (this.nameLinks.size > 0) this.#unlinkedMeanwhile(proc, pid, true);
     if (!removeLink(this, proc, pid)) return;
     const other = this.lookup(pid);
     if (other !== undefined) {
@@ -489,6 +502,18 @@ export class Kernel {
     }
     if (!this.isLocal(pid) && pid.node !== this.node) {
       this.router?.unlink(proc.self, pid);
+    }
+  }
+
+  // An unlink of a pid while links by name to its node are unanswered may
+  // be of the process one of them names: the answer must then not link (and
+  // the other side drops its half). A link to the pid made after the unlink
+  // wins again: the last word is the process's.
+  #unlinkedMeanwhile(proc: ProcessImpl, pid: Pid, unlinked: boolean): void {
+    for (const request of this.nameLinks.values()) {
+      if (request.proc !== proc || request.node !== pid.node) continue;
+      if (unlinked) (request.unlinked ??= new Set()).add(pid.key);
+      else request.unlinked?.delete(pid.key);
     }
   }
 

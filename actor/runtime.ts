@@ -312,7 +312,12 @@ export class Runtime implements AsyncDisposable {
     const gate = makeGate(kernel, () => {
       if (kernel.router !== attached.router) return;
       kernel.router = undefined;
-      kernel.nameLinks.clear(); // no answer can come any more
+      // What still waited on another node (a connection being made when
+      // the node stopped, a link by name unanswered) ends as on any loss
+      // of a connection (D7): noconnection.
+      const nodes = new Set(kernel.byNode.keys());
+      for (const request of kernel.nameLinks.values()) nodes.add(request.node);
+      for (const node of nodes) gate.nodeDown(node);
     });
     const router = attached.router = make(gate);
     kernel.router = router;

@@ -231,6 +231,16 @@ function frameValue(f: Frame): unknown {
   }
 }
 
+/** A link by name a subject asked the peer for. */
+interface NameLinkRequest {
+  readonly s: Subject;
+  readonly name: string;
+  /** The request's ref, once its LINK_NAME was seen. */
+  ref?: Ref;
+  /** Keys of the peer's pids the subject unlinked from while it waited. */
+  readonly unlinked: Set<string>;
+}
+
 /** Event-driven waits: each `poke` re-checks every condition. */
 class Waits {
   #pending = new Set<
@@ -508,10 +518,9 @@ class Fuzz {
   unlinkIds = 0;
   readonly remotePending = new Map<string, RemoteSpawn>();
   /** Links by name the node asked the peer for (LINK_NAME), by ref. */
-  readonly nameLinks = new Map<
-    string,
-    { s: Subject; ref: Ref; name: string }
-  >();
+  readonly nameLinks = new Map<string, NameLinkRequest>();
+  /** Links by name made whose LINK_NAME has not been seen yet. */
+  readonly nameLinksUnsent = new Set<NameLinkRequest>();
   readonly remoteAll: RemoteSpawn[] = [];
   nodePings: NodePing[] = [];
   expects: Expect[] = [];
@@ -873,6 +882,13 @@ class Fuzz {
     this.poke();
   };
 
+  /** The links by name `s` made that wait for an answer. */
+  nameLinksOf(s: Subject): NameLinkRequest[] {
+    return [...this.nameLinks.values(), ...this.nameLinksUnsent].filter((r) =>
+      r.s === s
+    );
+  }
+
   // ---- applying the peer's frames to the model (in the node's order) ----
 
   /** Why the node must refuse `f` (the tag name it reports), if it must. */
@@ -1130,6 +1146,12 @@ class Fuzz {
         if (f.pid === null) {
           cover("LINK_NAME_REPLY null: noproc");
           this.signal(s, new Pid(H, 0, 0), "noproc", "explicit");
+        } else if (request.unlinked.has(k(f.pid))) {
+          // Unlinked while it waited: the node takes the peer's half away.
+          cover("LINK_NAME_REPLY for a pid unlinked meanwhile");
+          const id = ++this.unlinkIds;
+          this.unlinking.set(`${k(s.pid)}|${k(f.pid)}`, { id, s, h: f.pid });
+          this.expectFrame({ tag: Tag.UNLINK, id, from: s.pid, to: f.pid });
         } else if (s.alive) {
           cover("LINK_NAME_REPLY links");
           if (!s.links.has(k(f.pid))) s.links.set(k(f.pid), f.pid);
@@ -1390,6 +1412,7 @@ class Fuzz {
       this.signal(s, new Pid(this.H, 0, 0), "noconnection", "explicit");
     }
     this.nameLinks.clear();
+    this.nameLinksUnsent.clear();
     for (const s of this.subjects) {
       if (s.alive && s.nodeMonitor) {
         cover("NodeDown to a node monitor");
@@ -1505,7 +1528,7 @@ class Fuzz {
       case Tag.LINK_NAME_REPLY: {
         const pending = [...this.nameLinks.values()];
         const ref = pending.length > 0 && this.chance(0.8)
-          ? this.pick(pending).ref
+          ? this.pick(pending).ref!
           : new Ref(this.N, 1_000_000 + this.int(1_000), this.nc); // never asked
         return {
           tag,
@@ -2265,6 +2288,8 @@ class Fuzz {
         const name = this.pick(["svc", "fz.s1", "x".repeat(255), "日本"]);
         this.trace.push(`** ${s.label} links ${show(name)} on ${this.H}`);
         proc.link([name, this.H]);
+        const request: NameLinkRequest = { s, name, unlinked: new Set() };
+        this.nameLinksUnsent.add(request);
         this.expectFrame({
           tag: Tag.LINK_NAME,
           from: s.pid,
@@ -2277,14 +2302,17 @@ class Fuzz {
               ref.node === this.N && ref.creation === this.nc,
               () => `LINK_NAME with ${ref}, not a ref of ${this.N}`,
             );
-            if (this.wire !== "down") {
-              this.nameLinks.set(k(ref), { s, ref, name });
-            }
+            this.nameLinksUnsent.delete(request);
+            request.ref = ref;
+            if (this.wire !== "down") this.nameLinks.set(k(ref), request);
           },
         });
       } else if (r < 0.22) {
         this.trace.push(`** ${s.label} links ${h}`);
         proc.link(h);
+        for (const request of this.nameLinksOf(s)) {
+          request.unlinked.delete(k(h));
+        }
         if (!s.links.has(k(h))) {
           s.links.set(k(h), h);
           this.expectFrame({ tag: Tag.LINK, from: s.pid, to: h });
@@ -2296,6 +2324,12 @@ class Fuzz {
           : h;
         this.trace.push(`** ${s.label} unlinks ${target}`);
         proc.unlink(target);
+        if (target.node === this.H) {
+          // It may be the process a pending link by name names.
+          for (const request of this.nameLinksOf(s)) {
+            request.unlinked.add(k(target));
+          }
+        }
         if (s.links.delete(k(target))) {
           const id = ++this.unlinkIds;
           this.unlinking.set(`${k(s.pid)}|${k(target)}`, { id, s, h: target });

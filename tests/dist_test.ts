@@ -20,7 +20,7 @@ import {
 } from "../dist/mod.ts";
 import { ManualClock } from "../actor/clock.ts";
 import { UnencodableValueError } from "../wire/mod.ts";
-import { is, probe } from "./_probe.ts";
+import { is, type Probe, probe } from "./_probe.ts";
 import { assertInstanceOf } from "./_util.ts";
 
 const COOKIE = "test-cookie";
@@ -819,4 +819,84 @@ Deno.test("bad input: startNode refuses bad options with InvalidArgumentError, l
     /already has one/,
   );
   assert.equal(open, 1, "the second listener was closed");
+});
+
+Deno.test("N3: an unlink of the named process while the link by name waits for its answer wins: no link on either side", async () => {
+  await using n = await pair();
+  const svc = await probe(n.b.runtime, { trapExit: true });
+  n.b.runtime.register("svc", svc.pid);
+  // Both halves are final once a message sent after everything came back
+  // twice: the answer, then the unlink it causes, have been handled.
+  const settled = async (linker: Probe) => {
+    for (const round of ["ping", "ping again"]) {
+      linker.proc.send(svc.pid, [round, linker.pid]);
+      const [got, from] = await svc.next<[string, Pid]>();
+      assert.equal(got, round);
+      svc.proc.send(from, "pong");
+      assert.equal(await linker.next(), "pong");
+    }
+  };
+  const byName = await probe(n.a.runtime, { trapExit: true });
+  byName.proc.link(["svc", n.b.name]);
+  byName.proc.unlink(svc.pid); // the pid is known (whereis on b, a message)
+  await settled(byName);
+  const thenByPid = await probe(n.a.runtime, { trapExit: true });
+  thenByPid.proc.link(["svc", n.b.name]);
+  thenByPid.proc.link(svc.pid);
+  thenByPid.proc.unlink(svc.pid);
+  await settled(thenByPid);
+  // The last word wins: linked again after the unlink, it stays linked.
+  const relinked = await probe(n.a.runtime, { trapExit: true });
+  relinked.proc.link(["svc", n.b.name]);
+  relinked.proc.unlink(svc.pid);
+  relinked.proc.link(svc.pid);
+  await settled(relinked);
+  for (const p of [byName, thenByPid]) {
+    assert.deepEqual(n.a.runtime.processInfo(p.pid)!.links, []);
+  }
+  assert.deepEqual(n.a.runtime.processInfo(relinked.pid)!.links, [svc.pid]);
+  assert.deepEqual(n.b.runtime.processInfo(svc.pid)!.links, [relinked.pid]);
+  n.b.runtime.exit(svc.pid, "kill");
+  const exit = await relinked.next<Exit>(is(Exit));
+  assert.equal(exit.reason, "killed");
+  for (const p of [byName, thenByPid]) {
+    n.b.runtime.send(p.pid, "after svc's death"); // behind any EXIT
+    assert.equal(await p.next(), "after svc's death");
+    assert.deepEqual(p.seen, []);
+  }
+});
+
+Deno.test("D7: a node stopped while it dials a peer gives noconnection to links waiting on it, by pid and by name (its runtime lives on)", async () => {
+  const runtime = new Runtime({ node: name("a") });
+  const dialing = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const a = await startNode({
+    runtime,
+    cookie: COOKIE,
+    resolve: async () => {
+      dialing.resolve();
+      await release.promise;
+      return { host: "127.0.0.1", port: 1 };
+    },
+  });
+  try {
+    const byName = await probe(runtime, { trapExit: true });
+    const byPid = await probe(runtime, { trapExit: true });
+    byName.proc.link(["svc", "far@127.0.0.1"]);
+    byPid.proc.link(new Pid("far@127.0.0.1", 5, 1));
+    await dialing.promise;
+    const stopped = a.stop();
+    release.resolve();
+    await stopped;
+    for (const p of [byName, byPid]) {
+      const exit = await p.next<Exit>(is(Exit));
+      assert.equal(exit.reason, "noconnection");
+      assert.deepEqual(runtime.processInfo(p.pid)!.links, []);
+    }
+    byName.proc.send(byName.pid, "marker"); // exactly one outcome each
+    assert.equal(await byName.next(), "marker");
+    assert.deepEqual([...byName.seen, ...byPid.seen], []);
+  } finally {
+    await runtime.shutdown();
+  }
 });
