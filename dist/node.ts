@@ -146,6 +146,12 @@ export interface PeerStats {
 interface Peer {
   readonly name: string;
   address: Address | undefined;
+  /**
+   * Where another peer's list last said the node listens, when that differs
+   * from `address`: tried once if `address` fails (a node that restarted on
+   * a new port, D8).
+   */
+  reported: Address | undefined;
   session: Session | undefined;
   dialing: boolean;
   inbound: number;
@@ -919,6 +925,7 @@ export class Node implements AsyncDisposable {
       peer = {
         name,
         address: undefined,
+        reported: undefined,
         session: undefined,
         dialing: false,
         inbound: 0,
@@ -1073,6 +1080,14 @@ export class Node implements AsyncDisposable {
       if (peer.address !== undefined && peer.address !== address) {
         // An address became known while this attempt ran: try it.
         peer.dialing = false;
+        this.#dial(peer);
+        return;
+      }
+      const reported = peer.reported;
+      peer.reported = undefined;
+      if (reported !== undefined && !sameAddress(reported, address)) {
+        // Another peer saw it elsewhere (restarted on a new port, say).
+        peer.address = reported;
         this.#dial(peer);
         return;
       }
@@ -1293,9 +1308,14 @@ export class Node implements AsyncDisposable {
     for (const info of peers) {
       if (info.name === this.name) continue;
       const peer = this.#peer(info.name);
-      // The sender's own entry is authoritative; others only fill gaps.
+      // The sender's own entry is authoritative; others fill gaps, or are
+      // kept to try if the address known fails.
+      const address = { host: info.host, port: info.port };
       if (info.name === session.peer || peer.address === undefined) {
-        peer.address = { host: info.host, port: info.port };
+        peer.address = address;
+        peer.reported = undefined;
+      } else if (!sameAddress(peer.address, address)) {
+        peer.reported = address;
       }
       if (
         this.#mesh && info.name !== session.peer && peer.session === undefined
@@ -1379,4 +1399,8 @@ function checkNodeName(node: unknown): asserts node is string {
       `expected a node name, got ${describe(node)}`,
     );
   }
+}
+
+function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
+  return a?.host === b?.host && a?.port === b?.port;
 }
