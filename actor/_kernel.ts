@@ -703,6 +703,3 @@ export class Kernel {
     this.#deferred = [];
   }
 }
-
-// Kept here too for the modules that import it from the kernel.
-export { describe };

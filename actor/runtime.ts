@@ -7,11 +7,12 @@
 import { Pid, type Ref } from "../wire/terms.ts";
 import { type Clock, realClock } from "./clock.ts";
 import {
+  describe,
   InvalidArgumentError,
   MoteError,
   RuntimeStoppedError,
 } from "./errors.ts";
-import { describe, Kernel, type Logger } from "./_kernel.ts";
+import { Kernel, type Logger } from "./_kernel.ts";
 import { makeGate } from "./_gate.ts";
 import type { Dest, ProcessBody, SpawnOptions } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
