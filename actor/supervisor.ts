@@ -12,6 +12,7 @@ import { describe, InvalidArgumentError, MoteError } from "./errors.ts";
 import { Down, Exit } from "./messages.ts";
 import { ProcessImpl } from "./_process.ts";
 import type { Dest, Process } from "./process.ts";
+import type { ExitReason } from "./reason.ts";
 import {
   call,
   type Caller,
@@ -27,7 +28,8 @@ import {
 
 /**
  * When a child is restarted: `permanent` always, `transient` only after an
- * abnormal exit (not `normal` or `shutdown`), `temporary` never (its spec is
+ * abnormal exit (not `normal`, `shutdown` or `["shutdown", detail]`, the
+ * shape of Erlang's `{shutdown, Term}`), `temporary` never (its spec is
  * dropped once it exits).
  */
 export type RestartType = "permanent" | "transient" | "temporary";
@@ -428,8 +430,7 @@ const supervisorBehaviour: ServerBehaviour<
     const restart = child.spec.restart ?? "permanent";
     if (
       restart === "temporary" ||
-      (restart === "transient" &&
-        (message.reason === "normal" || message.reason === "shutdown"))
+      (restart === "transient" && !isAbnormal(message.reason))
     ) {
       if (restart === "temporary") state.children.splice(index, 1);
       return { state };
@@ -459,6 +460,17 @@ const supervisorBehaviour: ServerBehaviour<
     await stopAll(sup, state.children);
   },
 };
+
+/**
+ * Whether a child's exit reason is a failure, as OTP's supervisor sees it:
+ * anything but `normal`, `shutdown` and `{shutdown, Term}` (here a pair
+ * whose first element is `"shutdown"`).
+ */
+function isAbnormal(reason: ExitReason): boolean {
+  if (reason === "normal" || reason === "shutdown") return false;
+  return !(Array.isArray(reason) && reason.length === 2 &&
+    reason[0] === "shutdown");
+}
 
 /** Records a restart; false once more than `intensity` fall within `period`. */
 function countRestart(state: State, sup: Process): boolean {

@@ -179,6 +179,37 @@ Deno.test("supervisor: permanent, transient and temporary children restart as th
   await rt.shutdown();
 });
 
+Deno.test('supervisor: a transient child that exits with ["shutdown", detail] (Erlang\'s {shutdown, Term}) is not restarted; one with another pair is', async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    intensity: 0, // a restart would shut the supervisor down
+    children: [
+      worker("trans", log, { restart: "transient" }),
+      worker("other", log),
+    ],
+  });
+  const t1 = (await pidsOf(rt, sup)).get("trans")!;
+  await stopServer(rt, t1, ["shutdown", "moved"]);
+  assert.deepEqual(
+    (await whichChildren(rt, sup)).map((c) => [c.id, c.pid !== undefined]),
+    [["trans", false], ["other", true]],
+  );
+  assert.deepEqual(log.slice(2), ["stop trans shutdown,moved"]);
+  // A pair of another length is not a {shutdown, _}: abnormal, restarted.
+  const sup2 = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    intensity: 1,
+    children: [worker("t2", log, { restart: "transient" })],
+  });
+  const t2 = (await pidsOf(rt, sup2)).get("t2")!;
+  await stopServer(rt, t2, ["shutdown", "a", "b"]);
+  const t3 = (await pidsOf(rt, sup2)).get("t2")!;
+  assert.ok(!t3.equals(t2));
+  await rt.shutdown();
+});
+
 Deno.test("supervisor: more restarts than the intensity within the period shut it down, and it says so in the log", async () => {
   const logged: [string, Record<string, unknown> | undefined][] = [];
   const rt = new Runtime({
