@@ -95,16 +95,30 @@ export interface ChildInfo {
 }
 
 /**
- * A supervisor refused a request: `reason` is `"already_present"`,
- * `"not_found"`, `"running"`, or the reason a child failed to start.
+ * A supervisor refused a request: `reason` is `"already_started"` (a child
+ * with that id runs: `pid` is its pid), `"already_present"` (a child with
+ * that id is stopped), `"not_found"`, `"running"`, or the reason a child
+ * failed to start.
  */
 export class SupervisorError extends MoteError {
   /** Why the request failed. */
   readonly reason: unknown;
+  /** With `"already_started"`: the running child's pid. */
+  readonly pid: Pid | undefined;
   /** Builds the error; `what` says what could not be done. */
-  constructor(what: string, reason: unknown, options?: ErrorOptions) {
-    super(`${what}: ${describeReason(reason)}`, options);
+  constructor(
+    what: string,
+    reason: unknown,
+    options?: ErrorOptions & { readonly pid?: Pid },
+  ) {
+    super(
+      `${what}: ${describeReason(reason)}${
+        options?.pid !== undefined ? ` (${options.pid})` : ""
+      }`,
+      options,
+    );
     this.reason = reason;
+    this.pid = options?.pid;
   }
 }
 
@@ -253,8 +267,9 @@ export async function startSupervisor(
 /**
  * Adds a child to a running supervisor and starts it; resolves with its pid.
  * Rejects with `InvalidArgumentError` for a bad spec, with
- * {@linkcode SupervisorError} if its id is taken (`"already_present"`) or
- * it failed to start.
+ * {@linkcode SupervisorError} if its id is taken (`"already_started"` with
+ * the pid of the child that runs under it, `"already_present"` if that child
+ * is stopped; as in OTP) or it failed to start.
  *
  * @example
  * ```ts
@@ -326,7 +341,9 @@ type Request =
   | { readonly deleteChild: string }
   | "whichChildren";
 
-type Answer = { readonly ok: unknown } | { readonly error: unknown };
+type Answer =
+  | { readonly ok: unknown }
+  | { readonly error: unknown; readonly pid?: Pid };
 
 interface Child {
   readonly spec: ChildSpec;
@@ -352,7 +369,13 @@ function ask(
 }
 
 function unwrap(what: string, answer: Answer): unknown {
-  if ("error" in answer) throw new SupervisorError(what, answer.error);
+  if ("error" in answer) {
+    throw new SupervisorError(
+      what,
+      answer.error,
+      answer.pid !== undefined ? { pid: answer.pid } : undefined,
+    );
+  }
   return answer.ok;
 }
 
@@ -391,7 +414,11 @@ const supervisorBehaviour: ServerBehaviour<
     }
     if ("startChild" in request) {
       const spec = request.startChild;
-      if (state.children.some((c) => c.spec.id === spec.id)) {
+      const taken = state.children.find((c) => c.spec.id === spec.id);
+      if (taken?.pid !== undefined) {
+        return { reply: { error: "already_started", pid: taken.pid }, state };
+      }
+      if (taken !== undefined) {
         return { reply: { error: "already_present" }, state };
       }
       const child: Child = { spec, pid: undefined };

@@ -290,7 +290,7 @@ Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren
   }]);
   const dup = await startChild(rt, sup, worker("x", log)).catch((e) => e);
   assertInstanceOf(dup, SupervisorError);
-  assert.equal(dup.reason, "already_present");
+  assert.equal(dup.reason, "already_started");
   const running = await deleteChild(rt, sup, "x").catch((e) => e);
   assertInstanceOf(running, SupervisorError);
   assert.equal(running.reason, "running");
@@ -309,6 +309,28 @@ Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren
   }).catch((e) => e);
   assertInstanceOf(failed, SupervisorError);
   assert.deepEqual(await whichChildren(rt, sup), []);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: startChild with the id of a running child is already_started, with its pid; of a stopped one, already_present (as in OTP)", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [worker("x", log)],
+  });
+  const pid = (await pidsOf(rt, sup)).get("x")!;
+  const running = await startChild(rt, sup, worker("x", log)).catch((e) => e);
+  assertInstanceOf(running, SupervisorError);
+  assert.equal(running.reason, "already_started");
+  assert.ok(running.pid?.equals(pid));
+  assert.match(running.message, /already_started \(<.*>\)/);
+  await terminateChild(rt, sup, "x");
+  const stopped = await startChild(rt, sup, worker("x", log)).catch((e) => e);
+  assertInstanceOf(stopped, SupervisorError);
+  assert.equal(stopped.reason, "already_present");
+  assert.equal(stopped.pid, undefined);
+  assert.deepEqual(log, ["start x", "stop x shutdown"]);
   await rt.shutdown();
 });
 
