@@ -462,6 +462,10 @@ const supervisorBehaviour: ServerBehaviour<
       if (restart === "temporary") state.children.splice(index, 1);
       return { state };
     }
+    // After a failed start, OTP tries again from the child that failed to
+    // start, which under rest_for_one may come after the one that exited:
+    // the children between them, started again already, are left running.
+    let from = child;
     for (;;) {
       if (!countRestart(state, sup)) {
         // It exits with "shutdown", which no one logs: say why, as OTP's
@@ -469,17 +473,15 @@ const supervisorBehaviour: ServerBehaviour<
         if (sup instanceof ProcessImpl) {
           sup.kernel.logger?.error(
             `Supervisor ${sup.self} reached its maximum restart intensity: more than ${state.intensity} restarts in ${state.period} ms; shutting down`,
-            { pid: sup.self, child: child.spec.id, reason: message.reason },
+            { pid: sup.self, child: from.spec.id, reason: message.reason },
           );
         }
         return { stop: "shutdown", state };
       }
-      try {
-        await restartFrom(sup, state, child);
-        return { state };
-      } catch {
-        // A failed start counts as one more restart, until the limit.
-      }
+      // A failed start counts as one more restart, until the limit.
+      const failed = await restartFrom(sup, state, from);
+      if (failed === undefined) return { state };
+      from = failed;
     }
   },
 
@@ -507,11 +509,15 @@ function countRestart(state: State, sup: Process): boolean {
   return state.restarts.length <= state.intensity;
 }
 
+/**
+ * Restarts `failed` and, per the strategy, its siblings. Returns the child
+ * that failed to start, if one did (those after it are left stopped).
+ */
 async function restartFrom(
   sup: Process,
   state: State,
   failed: Child,
-): Promise<void> {
+): Promise<Child | undefined> {
   let group: Child[];
   if (state.strategy === "one_for_one") {
     group = [failed];
@@ -530,7 +536,14 @@ async function restartFrom(
       group = group.filter((c) => !gone.includes(c));
     }
   }
-  for (const child of group) await startOne(sup, child);
+  for (const child of group) {
+    try {
+      await startOne(sup, child);
+    } catch {
+      return child;
+    }
+  }
+  return undefined;
 }
 
 async function startOne(sup: Process, child: Child): Promise<void> {

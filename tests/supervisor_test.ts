@@ -334,6 +334,45 @@ Deno.test("supervisor: startChild with the id of a running child is already_star
   await rt.shutdown();
 });
 
+Deno.test("supervisor: rest_for_one tries a failed restart again from the child that failed to start, not from the one that exited (as in OTP)", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const attempts = new Map<string, number>();
+  // Like `worker`, but its second start fails once.
+  const flaky = (id: string): ChildSpec => {
+    const spec = worker(id, log);
+    return {
+      ...spec,
+      start: (sup) => {
+        const n = (attempts.get(id) ?? 0) + 1;
+        attempts.set(id, n);
+        if (n === 2) throw new Error(`${id} cannot start now`);
+        return spec.start(sup);
+      },
+    };
+  };
+  const sup = await startSupervisor(rt, {
+    strategy: "rest_for_one",
+    intensity: 5,
+    children: [worker("a", log), worker("b", log), flaky("c")],
+  });
+  const before = await pidsOf(rt, sup);
+  await crash(rt, before.get("a")!);
+  const after = await pidsOf(rt, sup);
+  // a and b were started once again, c twice (the first failed).
+  assert.deepEqual(log.slice(3), [
+    "stop a boom",
+    "stop c shutdown",
+    "stop b shutdown",
+    "start a",
+    "start b",
+    "start c",
+  ]);
+  assert.equal(attempts.get("c"), 3);
+  assert.deepEqual([...after.keys()], ["a", "b", "c"]);
+  await rt.shutdown();
+});
+
 Deno.test("supervisor: a child that fails to start makes startSupervisor reject, stopping the ones started", async () => {
   const rt = new Runtime();
   const log: string[] = [];
