@@ -113,8 +113,10 @@ export interface ServerBehaviour<
    * Runs before the server exits: on a stop returned by a callback, on
    * {@linkcode stopServer}, after a callback threw, and, when the server
    * traps exits, on an exit signal from its parent (the process that started
-   * it, such as its supervisor). A server that does not trap exits is killed
-   * by exit signals without running it, as in Erlang.
+   * it with `link: true`, such as its supervisor; an unlinked server has no
+   * parent, as in OTP, and its starter's exit signals go to `handleInfo`). A
+   * server that does not trap exits is killed by exit signals without
+   * running it, as in Erlang.
    */
   terminate?(reason: ExitReason, state: State, self: Process): Awaitable<void>;
 }
@@ -328,7 +330,15 @@ export async function startServer<Args, State, Call, Reply, Cast>(
   const bad = timeoutError("initTimeout", initTimeout);
   if (bad !== undefined) throw bad;
   const started = Promise.withResolvers<void>();
-  const body = serverBody(behaviour, args, parent?.self, started);
+  // As in OTP, only a linked starter is the server's parent: the exit
+  // signal that stops it. An unlinked server is its own parent (gen_server
+  // started with start/3), so its starter's exit signals go to handleInfo.
+  const body = serverBody(
+    behaviour,
+    args,
+    options.link === true ? parent!.self : undefined,
+    started,
+  );
   const spawnOptions = {
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.trapExit === true ? { trapExit: true } : {}),

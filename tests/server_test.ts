@@ -166,6 +166,25 @@ Deno.test("server: with trapExit, terminate runs on its parent's exit signal; ot
   await rt.shutdown();
 });
 
+Deno.test("server: started without link, it has no parent (as gen_server:start): its starter's exit signal goes to handleInfo", async () => {
+  const rt = new Runtime();
+  const log: unknown[] = [];
+  const starter = rt.spawn(async (proc) => {
+    const server = await startServer(proc, counter(log), 7, {
+      trapExit: true,
+    });
+    proc.exit(server, "shutdown");
+    // The Exit is in the server's mailbox before this call: served after it.
+    assert.equal(await call(proc, server, "get"), 7);
+    await stopServer(proc, server);
+  });
+  assert.equal(await rt.whenExited(starter), "normal");
+  assertInstanceOf(log[0], Exit);
+  assert.equal(log[0].reason, "shutdown");
+  assert.deepEqual(log.at(-1), { terminate: "normal", state: 7 });
+  await rt.shutdown();
+});
+
 Deno.test("server: a deferred reply is sent later with reply(from, value)", async () => {
   const rt = new Runtime();
   const pid = await startServer(rt, {
