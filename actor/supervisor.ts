@@ -70,7 +70,10 @@ export interface SupervisorOptions {
    * integer >= 0. Default 3.
    */
   readonly intensity?: number;
-  /** Milliseconds over which restarts are counted: a number > 0. Default 5000. */
+  /**
+   * Milliseconds over which restarts are counted (one exactly `period` ago
+   * still counts, as in OTP): a number > 0. Default 5000.
+   */
   readonly period?: number;
   /**
    * Children, started in this order and stopped in the reverse order. As in
@@ -504,7 +507,9 @@ function isAbnormal(reason: ExitReason): boolean {
 /** Records a restart; false once more than `intensity` fall within `period`. */
 function countRestart(state: State, sup: Process): boolean {
   const now = sup.runtime.clock.now();
-  state.restarts = state.restarts.filter((t) => now - t < state.period);
+  // A restart exactly `period` ago still counts, as in OTP (`Now =< Then +
+  // Period`, in whole seconds there).
+  state.restarts = state.restarts.filter((t) => now - t <= state.period);
   state.restarts.push(now);
   return state.restarts.length <= state.intensity;
 }

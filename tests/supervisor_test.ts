@@ -19,6 +19,7 @@ import {
   terminateChild,
   whichChildren,
 } from "../actor/mod.ts";
+import { ManualClock } from "../actor/clock.ts";
 import { assertInstanceOf, idle } from "./_util.ts";
 
 /** A server child that logs its start and its terminate. */
@@ -239,6 +240,31 @@ Deno.test("supervisor: more restarts than the intensity within the period shut i
   assert.equal(reports.length, 1, Deno.inspect(logged));
   assert.match(reports[0]![0], /more than 2 restarts in 60000 ms/);
   assert.equal(reports[0]![1]?.child, "a");
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a restart exactly period ms ago still counts toward the intensity (as OTP's Now =< Then + Period); one older does not", async () => {
+  const clock = new ManualClock();
+  const rt = new Runtime({ clock });
+  const log: string[] = [];
+  const start = () =>
+    startSupervisor(rt, {
+      strategy: "one_for_one",
+      intensity: 1,
+      period: 1000,
+      children: [worker("a", log)],
+    });
+  const sup = await start();
+  await crash(rt, (await pidsOf(rt, sup)).get("a")!);
+  clock.advance(1001);
+  await crash(rt, (await pidsOf(rt, sup)).get("a")!);
+  assert.ok(rt.isAlive(sup), "the first restart is older than the period");
+  const sup2 = await start();
+  await crash(rt, (await pidsOf(rt, sup2)).get("a")!);
+  clock.advance(1000);
+  const supExit = rt.whenExited(sup2);
+  await crash(rt, (await pidsOf(rt, sup2)).get("a")!);
+  assert.equal(await supExit, "shutdown");
   await rt.shutdown();
 });
 
