@@ -86,6 +86,34 @@ Deno.test("D2: a name on another node is reachable as [name, node]", async () =>
   assert.deepEqual(await target.next(), { hello: "there" });
 });
 
+Deno.test("P3: a message to another node is encoded as it is sent, connected or not: later changes to it do not reach the node", async () => {
+  const b = await startNode({ name: name("b"), cookie: COOKIE });
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    peers: { [b.name]: b.address! },
+  });
+  try {
+    const target = await probe(b.runtime);
+    // Sent before any connection exists: it waits for the handshake.
+    const early = { n: 1, bytes: new Uint8Array([1, 2, 3]) };
+    a.runtime.send(target.pid, early);
+    early.n = 2;
+    early.bytes[0] = 9;
+    assert.deepEqual(await target.next(), {
+      n: 1,
+      bytes: new Uint8Array([1, 2, 3]),
+    });
+    const later = { n: 1, list: ["x"] };
+    a.runtime.send(target.pid, later);
+    later.n = 2;
+    later.list.push("y");
+    assert.deepEqual(await target.next(), { n: 1, list: ["x"] });
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("D3: a wrong cookie is refused and the listener stays up", async () => {
   const logs: string[] = [];
   const logger = {

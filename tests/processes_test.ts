@@ -190,6 +190,16 @@ Deno.test("P3: sending undefined throws InvalidMessageError; null is fine", asyn
 
 // --- P4 -------------------------------------------------------------------
 
+Deno.test("P3: a local message is passed by reference, not copied (as the README says)", async () => {
+  await using rt = new Runtime();
+  const sent = { n: 1 };
+  const got = Promise.withResolvers<unknown>();
+  const receiver = rt.spawn(async (proc) => got.resolve(await proc.receive()));
+  rt.send(receiver, sent);
+  assert.equal(await got.promise, sent);
+  await rt.whenExited(receiver);
+});
+
 Deno.test("P4: messages from one sender arrive in the order sent, none lost or duplicated", async () => {
   await using rt = new Runtime();
   const N = 2000;
