@@ -26,6 +26,7 @@ import type { Runtime } from "./runtime.ts";
 import { addLink, dropLinks, removeLink } from "./link.ts";
 import { addMonitor, dropMonitors, removeMonitor } from "./monitor.ts";
 import { ReceiveTimers } from "./_receive_timers.ts";
+import { SendTimers } from "./_send_timers.ts";
 
 /** Logger the runtime reports process crashes and protocol trouble to. */
 export interface Logger {
@@ -63,6 +64,8 @@ export class Kernel {
   readonly nameLinks: Map<EntryKey, NameLinkRequest> = new Map();
   /** Timeouts of the processes' pending receives, on one host timer. */
   readonly receiveTimers: ReceiveTimers<ProcessImpl>;
+  /** Timed sends (sendAfter), on a host timer of their own. */
+  readonly sendTimers: SendTimers;
   stopped = false;
   #nextId = 0;
   #nextRef = 0;
@@ -84,6 +87,21 @@ export class Kernel {
     this.clock = clock;
     this.receiveTimers = new ReceiveTimers(clock);
     this.logger = logger;
+    this.sendTimers = new SendTimers({
+      clock,
+      node,
+      makeRef: () => this.makeRef(),
+      isOwnRef: (ref) => ref.node === node && ref.creation === creation,
+      isAlive: (pid) => this.lookup(pid) !== undefined,
+      send: (dest, message) => this.send(dest, message, undefined),
+      failed: (dest, error) => {
+        // As in Erlang, a name nobody holds when the timer fires is no error.
+        if (error instanceof NotRegisteredError) return;
+        this.logger?.error(`A timed send to ${describe(dest)} failed`, {
+          error,
+        });
+      },
+    });
   }
 
   isLocal(pid: Pid): boolean {
@@ -614,6 +632,7 @@ export class Kernel {
     if (proc.waitDue !== 0) this.receiveTimers.remove(proc);
     proc.waitResolve = proc.waitMatch = undefined;
     proc.mailbox.clear();
+    this.sendTimers.exited(proc.self.id);
   }
 
   #propagate(proc: ProcessImpl): void {
@@ -698,6 +717,7 @@ export class Kernel {
     this.#startQueue = [];
     for (const proc of [...this.table.values()]) this.exit(proc, "shutdown");
     this.receiveTimers.stop();
+    this.sendTimers.stop();
     // Host turns asked for still come (and find nothing to do); the
     // runtime's shutdown waits for them.
     this.#deferred = [];

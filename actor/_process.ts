@@ -264,6 +264,20 @@ export class ProcessImpl implements Process {
     this.kernel.send(dest, message, this.self);
   }
 
+  sendAfter(dest: Dest, message: unknown, ms: number): Ref {
+    // A process that is no longer alive sends nothing (P5), later either.
+    if (!this.alive) return this.kernel.makeRef();
+    return this.kernel.sendTimers.start(dest, message, ms);
+  }
+
+  cancelTimer(ref: Ref): number | false {
+    return this.kernel.sendTimers.cancel(ref);
+  }
+
+  readTimer(ref: Ref): number | false {
+    return this.kernel.sendTimers.read(ref);
+  }
+
   spawn(body: ProcessBody, options?: SpawnOptions): Pid {
     return this.kernel.spawn(body, options, this, false);
   }

@@ -46,7 +46,7 @@ export class ReceiveTimers<W extends TimedWait> {
     this.#clock = clock;
   }
 
-  /** Files `w` to time out `timeout` ms (> 0, finite) from now. */
+  /** Files `w` to time out `timeout` ms (>= 0, finite) from now. */
   add(w: W, timeout: number): void {
     if (this.#stopped) return; // its process is being stopped with the rest
     const key = Math.ceil(this.#clock.now() + timeout);

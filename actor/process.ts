@@ -105,6 +105,16 @@ export interface Process {
 
   /** Sends a message (P3, P4). Throws only for an unregistered local name or a value that cannot cross the wire. */
   send(dest: Dest, message: unknown): void;
+  /**
+   * Sends `message` to `dest` after `ms` milliseconds, as Erlang's
+   * `erlang:send_after/3`; see {@linkcode Runtime.sendAfter}. The timer is
+   * not tied to this process: it outlives it unless aimed at it.
+   */
+  sendAfter(dest: Dest, message: unknown, ms: number): Ref;
+  /** Cancels a timer: the milliseconds it had left, or `false` if none was pending. */
+  cancelTimer(ref: Ref): number | false;
+  /** The milliseconds left before a timer fires, or `false` if none is pending. */
+  readTimer(ref: Ref): number | false;
   /** Spawns a process (P1). */
   spawn(body: ProcessBody, options?: SpawnOptions): Pid;
   /** Spawns a process linked to this one, atomically (L5). */

@@ -188,6 +188,52 @@ export class Runtime implements AsyncDisposable {
   }
 
   /**
+   * Sends `message` to `dest` after `ms` milliseconds, as Erlang's
+   * `erlang:send_after/3`; returns a ref that {@linkcode Runtime.cancelTimer}
+   * and {@linkcode Runtime.readTimer} take. The send happens no earlier than
+   * asked, and at most about a millisecond later; `0` sends on a later turn.
+   * A timer aimed at a local pid is cancelled when that process exits (and
+   * sets nothing if it is not alive); a name is looked up when the timer
+   * fires (dropped, as any send, if nobody holds it then). Timers do not
+   * outlive the runtime's {@linkcode Runtime.shutdown}.
+   *
+   * @example
+   * ```ts
+   * import { Runtime } from "../mod.ts";
+   * const rt = new Runtime();
+   * const got = Promise.withResolvers<unknown>();
+   * const pid = rt.spawn(async (proc) => got.resolve(await proc.receive()));
+   * rt.sendAfter(pid, "tick", 10);
+   * const late = rt.sendAfter(pid, "never", 60_000);
+   * if (await got.promise !== "tick") throw new Error();
+   * await rt.whenExited(pid);
+   * if (rt.cancelTimer(late) !== false) throw new Error(); // its target exited
+   * await rt.shutdown();
+   * ```
+   */
+  sendAfter(dest: Dest, message: unknown, ms: number): Ref {
+    return this.#kernel.sendTimers.start(dest, message, ms);
+  }
+
+  /**
+   * Cancels a timer {@linkcode Runtime.sendAfter} set: returns the
+   * milliseconds it had left, or `false` if it had fired, was
+   * cancelled, or its target exited (as Erlang's `erlang:cancel_timer/1`).
+   */
+  cancelTimer(ref: Ref): number | false {
+    return this.#kernel.sendTimers.cancel(ref);
+  }
+
+  /**
+   * The milliseconds left before a timer {@linkcode Runtime.sendAfter} set
+   * fires, or `false` if it is no longer pending (Erlang's
+   * `erlang:read_timer/1`).
+   */
+  readTimer(ref: Ref): number | false {
+    return this.#kernel.sendTimers.read(ref);
+  }
+
+  /**
    * Sends an exit signal to `dest` (L3); `"kill"` cannot be trapped. The
    * reason is required: a missing one throws `InvalidArgumentError`.
    */
