@@ -49,6 +49,7 @@ export {
   CallError,
   cast,
   From,
+  InitStop,
   reply,
   ServerStartError,
   startServer,
