@@ -49,6 +49,7 @@ export {
   CallError,
   cast,
   From,
+  InitStop,
   reply,
   ServerStartError,
   startServer,
@@ -68,18 +69,23 @@ export type {
   StopServerOptions,
 } from "./server.ts";
 export {
+  countChildren,
   deleteChild,
+  restartChild,
   serverChild,
   startChild,
   startSupervisor,
   supervisorChild,
   SupervisorError,
+  SupervisorStartError,
   terminateChild,
   whichChildren,
 } from "./supervisor.ts";
 export type {
+  ChildCounts,
   ChildInfo,
   ChildSpec,
+  ChildType,
   RestartType,
   Strategy,
   SupervisorOptions,

@@ -23,7 +23,12 @@ import { Down, Exit } from "./messages.ts";
 import type { Dest, Process } from "./process.ts";
 import { type ExitReason, isCrash } from "./reason.ts";
 import { Runtime } from "./runtime.ts";
-import { type CallWatch, never, ProcessImpl } from "./_process.ts";
+import {
+  type CallWatch,
+  checkExitReason,
+  never,
+  ProcessImpl,
+} from "./_process.ts";
 import type { Kernel } from "./_kernel.ts";
 
 /** Who performs an operation: a process, or a runtime from outside any process. */
@@ -82,7 +87,10 @@ export interface ServerBehaviour<
 > {
   /**
    * Builds the first state. A throw makes {@linkcode startServer} reject
-   * with {@linkcode ServerStartError} and the process exit.
+   * with {@linkcode ServerStartError} and the process exit: with the
+   * {@linkcode Crash} of what was thrown, or, for a thrown
+   * {@linkcode InitStop}, with exactly its reason (OTP's `{stop, Reason}`
+   * from `init`).
    */
   init(args: Args, self: Process): Awaitable<State>;
   /** Answers a {@linkcode call}. Missing: a call crashes the server. */
@@ -210,8 +218,10 @@ export class CallError extends MoteError {
 
 /**
  * {@linkcode startServer} failed: `init` threw (`reason` is its
- * {@linkcode Crash}, `cause` the thrown value), took longer than
- * `initTimeout` (`"timeout"`), or the process was killed while starting.
+ * {@linkcode Crash}, `cause` the thrown value), threw an
+ * {@linkcode InitStop} (`reason` is its reason, `cause` the `InitStop`),
+ * took longer than `initTimeout` (`"timeout"`), or the process was killed
+ * while starting.
  */
 export class ServerStartError extends MoteError {
   /** Why the server did not start. */
@@ -219,6 +229,39 @@ export class ServerStartError extends MoteError {
   /** Builds the error; `cause` is what `init` threw, if anything. */
   constructor(reason: ExitReason, options?: ErrorOptions) {
     super(`Cannot start server: ${renderReason(reason)}`, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Thrown by a server's `init` to refuse to start with a chosen exit reason,
+ * as OTP's `init` returning `{stop, Reason}`: {@linkcode startServer}
+ * rejects with a {@linkcode ServerStartError} whose `reason` is this
+ * `reason` (not a {@linkcode Crash}), and the process exits with it. Any
+ * other throw from `init` is a crash.
+ *
+ * @example
+ * ```ts
+ * import { InitStop, Runtime, ServerStartError, startServer } from "../mod.ts";
+ * const rt = new Runtime();
+ * const error = await startServer(rt, {
+ *   init: (port: number) => {
+ *     if (port < 1024) throw new InitStop(["shutdown", "privileged_port"]);
+ *     return port;
+ *   },
+ * }, 80).catch((e) => e);
+ * if (!(error instanceof ServerStartError)) throw new Error();
+ * if (JSON.stringify(error.reason) !== '["shutdown","privileged_port"]') throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export class InitStop extends MoteError {
+  /** The reason the server exits with, and its start fails with. */
+  readonly reason: ExitReason;
+  /** Builds the stop; `cause` is passed on to the {@linkcode ServerStartError}. */
+  constructor(reason: ExitReason, options?: ErrorOptions) {
+    checkExitReason(reason);
+    super(`Server init stopped: ${renderReason(reason)}`, options);
     this.reason = reason;
   }
 }
@@ -378,7 +421,9 @@ function serverBody<Args, State, Call, Reply, Cast>(
       const init = behaviour.init(args, proc);
       state = init instanceof Promise ? await init : init;
     } catch (error) {
-      const reason = Crash.from(error);
+      const reason = error instanceof InitStop
+        ? error.reason
+        : Crash.from(error);
       started.reject(new ServerStartError(reason, { cause: error }));
       // The starter hears of the failure through the rejection only.
       if (parent !== undefined) proc.unlink(parent);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Pid } from "../wire/terms.ts";
+import { Crash, type Pid } from "../wire/terms.ts";
 import { describe, InvalidArgumentError, MoteError } from "./errors.ts";
 import { Down, Exit } from "./messages.ts";
 import { ProcessImpl } from "./_process.ts";
@@ -21,7 +21,9 @@ import {
   checkBehaviour,
   checkCaller,
   checkOptions,
+  InitStop,
   type ServerBehaviour,
+  ServerStartError,
   startServer,
   type StartServerOptions,
 } from "./server.ts";
@@ -40,6 +42,14 @@ export type RestartType = "permanent" | "transient" | "temporary";
  */
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 
+/**
+ * What a child is, as OTP's `child_type`: a `supervisor` (a supervisor
+ * itself, or anything that supervises in turn) or a `worker` (anything
+ * else). It decides the default shutdown (`Infinity` for a supervisor, 5000
+ * ms for a worker) and how {@linkcode countChildren} counts the child.
+ */
+export type ChildType = "worker" | "supervisor";
+
 /** How a supervisor starts, restarts and stops one child. */
 export interface ChildSpec {
   /** A non-empty string, unique among the supervisor's children. */
@@ -56,9 +66,15 @@ export interface ChildSpec {
   /**
    * How to stop it: milliseconds between the exit signal `shutdown` and a
    * `kill` (`Infinity` waits forever, the right choice for a supervisor
-   * child), or `brutal_kill`. Default 5000.
+   * child), or `brutal_kill`. Default 5000 for a worker, `Infinity` for a
+   * supervisor (as in OTP).
    */
   readonly shutdown?: number | "brutal_kill";
+  /**
+   * Whether the child is a `worker` or a `supervisor`. Default `worker`, as
+   * in OTP; {@linkcode supervisorChild} sets `supervisor`.
+   */
+  readonly type?: ChildType;
 }
 
 /** Options for {@linkcode startSupervisor}. */
@@ -95,13 +111,32 @@ export interface ChildInfo {
   readonly pid: Pid | undefined;
   /** Its restart type. */
   readonly restart: RestartType;
+  /** Whether it is a worker or a supervisor (its spec's `type`). */
+  readonly type: ChildType;
+}
+
+/**
+ * A supervisor's children, counted as {@linkcode countChildren} reports
+ * them (OTP's `count_children`).
+ */
+export interface ChildCounts {
+  /** Children whose spec the supervisor keeps, running or stopped. */
+  readonly specs: number;
+  /** Children that are running. */
+  readonly active: number;
+  /** Children of type `supervisor`, running or stopped. */
+  readonly supervisors: number;
+  /** Children of type `worker`, running or stopped. */
+  readonly workers: number;
 }
 
 /**
  * A supervisor refused a request: `reason` is `"already_started"` (a child
  * with that id runs: `pid` is its pid), `"already_present"` (a child with
  * that id is stopped), `"not_found"`, `"running"`, or the reason a child
- * failed to start.
+ * failed to start (for a server child, the reason its start failed with:
+ * the {@linkcode Crash} of its `init`, say; for a `start` that threw
+ * anything else, the `Crash` of what it threw).
  */
 export class SupervisorError extends MoteError {
   /** Why the request failed. */
@@ -122,6 +157,54 @@ export class SupervisorError extends MoteError {
     );
     this.reason = reason;
     this.pid = options?.pid;
+  }
+}
+
+/**
+ * {@linkcode startSupervisor} failed because the child `childId` failed to
+ * start, with `childReason`. As in OTP, the children started before it were
+ * stopped in reverse order, and the supervisor exited with
+ * `["shutdown", ["failed_to_start_child", childId, childReason]]` (Erlang's
+ * `{shutdown, {failed_to_start_child, Id, Reason}}`), which is also this
+ * error's `reason`. A {@linkcode ServerStartError}, so a nested supervisor
+ * that fails this way fails its parent's start with that reason as the
+ * child's reason.
+ *
+ * @example
+ * ```ts
+ * import { isCrash, Runtime, startSupervisor, SupervisorStartError } from "../mod.ts";
+ * const rt = new Runtime();
+ * const error = await startSupervisor(rt, {
+ *   strategy: "one_for_one",
+ *   children: [{ id: "db", start: () => { throw new Error("no database"); } }],
+ * }).catch((e) => e);
+ * if (!(error instanceof SupervisorStartError) || error.childId !== "db") throw new Error();
+ * if (!isCrash(error.childReason) || error.childReason.message !== "no database") {
+ *   throw new Error();
+ * }
+ * await rt.shutdown();
+ * ```
+ */
+export class SupervisorStartError extends ServerStartError {
+  /** The id of the child that failed to start. */
+  readonly childId: string;
+  /** Why it failed (see {@linkcode SupervisorError} for its shape). */
+  readonly childReason: ExitReason;
+  /** Builds the error; `cause` is what the child's start threw. */
+  constructor(
+    childId: string,
+    childReason: ExitReason,
+    options?: ErrorOptions,
+  ) {
+    super(
+      ["shutdown", ["failed_to_start_child", childId, childReason]],
+      options,
+    );
+    this.message = `Cannot start supervisor: child ${
+      describe(childId)
+    } failed to start: ${describeReason(childReason)}`;
+    this.childId = childId;
+    this.childReason = childReason;
   }
 }
 
@@ -154,9 +237,10 @@ export function serverChild<Args, State, Call, Reply, Cast>(
   checkId(id);
   checkBehaviour(behaviour, `server behaviour of child ${describe(id)}`);
   checkOptions(`options of child ${describe(id)}`, options);
-  const { restart, shutdown, ...start } = options;
+  const { restart, shutdown, type, ...start } = options;
   checkRestart(id, restart);
   checkShutdown(id, shutdown);
+  checkType(id, type);
   return {
     id,
     start: (sup) =>
@@ -167,11 +251,13 @@ export function serverChild<Args, State, Call, Reply, Cast>(
       }),
     ...(restart !== undefined ? { restart } : {}),
     ...(shutdown !== undefined ? { shutdown } : {}),
+    ...(type !== undefined ? { type } : {}),
   };
 }
 
 /**
- * Builds a child spec for a nested supervisor (shutdown: wait for it).
+ * Builds a child spec for a nested supervisor: type `supervisor`, shutdown
+ * `Infinity` (wait for it to stop its own children).
  * Throws `InvalidArgumentError` for a bad id, options or restart type, as
  * {@linkcode startSupervisor} would reject them.
  *
@@ -202,19 +288,25 @@ export function supervisorChild(
     start: (sup) => startSupervisor(sup, { ...options, link: true }),
     restart,
     shutdown: Infinity,
+    type: "supervisor",
   };
 }
 
 /**
  * Starts a supervisor: a process trapping exits that starts `children` in
- * order. Resolves once all of them started; if one fails, those already
- * started are stopped in reverse order and this rejects with
- * `ServerStartError`. Rejects with `InvalidArgumentError`, before starting
- * anything, for a caller that is not a runtime or one of its processes, a
- * missing or unknown strategy, an intensity that is not an integer >= 0, a
- * period that is not a number > 0, a missing `children` list or a bad child
- * spec (see {@linkcode ChildSpec}); with {@linkcode SupervisorError} for two
- * children with one id.
+ * order. Resolves once all of them started. If one fails to start, those
+ * already started are stopped in reverse order, the supervisor exits with
+ * `["shutdown", ["failed_to_start_child", id, reason]]` (OTP's
+ * `{shutdown, {failed_to_start_child, Id, Reason}}`) and this rejects with
+ * {@linkcode SupervisorStartError}, carrying the child's id and reason. (A
+ * linked caller hears of it through that rejection only, as from any
+ * server whose `init` fails: it gets no exit signal.) Rejects with
+ * `InvalidArgumentError`, before starting anything, for a caller that is
+ * not a runtime or one of its processes, a missing or unknown strategy, an
+ * intensity that is not an integer >= 0, a period that is not a number > 0,
+ * a missing `children` list or a bad child spec (see
+ * {@linkcode ChildSpec}); with {@linkcode SupervisorError} for two children
+ * with one id.
  *
  * @example
  * ```ts
@@ -251,20 +343,30 @@ export async function startSupervisor(
     }
     ids.add(spec.id);
   }
-  return await startServer(caller, supervisorBehaviour, {
-    strategy: options.strategy,
-    intensity: options.intensity ?? 3,
-    period: options.period ?? 5000,
-    children: options.children.map((spec) => ({
-      spec,
-      pid: undefined,
-    })),
-    restarts: [],
-  }, {
-    trapExit: true,
-    ...(options.name !== undefined ? { name: options.name } : {}),
-    ...(options.link !== undefined ? { link: options.link } : {}),
-  });
+  try {
+    return await startServer(caller, supervisorBehaviour, {
+      strategy: options.strategy,
+      intensity: options.intensity ?? 3,
+      period: options.period ?? 5000,
+      children: options.children.map((spec) => ({
+        spec,
+        pid: undefined,
+      })),
+      restarts: [],
+    }, {
+      trapExit: true,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.link !== undefined ? { link: options.link } : {}),
+    });
+  } catch (error) {
+    const stop = error instanceof ServerStartError ? error.cause : undefined;
+    if (stop instanceof FailedToStartChild) {
+      throw new SupervisorStartError(stop.id, stop.childReason, {
+        cause: stop.cause,
+      });
+    }
+    throw error;
+  }
 }
 
 /**
@@ -327,7 +429,89 @@ export async function deleteChild(
   );
 }
 
-/** The children of a supervisor, in start order. */
+/**
+ * Starts again a stopped child whose spec the supervisor kept (stopped by
+ * {@linkcode terminateChild}, or a `transient` child that exited normally),
+ * as OTP's `restart_child`; resolves with its new pid. The restart does not
+ * count toward the supervisor's intensity. Rejects with
+ * {@linkcode SupervisorError}: `"running"` if the child runs,
+ * `"not_found"` if no child has that id, or the reason its start failed
+ * (the child stays stopped, its spec kept). A `temporary` child's spec is
+ * dropped once it stops, as in OTP, so restarting one that stopped is
+ * `"not_found"`. (OTP's `restarting` never happens here: a supervisor
+ * retries a failed restart before it answers any request.) Rejects with
+ * `InvalidArgumentError` for an id that is not a non-empty string.
+ *
+ * @example
+ * ```ts
+ * import { restartChild, Runtime, startSupervisor, terminateChild } from "../mod.ts";
+ * const rt = new Runtime();
+ * const sup = await startSupervisor(rt, {
+ *   strategy: "one_for_one",
+ *   children: [{
+ *     id: "w",
+ *     start: (s) => s.spawnLink(async (p) => { await p.receive(); }),
+ *   }],
+ * });
+ * await terminateChild(rt, sup, "w");
+ * const pid = await restartChild(rt, sup, "w");
+ * if (!rt.isAlive(pid)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export async function restartChild(
+  caller: Caller,
+  sup: Dest,
+  id: string,
+): Promise<Pid> {
+  checkId(id);
+  return unwrap(
+    "Cannot restart child " + describe(id),
+    await ask(caller, sup, { restartChild: id }),
+  ) as Pid;
+}
+
+/**
+ * Counts a supervisor's children, as OTP's `count_children`: the specs it
+ * keeps, how many of them run, and how many are supervisors and workers
+ * (running or not; see {@linkcode ChildType}). A local child counts as
+ * active while it is alive (one that exited is not, even before the
+ * supervisor handled its exit); a child on another node counts as active
+ * until the supervisor handled its exit.
+ *
+ * @example
+ * ```ts
+ * import { countChildren, Runtime, startSupervisor, supervisorChild } from "../mod.ts";
+ * const rt = new Runtime();
+ * const sup = await startSupervisor(rt, {
+ *   strategy: "one_for_one",
+ *   children: [
+ *     { id: "w", start: (s) => s.spawnLink(async (p) => { await p.receive(); }) },
+ *     supervisorChild("inner", { strategy: "one_for_one", children: [] }),
+ *   ],
+ * });
+ * const counts = await countChildren(rt, sup);
+ * if (JSON.stringify(counts) !== '{"specs":2,"active":2,"supervisors":1,"workers":1}') {
+ *   throw new Error();
+ * }
+ * await rt.shutdown();
+ * ```
+ */
+export async function countChildren(
+  caller: Caller,
+  sup: Dest,
+): Promise<ChildCounts> {
+  return unwrap(
+    "Cannot count children",
+    await ask(caller, sup, "countChildren"),
+  ) as ChildCounts;
+}
+
+/**
+ * The children of a supervisor, in start order (OTP's `which_children`
+ * lists them in reverse), each with its id, its pid (`undefined` when it is
+ * stopped), its restart type and its type.
+ */
 export async function whichChildren(
   caller: Caller,
   sup: Dest,
@@ -342,7 +526,9 @@ type Request =
   | { readonly startChild: ChildSpec }
   | { readonly terminateChild: string }
   | { readonly deleteChild: string }
-  | "whichChildren";
+  | { readonly restartChild: string }
+  | "whichChildren"
+  | "countChildren";
 
 type Answer =
   | { readonly ok: unknown }
@@ -390,12 +576,12 @@ const supervisorBehaviour: ServerBehaviour<
   never
 > = {
   async init(state, sup) {
-    for (let i = 0; i < state.children.length; i++) {
+    for (const child of state.children) {
       try {
-        await startOne(sup, state.children[i]!);
+        await startOne(sup, child);
       } catch (error) {
         await stopAll(sup, state.children);
-        throw error;
+        throw new FailedToStartChild(child.spec.id, startReason(error), error);
       }
     }
     return state;
@@ -412,8 +598,27 @@ const supervisorBehaviour: ServerBehaviour<
         id: c.spec.id,
         pid: c.pid,
         restart: c.spec.restart ?? "permanent",
+        type: c.spec.type ?? "worker",
       }));
       return { reply: { ok: list }, state };
+    }
+    if (request === "countChildren") {
+      return { reply: { ok: count(state, sup) }, state };
+    }
+    if ("restartChild" in request) {
+      const child = state.children.find((c) =>
+        c.spec.id === request.restartChild
+      );
+      if (child === undefined) return { reply: { error: "not_found" }, state };
+      if (child.pid !== undefined) {
+        return { reply: { error: "running" }, state };
+      }
+      try {
+        await startOne(sup, child);
+      } catch (error) {
+        return { reply: { error: startReason(error) }, state };
+      }
+      return { reply: { ok: child.pid }, state };
     }
     if ("startChild" in request) {
       const spec = request.startChild;
@@ -428,7 +633,7 @@ const supervisorBehaviour: ServerBehaviour<
       try {
         await startOne(sup, child);
       } catch (error) {
-        return { reply: { error }, state };
+        return { reply: { error: startReason(error) }, state };
       }
       state.children.push(child);
       return { reply: { ok: child.pid }, state };
@@ -492,6 +697,45 @@ const supervisorBehaviour: ServerBehaviour<
     await stopAll(sup, state.children);
   },
 };
+
+/**
+ * The supervisor's `init` stop when a child fails to start: it carries the
+ * child's id and reason to {@linkcode startSupervisor}, which rethrows them
+ * as a {@linkcode SupervisorStartError}.
+ */
+class FailedToStartChild extends InitStop {
+  readonly id: string;
+  readonly childReason: ExitReason;
+  constructor(id: string, childReason: ExitReason, cause: unknown) {
+    super(["shutdown", ["failed_to_start_child", id, childReason]], { cause });
+    this.id = id;
+    this.childReason = childReason;
+  }
+}
+
+/**
+ * Why a child's start failed, as an exit reason (OTP's `{error, Reason}`
+ * from the start function): a server's is the reason its start failed
+ * with, anything else thrown is a crash.
+ */
+function startReason(error: unknown): ExitReason {
+  return error instanceof ServerStartError ? error.reason : Crash.from(error);
+}
+
+/** OTP's `count_children`. */
+function count(state: State, sup: Process): ChildCounts {
+  let active = 0;
+  let supervisors = 0;
+  for (const { spec, pid } of state.children) {
+    if (spec.type === "supervisor") supervisors++;
+    if (
+      pid !== undefined &&
+      (pid.node !== sup.self.node || sup.runtime.isAlive(pid))
+    ) active++;
+  }
+  const specs = state.children.length;
+  return { specs, active, supervisors, workers: specs - supervisors };
+}
 
 /**
  * Whether a child's exit reason is a failure, as OTP's supervisor sees it:
@@ -578,7 +822,8 @@ async function stopOne(sup: Process, child: Child): Promise<void> {
   const ref = sup.monitor(pid);
   const isDown = (m: unknown): m is Down =>
     m instanceof Down && m.ref.equals(ref);
-  const shutdown = child.spec.shutdown ?? 5000;
+  const shutdown = child.spec.shutdown ??
+    (child.spec.type === "supervisor" ? Infinity : 5000);
   if (shutdown === "brutal_kill") {
     sup.exit(pid, "kill");
     await sup.receive(isDown);
@@ -607,6 +852,7 @@ const RESTART_TYPES: readonly string[] = [
   "transient",
   "temporary",
 ];
+const CHILD_TYPES: readonly string[] = ["worker", "supervisor"];
 
 /** What `startSupervisor` (and `supervisorChild`, early) refuses. */
 function checkSupervisorOptions(options: SupervisorOptions): void {
@@ -666,7 +912,9 @@ function checkChildSpec(spec: ChildSpec, argument: string): void {
   if (spec === null || typeof spec !== "object") {
     throw new InvalidArgumentError(
       argument,
-      `expected { id, start, restart?, shutdown? }, got ${describe(spec)}`,
+      `expected { id, start, restart?, shutdown?, type? }, got ${
+        describe(spec)
+      }`,
     );
   }
   checkId(spec.id);
@@ -678,6 +926,7 @@ function checkChildSpec(spec: ChildSpec, argument: string): void {
   }
   checkRestart(spec.id, spec.restart);
   checkShutdown(spec.id, spec.shutdown);
+  checkType(spec.id, spec.type);
 }
 
 function checkId(id: unknown): void {
@@ -714,8 +963,22 @@ function checkShutdown(id: string, shutdown: unknown): void {
   }
 }
 
-function describeReason(reason: unknown): string {
+function checkType(id: string, type: unknown): void {
+  if (type !== undefined && !CHILD_TYPES.includes(type as string)) {
+    throw new InvalidArgumentError(
+      `type of child ${describe(id)}`,
+      `expected "worker" or "supervisor", got ${describe(type)}`,
+    );
+  }
+}
+
+function describeReason(reason: unknown, nested = false): string {
   if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
-  if (typeof reason === "string") return reason;
+  if (typeof reason === "string") {
+    return nested ? JSON.stringify(reason) : reason;
+  }
+  if (Array.isArray(reason)) {
+    return `[${reason.map((r) => describeReason(r, true)).join(", ")}]`;
+  }
   return String(reason);
 }

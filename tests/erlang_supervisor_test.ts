@@ -1,37 +1,47 @@
 // Mote's supervisors against Erlang's `supervisor`: the same random
 // scenarios (a strategy, an intensity, children of every restart type,
-// some trapping exits, some not, some that ignore shutdown, some whose
-// start fails on a given attempt; then children that exit on their own or
-// are sent exit signals, terminateChild, deleteChild and startChild; then
-// the parent stops the supervisor) run on Mote and on Erlang
+// workers and supervisors by type, some trapping exits, some not, some
+// that ignore shutdown, some whose start fails on a given attempt; then
+// children that exit on their own or are sent exit signals,
+// terminateChild, deleteChild, startChild and restartChild; then the parent
+// stops the supervisor) run on Mote and on Erlang
 // (tests/erlang/supervisor.escript), and each must leave the same ordered
 // log of events: which child started (and which incarnation), which start
 // failed, which child's terminate ran and with what reason, which process
-// exited with what reason, the supervisor's own exit; and, after each step,
-// the same result and the same children. Runs where `escript` is on the
-// PATH; elsewhere it is ignored. MOTE_SUPERVISOR_SEED and
+// exited with what reason, the supervisor's own exit (for a failed initial
+// start, `["shutdown", ["failed_to_start_child", id, reason]]`, Erlang's
+// {shutdown, {failed_to_start_child, Id, Reason}}); and, after each step,
+// the same result (startSupervisor's rejection reason against start_link's
+// {error, Reason}), the same children with their types (whichChildren)
+// and the same counts (countChildren). Runs where `escript` is on the PATH;
+// elsewhere it is ignored. MOTE_SUPERVISOR_SEED and
 // MOTE_SUPERVISOR_SCENARIOS draw others.
 //
 // Where Mote differs on purpose, the test maps the difference:
 // - whichChildren lists children in start order (as documented), Erlang's
 //   which_children in reverse start order: the Mote list is reversed;
 // - a failed restart is tried again at once, where OTP sends itself a
-//   message and lists the child as `restarting` meanwhile: the Erlang side
-//   asks again until no child is `restarting`;
-// - a supervisor whose initial start fails is only compared by the events
-//   (OTP's reason {shutdown, {failed_to_start_child, Id, R}} has no Mote
-//   counterpart: startSupervisor rejects with ServerStartError).
+//   message and lists the child as `restarting` meanwhile (and answers
+//   restart_child and delete_child of it with {error, restarting}): the
+//   Erlang side asks again until no child is `restarting`;
+// - a linked starter hears of a failed start through startSupervisor's
+//   rejection only (Mote's servers unlink from their starter when init
+//   fails), where OTP's start_link caller also gets the exit signal: the
+//   Erlang side takes that `EXIT` only to wait for the supervisor's end.
 // Period limits are not drawn: restarts are counted over an hour, so only
 // their number matters (no wall clock is compared).
 import assert from "node:assert/strict";
 import {
   type ChildSpec,
+  type ChildType,
+  countChildren,
   deleteChild,
   Down,
   type ExitReason,
   isCrash,
   type Pid,
   type Process,
+  restartChild,
   type RestartType,
   Runtime,
   startChild,
@@ -39,6 +49,7 @@ import {
   startSupervisor,
   type Strategy,
   SupervisorError,
+  SupervisorStartError,
   terminateChild,
   whichChildren,
 } from "../actor/mod.ts";
@@ -59,6 +70,8 @@ interface ChildCfg {
   shutdown: number | "infinity" | "brutal_kill";
   /** The start attempts (1 is the first) that fail. */
   failOn: number[];
+  /** Only reported and counted: every child here is a process of the test's. */
+  type: ChildType;
 }
 
 type Step =
@@ -70,6 +83,7 @@ type Step =
   | { op: "exitSup"; reason: Reason }
   | { op: "terminate"; id: string }
   | { op: "delete"; id: string }
+  | { op: "restart"; id: string }
   | { op: "start"; child: ChildCfg };
 
 interface Scenario {
@@ -110,7 +124,8 @@ function scenario(id: number, rand: () => number): Scenario {
     if (rand() < 0.3) {
       for (const n of [2, 3, 4]) if (rand() < 0.5) failOn.push(n);
     }
-    return { id: cid, restart: pick(RESTARTS), kind, shutdown, failOn };
+    const type = rand() < 0.2 ? "supervisor" : "worker";
+    return { id: cid, restart: pick(RESTARTS), kind, shutdown, failOn, type };
   };
   const children = Array.from({ length: 1 + int(4) }, (_, i) => child(`c${i}`));
   const ids = children.map((c) => c.id);
@@ -124,11 +139,17 @@ function scenario(id: number, rand: () => number): Scenario {
       steps.push({ op: "stop", id: target(), reason: pick(STOP_REASONS) });
     } else if (r < 0.6) {
       steps.push({ op: "exit", id: target(), reason: pick(EXIT_REASONS) });
-    } else if (r < 0.64) {
+    } else if (r < 0.63) {
       steps.push({ op: "exitSup", reason: pick(SUP_EXIT_REASONS) });
     } else if (r < 0.72) steps.push({ op: "terminate", id: target() });
-    else if (r < 0.82) steps.push({ op: "delete", id: target() });
-    else {
+    else if (r < 0.78) steps.push({ op: "delete", id: target() });
+    else if (r < 0.86) {
+      // Half the time, of a child just terminated: restartChild mostly
+      // answers "running" otherwise.
+      const id = target();
+      if (rand() < 0.5) steps.push({ op: "terminate", id });
+      steps.push({ op: "restart", id });
+    } else {
       const cid = rand() < 0.3 ? pick(ids) : `d${dynamic++}`;
       if (!ids.includes(cid)) ids.push(cid);
       steps.push({ op: "start", child: child(cid) });
@@ -150,7 +171,7 @@ const erlangReason = (r: Reason) =>
 /** The scenario as an Erlang term for the escript. */
 function erlangTerm(s: Scenario): string {
   const child = (c: ChildCfg) =>
-    `{child, ${c.id}, ${c.restart}, ${c.kind}, ${c.shutdown}, [${c.failOn}]}`;
+    `{child, ${c.id}, ${c.restart}, ${c.kind}, ${c.shutdown}, [${c.failOn}], ${c.type}}`;
   const step = (st: Step): string => {
     switch (st.op) {
       case "stop":
@@ -160,6 +181,7 @@ function erlangTerm(s: Scenario): string {
         return `{exit_sup, ${erlangReason(st.reason)}}`;
       case "terminate":
       case "delete":
+      case "restart":
         return `{${st.op}, ${st.id}}`;
       case "start":
         return `{start, ${child(st.child)}}`;
@@ -182,10 +204,16 @@ function reasonText(reason: unknown): string {
 const has = (m: unknown, key: string): boolean =>
   typeof m === "object" && m !== null && key in m;
 
-/** The observer: the ordered log of events, and each child pid's incarnation. */
+/**
+ * The observer: the ordered log of events, the start count of each child id
+ * (the first start has it watch the supervisor), and each child pid's
+ * incarnation.
+ */
 function observer(proc: Process): Promise<void> {
   let log: string[] = [];
   const watched = new Map<string, string>();
+  const counts = new Map<string, number>();
+  let supWatched = false;
   const incs = new Map<string, number>();
   const pids: Pid[] = [];
   return (async () => {
@@ -194,6 +222,13 @@ function observer(proc: Process): Promise<void> {
       if (m instanceof Down) {
         log.push(`exit ${watched.get(m.ref.key)} ${reasonText(m.reason)}`);
         watched.delete(m.ref.key);
+      } else if (has(m, "next")) {
+        const sup = m.sup as Pid;
+        if (!supWatched) watched.set(proc.monitor(sup).key, "sup");
+        supWatched = true;
+        const n = (counts.get(m.next as string) ?? 0) + 1;
+        counts.set(m.next as string, n);
+        proc.send(sup, { attempt: n, id: m.next });
       } else if (has(m, "fail")) {
         log.push(`fail ${m.fail}#${m.k}`);
       } else if (has(m, "watch")) {
@@ -203,9 +238,6 @@ function observer(proc: Process): Promise<void> {
         pids.push(pid);
         proc.send(m.from as Pid, { watching: pid });
         log.push(`start ${m.id}#${m.k}`);
-      } else if (has(m, "watchSup")) {
-        watched.set(proc.monitor(m.watchSup as Pid).key, "sup");
-        proc.send(m.from as Pid, { watching: m.watchSup });
       } else if (has(m, "term")) {
         log.push(`term ${m.term}#${m.k} ${reasonText(m.reason)}`);
       } else if (has(m, "dump")) {
@@ -251,18 +283,17 @@ const serverBehaviour = {
   },
 };
 
-function childSpec(
-  c: ChildCfg,
-  obs: Pid,
-  counts: Map<string, number>,
-): ChildSpec {
+function childSpec(c: ChildCfg, obs: Pid): ChildSpec {
   return {
     id: c.id,
     restart: c.restart,
     shutdown: c.shutdown === "infinity" ? Infinity : c.shutdown,
+    type: c.type,
     start: async (sup) => {
-      const k = (counts.get(c.id) ?? 0) + 1;
-      counts.set(c.id, k);
+      sup.send(obs, { next: c.id, sup: sup.self });
+      const { attempt: k } = await sup.receive((m) =>
+        has(m, "attempt") && (m as { id: string }).id === c.id
+      ) as { attempt: number };
       if (c.failOn.includes(k)) {
         sup.send(obs, { fail: c.id, k });
         throw new Error("fail");
@@ -286,7 +317,6 @@ function childSpec(
 async function runMote(s: Scenario): Promise<string> {
   await using rt = new Runtime();
   const line = Promise.withResolvers<string>();
-  const counts = new Map<string, number>();
   rt.spawn(async (ctl) => {
     try {
       line.resolve(await control(ctl));
@@ -296,28 +326,42 @@ async function runMote(s: Scenario): Promise<string> {
   }, { trapExit: true });
   const control = async (ctl: Process): Promise<string> => {
     const obs = ctl.spawn(observer);
+    type Children = {
+      list: Awaited<ReturnType<typeof whichChildren>>;
+      counts: Awaited<ReturnType<typeof countChildren>>;
+    };
     const part = async (
       n: number | "end",
       result: string,
-      children: Awaited<ReturnType<typeof whichChildren>> | "dead",
+      children: Children | "dead",
     ) => {
       ctl.send(obs, { dump: ctl.self });
       const { events, incs } = await ctl.receive((m) => has(m, "events")) as {
         events: string[];
         incs: Map<string, number>;
       };
-      // Erlang lists children in reverse start order, Mote in start order.
-      const kids = children === "dead" ? "dead" : children.toReversed().map(
-        (c) =>
-          `${c.id}#${c.pid === undefined ? "undefined" : incs.get(c.pid.key)}`,
-      ).join(" ");
+      let kids = "dead";
+      if (children !== "dead") {
+        // Erlang lists children in reverse start order, Mote in start order.
+        kids = children.list.toReversed().map((c) =>
+          `${c.id}#${c.pid === undefined ? "undefined" : incs.get(c.pid.key)}${
+            c.type === "supervisor" ? "/supervisor" : ""
+          }`
+        ).join(" ");
+        const { specs, active, supervisors, workers } = children.counts;
+        kids +=
+          ` [specs=${specs} active=${active} supervisors=${supervisors} workers=${workers}]`;
+      }
       return `${n}: ${result} | ${events.join(", ")} | ${kids}`;
     };
-    const settle = async () => {
+    const settle = async (): Promise<Children | "dead"> => {
       try {
-        return await whichChildren(ctl, sup!);
+        return {
+          list: await whichChildren(ctl, sup!),
+          counts: await countChildren(ctl, sup!),
+        };
       } catch {
-        return "dead" as const;
+        return "dead";
       }
     };
     const result = async (op: () => Promise<unknown>) => {
@@ -361,7 +405,7 @@ async function runMote(s: Scenario): Promise<string> {
         if (m === "pong") ctl.demonitor(ref, { flush: true });
       }
     };
-    const specs = s.children.map((c) => childSpec(c, obs, counts));
+    const specs = s.children.map((c) => childSpec(c, obs));
     const parts: string[] = [];
     let sup: Pid | undefined;
     try {
@@ -372,12 +416,21 @@ async function runMote(s: Scenario): Promise<string> {
         children: specs,
         link: true,
       });
-    } catch {
-      parts.push(await part(0, "start_failed", "dead"));
+    } catch (error) {
+      if (!(error instanceof SupervisorStartError)) throw error;
+      // Its fields and its reason agree.
+      assert.equal(
+        reasonText(error.reason),
+        reasonText([
+          "shutdown",
+          ["failed_to_start_child", error.childId, error.childReason],
+        ]),
+      );
+      parts.push(
+        await part(0, `start_failed ${reasonText(error.reason)}`, "dead"),
+      );
     }
     if (sup !== undefined) {
-      ctl.send(obs, { watchSup: sup, from: ctl.self });
-      await ctl.receive((m) => has(m, "watching"));
       parts.push(await part(0, "started", await settle()));
       let alive = true;
       for (const [i, step] of s.steps.entries()) {
@@ -403,9 +456,12 @@ async function runMote(s: Scenario): Promise<string> {
           case "delete":
             r = await result(() => deleteChild(ctl, sup!, step.id));
             break;
+          case "restart":
+            r = await result(() => restartChild(ctl, sup!, step.id));
+            break;
           case "start":
             r = await result(() =>
-              startChild(ctl, sup!, childSpec(step.child, obs, counts))
+              startChild(ctl, sup!, childSpec(step.child, obs))
             );
             break;
         }

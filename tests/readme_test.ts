@@ -16,7 +16,7 @@ const expected: string[][] = [
     'worker died: Crash {\n  name: "TypeError",\n  message: "bad input"',
     'linked child exited: Crash {\n  name: "Error",\n  message: "boom"',
   ],
-  ["15"],
+  ["15\n{ specs: 1, active: 0, supervisors: 0, workers: 1 }\n10\n"],
   ["count: 1"],
   ['db got { get: "key" }'],
   [" 0\n", 'id: "w"'],

@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   Runtime,
   startSupervisor,
+  SupervisorStartError,
   whichChildren,
 } from "../mod.ts";
 import {
@@ -794,7 +795,10 @@ Deno.test("spawn: a remote child whose every node fails makes the supervisor's s
         }),
       ],
     }),
-    (e: Error) => e.name === "ServerStartError",
+    (e: unknown) =>
+      e instanceof SupervisorStartError && e.childId === "w" &&
+      e.childReason instanceof Crash &&
+      e.childReason.name === "RemoteSpawnError",
   );
 });
 

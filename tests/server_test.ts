@@ -13,6 +13,7 @@ import {
   Down,
   Exit,
   type From,
+  InitStop,
   InvalidArgumentError,
   ManualClock,
   type Pid,
@@ -248,6 +249,40 @@ Deno.test("server: a throwing init rejects with ServerStartError and leaves noth
   await settle();
   assert.ok(rt.isAlive(starter));
   assert.equal(rt.processCount, 1);
+  await rt.shutdown();
+});
+
+Deno.test("server: an init that throws InitStop fails the start with exactly its reason, which the process exits with (OTP's {stop, Reason} from init)", async () => {
+  const rt = new Runtime();
+  let exited: Promise<unknown> | undefined;
+  const stop = new InitStop(["shutdown", { port: 80 }]);
+  const error = await startServer(rt, {
+    init: (_: undefined, self) => {
+      exited = rt.whenExited(self.self);
+      throw stop;
+    },
+  }, undefined).catch((e) => e);
+  assertInstanceOf(error, ServerStartError);
+  assert.deepEqual(error.reason, ["shutdown", { port: 80 }]);
+  assert.equal(error.cause, stop);
+  assert.deepEqual(await exited, ["shutdown", { port: 80 }]);
+  assert.equal(stop.name, "InitStop");
+  assert.match(
+    stop.message,
+    /^Server init stopped: \["shutdown",\{"port":80\}\]$/,
+  );
+  // From an async init too; a string reason stays a string, not a crash.
+  const plain = await startServer(rt, {
+    init: async () => {
+      await Promise.resolve();
+      throw new InitStop("no_license");
+    },
+  }, undefined).catch((e) => e);
+  assertInstanceOf(plain, ServerStartError);
+  assert.equal(plain.reason, "no_license");
+  assert.equal(plain.message, "Cannot start server: no_license");
+  assert.throws(() => new InitStop(undefined as never), InvalidArgumentError);
+  assert.equal(rt.processCount, 0);
   await rt.shutdown();
 });
 

@@ -5,9 +5,13 @@
 import assert from "node:assert/strict";
 import {
   type ChildSpec,
+  countChildren,
+  Crash,
   deleteChild,
+  Exit,
   InvalidArgumentError,
   type Pid,
+  restartChild,
   Runtime,
   serverChild,
   ServerStartError,
@@ -16,11 +20,12 @@ import {
   stopServer,
   supervisorChild,
   SupervisorError,
+  SupervisorStartError,
   terminateChild,
   whichChildren,
 } from "../actor/mod.ts";
 import { ManualClock } from "../actor/clock.ts";
-import { assertInstanceOf, idle } from "./_util.ts";
+import { assertInstanceOf, idle, settle } from "./_util.ts";
 
 /** A server child that logs its start and its terminate. */
 function worker(
@@ -313,6 +318,7 @@ Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren
     id: "x",
     pid,
     restart: "permanent",
+    type: "worker",
   }]);
   const dup = await startChild(rt, sup, worker("x", log)).catch((e) => e);
   assertInstanceOf(dup, SupervisorError);
@@ -334,6 +340,10 @@ Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren
     start: () => Promise.reject(new Error("no")),
   }).catch((e) => e);
   assertInstanceOf(failed, SupervisorError);
+  // The reason is an exit reason (the crash of what start threw), as OTP's
+  // {error, Reason}: one that can cross the wire to a remote caller.
+  assertInstanceOf(failed.reason, Crash);
+  assert.equal(failed.reason.message, "no");
   assert.deepEqual(await whichChildren(rt, sup), []);
   await rt.shutdown();
 });
@@ -606,4 +616,320 @@ Deno.test("supervisor: serverChild and supervisorChild refuse a bad id, behaviou
     assertInstanceOf(error, InvalidArgumentError);
     assert.match(error.message, message);
   }
+});
+
+Deno.test("supervisor: restartChild starts again a terminated child, keeping its place; running, not_found and a failed start are errors (as OTP's restart_child)", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  let failNext = false;
+  const flaky: ChildSpec = {
+    ...worker("b", log),
+    start: (sup) => {
+      if (failNext) throw new Error("b cannot start");
+      return worker("b", log).start(sup);
+    },
+  };
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    intensity: 0, // a restart through restartChild is not counted
+    children: [worker("a", log), flaky, worker("c", log)],
+  });
+  const before = await pidsOf(rt, sup);
+  const running = await restartChild(rt, sup, "b").catch((e) => e);
+  assertInstanceOf(running, SupervisorError);
+  assert.equal(running.reason, "running");
+  const missing = await restartChild(rt, sup, "zz").catch((e) => e);
+  assertInstanceOf(missing, SupervisorError);
+  assert.equal(missing.reason, "not_found");
+  await terminateChild(rt, sup, "b");
+  log.length = 0;
+  const pid = await restartChild(rt, sup, "b");
+  assert.deepEqual(log, ["start b"], "b alone starts, whatever the strategy");
+  assert.ok(rt.isAlive(pid) && !pid.equals(before.get("b")!));
+  assert.deepEqual(
+    (await whichChildren(rt, sup)).map((c) => [c.id, c.pid]),
+    [["a", before.get("a")], ["b", pid], ["c", before.get("c")]],
+  );
+  // A failed start leaves it stopped, its spec kept, and can be retried.
+  await terminateChild(rt, sup, "b");
+  failNext = true;
+  const failed = await restartChild(rt, sup, "b").catch((e) => e);
+  assertInstanceOf(failed, SupervisorError);
+  assertInstanceOf(failed.reason, Crash);
+  assert.equal(failed.reason.message, "b cannot start");
+  assert.deepEqual(
+    (await whichChildren(rt, sup)).map((c) => [c.id, c.pid !== undefined]),
+    [["a", true], ["b", false], ["c", true]],
+  );
+  failNext = false;
+  assert.ok(rt.isAlive(await restartChild(rt, sup, "b")));
+  assert.ok(rt.isAlive(sup));
+  await assert.rejects(
+    restartChild(rt, sup, 5 as never),
+    InvalidArgumentError,
+  );
+  await assert.rejects(
+    restartChild(rt, sup, "" as never),
+    /^InvalidArgumentError: Invalid child id/,
+  );
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: restartChild restarts a transient child that exited normally; a temporary child that stopped is not_found (its spec is gone, as in OTP)", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      worker("t", log, { restart: "transient" }),
+      worker("tmp", log, { restart: "temporary" }),
+    ],
+  });
+  const tmpRunning = await restartChild(rt, sup, "tmp").catch((e) => e);
+  assertInstanceOf(tmpRunning, SupervisorError);
+  assert.equal(tmpRunning.reason, "running");
+  const t = (await pidsOf(rt, sup)).get("t")!;
+  await stopServer(rt, t, "normal");
+  assert.equal((await pidsOf(rt, sup)).has("t"), false, "not restarted");
+  const again = await restartChild(rt, sup, "t");
+  assert.ok(rt.isAlive(again));
+  await terminateChild(rt, sup, "tmp");
+  const tmpGone = await restartChild(rt, sup, "tmp").catch((e) => e);
+  assertInstanceOf(tmpGone, SupervisorError);
+  assert.equal(tmpGone.reason, "not_found");
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: countChildren counts specs, running children, supervisors and workers (as OTP's count_children); whichChildren reports each child's type", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      worker("w", log),
+      supervisorChild("inner", { strategy: "one_for_one", children: [] }),
+      serverChild("manager", { init: () => null }, undefined, {
+        type: "supervisor",
+      }),
+    ],
+  });
+  assert.deepEqual(await countChildren(rt, sup), {
+    specs: 3,
+    active: 3,
+    supervisors: 2,
+    workers: 1,
+  });
+  assert.deepEqual(
+    (await whichChildren(rt, sup)).map((c) => [c.id, c.type]),
+    [["w", "worker"], ["inner", "supervisor"], ["manager", "supervisor"]],
+  );
+  // A stopped child still counts as a spec and by its type, not as active.
+  await terminateChild(rt, sup, "inner");
+  await terminateChild(rt, sup, "w");
+  assert.deepEqual(await countChildren(rt, sup), {
+    specs: 3,
+    active: 1,
+    supervisors: 2,
+    workers: 1,
+  });
+  await deleteChild(rt, sup, "w");
+  await startChild(rt, sup, worker("late", log, { type: "worker" }));
+  assert.deepEqual(await countChildren(rt, sup), {
+    specs: 3,
+    active: 2,
+    supervisors: 2,
+    workers: 1,
+  });
+  const empty = await startSupervisor(rt, {
+    strategy: "one_for_all",
+    children: [],
+  });
+  assert.deepEqual(await countChildren(rt, empty), {
+    specs: 0,
+    active: 0,
+    supervisors: 0,
+    workers: 0,
+  });
+  // A type other than worker or supervisor is refused, as a bad restart is.
+  const boss = { ...worker("x", log), type: "boss" as never };
+  await assert.rejects(startChild(rt, sup, boss), /Invalid type of child "x"/);
+  await assert.rejects(
+    startSupervisor(rt, { strategy: "one_for_one", children: [boss] }),
+    InvalidArgumentError,
+  );
+  assert.throws(
+    () =>
+      serverChild("x", { init: () => null }, undefined, {
+        type: "boss" as never,
+      }),
+    /^InvalidArgumentError: Invalid type of child "x": expected "worker" or "supervisor", got "boss"$/,
+  );
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a child's default shutdown is 5000 ms for a worker and Infinity for a supervisor (as in OTP)", async () => {
+  const clock = new ManualClock();
+  const rt = new Runtime({ clock });
+  const gotShutdown = new Map<string, PromiseWithResolvers<void>>();
+  // Traps exits and ignores them: only a kill ends it.
+  const stubborn = (id: string, type?: "worker" | "supervisor"): ChildSpec => ({
+    id,
+    ...(type !== undefined ? { type } : {}),
+    start: (sup) =>
+      sup.spawnLink(async (p) => {
+        for (;;) {
+          if (await p.receive() instanceof Exit) gotShutdown.get(id)?.resolve();
+        }
+      }, { trapExit: true }),
+  });
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [stubborn("w"), stubborn("s", "supervisor")],
+  });
+  const pids = await pidsOf(rt, sup);
+  for (const id of ["w", "s"]) gotShutdown.set(id, Promise.withResolvers());
+  const workerExit = rt.whenExited(pids.get("w")!);
+  let workerGone = false;
+  const stopWorker = terminateChild(rt, sup, "w").then(() => workerGone = true);
+  await gotShutdown.get("w")!.promise;
+  clock.advance(4999);
+  await settle();
+  assert.equal(workerGone, false);
+  clock.advance(1);
+  await stopWorker;
+  assert.equal(await workerExit, "killed");
+  let supervisorGone = false;
+  const stopSupervisor = terminateChild(rt, sup, "s").then(() =>
+    supervisorGone = true
+  );
+  await gotShutdown.get("s")!.promise;
+  clock.advance(24 * 3_600_000);
+  await settle();
+  assert.equal(supervisorGone, false, "a supervisor child is waited for");
+  assert.ok(rt.isAlive(pids.get("s")!));
+  rt.exit(pids.get("s")!, "kill");
+  await stopSupervisor;
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a child that fails to start stops the supervisor with [shutdown, [failed_to_start_child, id, reason]] after stopping the others in reverse order; startSupervisor rejects with SupervisorStartError (as OTP's start_link)", async () => {
+  const rt = new Runtime();
+  const log: string[] = [];
+  let supExit: Promise<unknown> | undefined;
+  const thrown = new Error("c cannot start");
+  const error = await startSupervisor(rt, {
+    strategy: "one_for_all",
+    children: [worker("a", log), worker("b", log), {
+      id: "c",
+      start: (sup) => {
+        supExit = rt.whenExited(sup.self);
+        throw thrown;
+      },
+    }, worker("d", log)],
+  }).catch((e) => e);
+  assertInstanceOf(error, SupervisorStartError);
+  assertInstanceOf(error, ServerStartError);
+  assert.equal(error.childId, "c");
+  assertInstanceOf(error.childReason, Crash);
+  assert.equal(error.childReason.message, "c cannot start");
+  assert.deepEqual(error.reason, [
+    "shutdown",
+    ["failed_to_start_child", "c", error.childReason],
+  ]);
+  assert.equal(error.cause, thrown);
+  assert.equal(
+    error.message,
+    'Cannot start supervisor: child "c" failed to start: Error: c cannot start',
+  );
+  assert.deepEqual(log, [
+    "start a",
+    "start b",
+    "stop b shutdown",
+    "stop a shutdown",
+  ]);
+  // The supervisor itself exited with that reason: a monitor sees it.
+  assert.deepEqual(await supExit, error.reason);
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a server child whose init fails, or a nested supervisor that fails to start, gives its own start reason as the child's reason", async () => {
+  const rt = new Runtime();
+  const server = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      serverChild("s", {
+        init: () => {
+          throw new RangeError("no config");
+        },
+      }, undefined),
+    ],
+  }).catch((e) => e);
+  assertInstanceOf(server, SupervisorStartError);
+  // The init's crash, not the ServerStartError that carried it.
+  assertInstanceOf(server.childReason, Crash);
+  assert.equal(server.childReason.name, "RangeError");
+  const nested = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [
+      supervisorChild("inner", {
+        strategy: "one_for_one",
+        children: [{
+          id: "leaf",
+          start: () => {
+            throw new Error("leaf cannot start");
+          },
+        }],
+      }),
+    ],
+  }).catch((e) => e);
+  assertInstanceOf(nested, SupervisorStartError);
+  assert.equal(nested.childId, "inner");
+  const [shutdown, [tag, id, leafReason]] = nested.childReason as [
+    string,
+    [string, string, unknown],
+  ];
+  assert.deepEqual([shutdown, tag, id], [
+    "shutdown",
+    "failed_to_start_child",
+    "leaf",
+  ]);
+  assertInstanceOf(leafReason, Crash);
+  assert.equal(leafReason.message, "leaf cannot start");
+  assert.deepEqual(nested.reason, [
+    "shutdown",
+    ["failed_to_start_child", "inner", nested.childReason],
+  ]);
+  assert.match(
+    nested.message,
+    /child "inner" failed to start: \["shutdown", \["failed_to_start_child", "leaf", Error: leaf cannot start\]\]$/,
+  );
+  assert.equal(rt.processCount, 0);
+  await rt.shutdown();
+});
+
+Deno.test("supervisor: a linked starter hears of a failed start through the rejection only, as from any server", async () => {
+  const rt = new Runtime();
+  const outcome = Promise.withResolvers<unknown>();
+  const starter = rt.spawn(async (proc) => {
+    outcome.resolve(
+      await startSupervisor(proc, {
+        strategy: "one_for_one",
+        children: [{
+          id: "x",
+          start: () => {
+            throw new Error("no");
+          },
+        }],
+        link: true,
+      }).catch((e) => e),
+    );
+    await proc.receive((m) => m === "done");
+  }, { trapExit: true });
+  const error = await outcome.promise;
+  assertInstanceOf(error, SupervisorStartError);
+  await settle();
+  assert.ok(rt.isAlive(starter));
+  assert.equal(rt.processInfo(starter)?.mailboxLength, 0, "no Exit came");
+  await rt.shutdown();
 });

@@ -23,8 +23,6 @@ run({scenario, Id, Strategy, Intensity, Children, Steps, End}) ->
     Parts =
         case supervisor:start_link(?MODULE, {sup, Flags, Specs}) of
             {ok, Sup} ->
-                Obs ! {watch_sup, Sup, self()},
-                receive {watching, Sup} -> ok end,
                 P0 = part(0, "started", Obs, settle(Sup)),
                 {Ps, Alive} = lists:foldl(
                                 fun(Step, {Acc, A}) -> do_step(Step, Sup, Obs, Acc, A) end,
@@ -39,8 +37,10 @@ run({scenario, Id, Strategy, Intensity, Children, Steps, End}) ->
                            false -> part(end_, "gone", Obs, dead)
                        end,
                 lists:reverse([Last | Ps]);
-            {error, _} ->
-                [part(0, "start_failed", Obs, dead)]
+            {error, Reason} ->
+                % The supervisor acks the failure, then exits: wait for it.
+                receive {'EXIT', _, _} -> ok end,
+                [part(0, "start_failed " ++ reason(Reason), Obs, dead)]
         end,
     cleanup(Obs),
     lists:flatten([io_lib:format("~p", [Id]), " ; ", lists:join(" ; ", Parts)]).
@@ -61,6 +61,7 @@ step({exit_sup, R}, Sup, _) ->
     receive sent -> "sent " ++ reason(R) end;
 step({terminate, Id}, Sup, _) -> result(catch supervisor:terminate_child(Sup, Id));
 step({delete, Id}, Sup, _) -> result(catch supervisor:delete_child(Sup, Id));
+step({restart, Id}, Sup, _) -> result(catch supervisor:restart_child(Sup, Id));
 step({start, C}, Sup, Obs) -> result(catch supervisor:start_child(Sup, spec(C, Obs))).
 
 %% Makes a running child do something, and waits until it has: it answers
@@ -88,33 +89,44 @@ result({'EXIT', R}) -> "exit " ++ reason(R).
 
 %% Asks the supervisor for its children until none is being restarted (a
 %% failed restart is tried again through a message to itself): by then it
-%% has handled every exit that reached it before.
+%% has handled every exit that reached it before. Then counts them.
 settle(Sup) ->
     case catch supervisor:which_children(Sup) of
         {'EXIT', _} -> dead;
         L ->
             case [x || {_, restarting, _, _} <- L] of
-                [] -> L;
+                [] ->
+                    case catch supervisor:count_children(Sup) of
+                        {'EXIT', _} -> dead;
+                        Counts -> {L, Counts}
+                    end;
                 _ -> settle(Sup)
             end
     end.
 
 %% One step's part of the line: its result, the events since the last
-%% step, and the children as which_children lists them.
+%% step, the children as which_children lists them, and count_children.
 part(N, Result, Obs, Children) ->
     Obs ! {dump, self()},
     {Events, Incs} = receive {events, E, I} -> {E, I} end,
     Kids = case Children of
                dead -> "dead";
-               L -> lists:join(" ", [child_text(C, Incs) || C <- L])
+               {L, Counts} ->
+                   [lists:join(" ", [child_text(C, Incs) || C <- L]),
+                    io_lib:format(" [specs=~p active=~p supervisors=~p workers=~p]",
+                                  [proplists:get_value(K, Counts)
+                                   || K <- [specs, active, supervisors, workers]])]
            end,
     Step = case N of end_ -> "end"; _ -> integer_to_list(N) end,
     io_lib:format("~s: ~s | ~s | ~s", [Step, Result, lists:join(", ", Events), Kids]).
 
-child_text({Id, P, _, _}, Incs) when is_pid(P) ->
-    io_lib:format("~s#~p", [Id, maps:get(P, Incs)]);
-child_text({Id, P, _, _}, _) ->
-    io_lib:format("~s#~p", [Id, P]).
+child_text({Id, P, Type, _}, Incs) when is_pid(P) ->
+    io_lib:format("~s#~p~s", [Id, maps:get(P, Incs), type_text(Type)]);
+child_text({Id, P, Type, _}, _) ->
+    io_lib:format("~s#~p~s", [Id, P, type_text(Type)]).
+
+type_text(worker) -> "";
+type_text(supervisor) -> "/supervisor".
 
 %% Waits until each child has taken the exit signal of a supervisor that
 %% was killed: it answers a ping, or it is gone.
@@ -142,14 +154,15 @@ cleanup(Obs) ->
 
 flush_all() -> receive _ -> flush_all() after 0 -> ok end.
 
-spec({child, Id, Restart, _Kind, Shutdown, _FailOn} = C, Obs) ->
+spec({child, Id, Restart, _Kind, Shutdown, _FailOn, Type} = C, Obs) ->
     #{id => Id, start => {?MODULE, start_child, [C, Obs]},
-      restart => Restart, shutdown => Shutdown, type => worker}.
+      restart => Restart, shutdown => Shutdown, type => Type}.
 
-%% A child's start, run by the supervisor: counts the attempt, fails it if
-%% the scenario says so, and has the observer watch the child before the
-%% supervisor learns its pid (so nothing can end it unwatched).
-start_child({child, Id, _, Kind, _, FailOn}, Obs) ->
+%% A child's start, run by the supervisor: counts the attempt (the first
+%% one has the observer watch the supervisor), fails it if the scenario
+%% says so, and has the observer watch the child before the supervisor
+%% learns its pid (so nothing can end it unwatched).
+start_child({child, Id, _, Kind, _, FailOn, _}, Obs) ->
     Obs ! {next, Id, self()},
     K = receive {next, Id, N} -> N end,
     case lists:member(K, FailOn) of
@@ -203,13 +216,18 @@ handle_info(_, S) -> {noreply, S}.
 terminate(R, {Id, K, Obs}) -> Obs ! {term, Id, K, R}.
 
 %% The observer: the ordered log of the scenario's events, the start count
-%% of each child id, and the incarnation of each child pid.
+%% of each child id (and {sup} once it watches the supervisor), and the
+%% incarnation of each child pid.
 observer(Log, Counts, Watched, Incs) ->
     receive
-        {next, Id, From} ->
+        {next, Id, Sup} ->
             N = maps:get(Id, Counts, 0) + 1,
-            From ! {next, Id, N},
-            observer(Log, Counts#{Id => N}, Watched, Incs);
+            Watched1 = case maps:is_key({sup}, Counts) of
+                           true -> Watched;
+                           false -> Watched#{erlang:monitor(process, Sup) => "sup"}
+                       end,
+            Sup ! {next, Id, N},
+            observer(Log, Counts#{Id => N, {sup} => true}, Watched1, Incs);
         {fail, Id, K} ->
             observer([ev("fail ~s#~p", [Id, K]) | Log], Counts, Watched, Incs);
         {watch, Pid, Id, K, From} ->
@@ -217,10 +235,6 @@ observer(Log, Counts, Watched, Incs) ->
             From ! {watching, Pid},
             observer([ev("start ~s#~p", [Id, K]) | Log], Counts,
                      Watched#{Ref => io_lib:format("~s#~p", [Id, K])}, Incs#{Pid => K});
-        {watch_sup, Sup, From} ->
-            Ref = erlang:monitor(process, Sup),
-            From ! {watching, Sup},
-            observer(Log, Counts, Watched#{Ref => "sup"}, Incs);
         {term, Id, K, R} ->
             observer([ev("term ~s#~p ~s", [Id, K, reason(R)]) | Log], Counts, Watched, Incs);
         {'DOWN', Ref, process, _, R} ->
