@@ -273,6 +273,9 @@ export class Node implements AsyncDisposable {
   #mesh: boolean;
   #peers = new Map<string, Peer>();
   #nodeMonitors = new Map<string, Map<string, { pid: Pid; count: number }>>();
+  // Keys of the pids whose exit is awaited to drop their node monitors: one
+  // wait per process, however often it monitors and demonitors nodes.
+  #nodeMonitorExits = new Set<string>();
   #subscribers = new Set<(event: NodeEvent) => void>();
   #wakers = new Set<() => void>();
   #tasks = new Set<Promise<void>>();
@@ -431,12 +434,15 @@ export class Node implements AsyncDisposable {
     }
     const entry = watchers.get(pid.key);
     if (entry !== undefined) entry.count++;
-    else {
-      watchers.set(pid.key, { pid, count: 1 });
+    else watchers.set(pid.key, { pid, count: 1 });
+    if (!this.#nodeMonitorExits.has(pid.key)) {
+      this.#nodeMonitorExits.add(pid.key);
       this.runtime.whenExited(pid).then(() => {
-        const set = this.#nodeMonitors.get(node);
-        set?.delete(pid.key);
-        if (set?.size === 0) this.#nodeMonitors.delete(node);
+        this.#nodeMonitorExits.delete(pid.key);
+        for (const [watched, set] of this.#nodeMonitors) {
+          set.delete(pid.key);
+          if (set.size === 0) this.#nodeMonitors.delete(watched);
+        }
       });
     }
     if (node === this.name || this.#stopped) return;

@@ -114,3 +114,21 @@ Deno.test("D7: after a lost connection, a surviving process is indexed under tha
   assert.equal(impl.kernel.byNode.has(b.name), false);
   assert.equal(impl.nodes?.has(b.name) ?? false, false);
 });
+
+Deno.test("D8: a process that monitors and demonitors a node again and again holds one exit hook, not one per monitor", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const watcher = await probe(a.runtime);
+  for (let i = 0; i < 50; i++) {
+    a.monitorNode(watcher.pid, b.name);
+    assert.equal(a.demonitorNode(watcher.pid, b.name), true);
+  }
+  a.monitorNode(watcher.pid, a.name);
+  a.monitorNode(watcher.pid, b.name);
+  assert.equal((watcher.proc as ProcessImpl).exitWaiters?.length ?? 0, 1);
+  // The hook still drops every node monitor the process held once it exits.
+  a.runtime.exit(watcher.pid, "kill");
+  await a.runtime.whenExited(watcher.pid);
+  assert.equal(a.demonitorNode(watcher.pid, b.name), false);
+  assert.equal(a.demonitorNode(watcher.pid, a.name), false);
+});
