@@ -5,7 +5,13 @@
 // gathered millions of them.
 import assert from "node:assert/strict";
 import { call, Down, Exit, type Process, startServer } from "../mod.ts";
-import { type Node, startNode } from "../dist/mod.ts";
+import {
+  MemoryTransport,
+  type Node,
+  NodeDown,
+  NodeUnreachableError,
+  startNode,
+} from "../dist/mod.ts";
 import type { ProcessImpl } from "../actor/_process.ts";
 import type { Kernel } from "../actor/_kernel.ts";
 import { is, probe } from "./_probe.ts";
@@ -131,4 +137,50 @@ Deno.test("D8: a process that monitors and demonitors a node again and again hol
   await a.runtime.whenExited(watcher.pid);
   assert.equal(a.demonitorNode(watcher.pid, b.name), false);
   assert.equal(a.demonitorNode(watcher.pid, a.name), false);
+});
+
+Deno.test("D2: a node remembers the learned addresses of at most 1024 nodes it is not connected to; a forgotten one is resolved afresh", async () => {
+  const transport = new MemoryTransport();
+  const asked: string[] = [];
+  await using a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    host: "mem",
+    resolve: (node) => void asked.push(node),
+  });
+  const downs: string[] = [];
+  const off = a.onNodeEvent((e) => {
+    if (e instanceof NodeDown) downs.push(e.node);
+  });
+  // Short-lived clients with fresh names, each learnt by `a` from the peer
+  // list it sent on connecting.
+  const clients: string[] = [];
+  for (let i = 0; i < 1026; i++) {
+    const c = await startNode({
+      name: name("client"),
+      cookie: COOKIE,
+      transport,
+      host: "mem",
+    });
+    await c.connect(a.name, a.address!);
+    await c.syncGlobal(); // `a` has read c's peer list
+    const gone = Promise.withResolvers<void>();
+    const offGone = a.onNodeEvent((e) => {
+      if (e instanceof NodeDown && e.node === c.name) gone.resolve();
+    });
+    await c.stop();
+    await gone.promise;
+    offGone();
+    clients.push(c.name);
+  }
+  off();
+  assert.equal(downs.length, clients.length);
+  assert.deepEqual(asked, []);
+  // The oldest is forgotten: its address is asked for again.
+  await assert.rejects(a.connect(clients[0]!), NodeUnreachableError);
+  assert.deepEqual(asked, [clients[0]]);
+  // The newest is still known (it is gone, so connecting to it fails).
+  await assert.rejects(a.connect(clients.at(-1)!), NodeUnreachableError);
+  assert.deepEqual(asked, [clients[0]]);
 });
