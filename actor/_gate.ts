@@ -144,6 +144,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       const downs: [ProcessImpl, Down][] = [];
       const exits: [ProcessImpl, Pid][] = [];
       for (const proc of procs) {
+        proc.nodes?.delete(node);
         if (!proc.alive) continue;
         if (proc.links !== undefined) {
           for (const [key, pid] of proc.links) {

@@ -23,7 +23,7 @@ import type { Dest, ProcessBody, SpawnOptions } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
 import type { ExitCause, Router } from "./router.ts";
 import type { Runtime } from "./runtime.ts";
-import { addLink, dropLinks, removeLink } from "./link.ts";
+import { addLink, dropLinks, removeLink, untrackAll } from "./link.ts";
 import { addMonitor, dropMonitors, removeMonitor } from "./monitor.ts";
 import { ReceiveTimers } from "./_receive_timers.ts";
 import { SendTimers } from "./_send_timers.ts";
@@ -53,7 +53,12 @@ export class Kernel {
   readonly logger: Logger | undefined;
   readonly table: Map<number, ProcessImpl> = new Map();
   readonly names: Map<string, ProcessImpl> = new Map();
-  /** Local processes that hold links or monitors with each remote node. */
+  /**
+   * Local processes that have held links or monitors across the connection
+   * to each remote node: one leaves when it exits or that connection is
+   * lost, not when its last link or monitor there ends (which would take a
+   * scan of its tables).
+   */
   readonly byNode: Map<string, Set<ProcessImpl>> = new Map();
   router: Router | undefined = undefined;
   /**
@@ -647,6 +652,7 @@ export class Kernel {
     }
     dropLinks(this, proc, reason);
     dropMonitors(this, proc, reason);
+    untrackAll(this, proc);
     const waiters = proc.exitWaiters;
     proc.exitWaiters = undefined;
     if (waiters !== undefined) { for (const w of waiters) w(reason); }

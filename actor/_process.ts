@@ -68,6 +68,8 @@ export class ProcessImpl implements Process {
   links: Map<EntryKey, Pid> | undefined = undefined;
   monitors: SmallMap<EntryKey, MonitorOut> | undefined = undefined;
   monitoredBy: SmallMap<EntryKey, MonitorIn> | undefined = undefined;
+  // The remote nodes this process is indexed under in `kernel.byNode`.
+  nodes: Set<string> | undefined = undefined;
   // A `call` to a local server is watched without a monitor (monitor.ts,
   // watchCall): the caller's one reusable watch, and on the server side the
   // watches of its callers: the first `callerCount` slots of `callers`, an

@@ -47,7 +47,6 @@ export function dropLinks(
         kernel.signal(other, self, reason, "link");
       }
     } else {
-      untrackNode(kernel, proc, pid.node);
       kernel.router?.exit(self, pid, pid.node, reason, "link");
     }
   }
@@ -62,16 +61,24 @@ export function trackNode(
   let set = kernel.byNode.get(node);
   if (set === undefined) kernel.byNode.set(node, set = new Set());
   set.add(proc);
+  (proc.nodes ??= new Set()).add(node);
 }
 
-/** Forgets `proc` in the index of `node` (on exit). */
-export function untrackNode(
-  kernel: Kernel,
-  proc: ProcessImpl,
-  node: string,
-): void {
-  const set = kernel.byNode.get(node);
-  if (set === undefined) return;
-  set.delete(proc);
-  if (set.size === 0) kernel.byNode.delete(node);
+/**
+ * On exit: forgets `proc` in the index of every node it was noted under.
+ * Links and monitors that ended before (unlinked, demonitored, fired) leave
+ * no trace in its tables, so the index, not those tables, says where it is:
+ * otherwise a process that once spoke to a node would stay indexed there
+ * (and in memory) for as long as that connection lasts.
+ */
+export function untrackAll(kernel: Kernel, proc: ProcessImpl): void {
+  const nodes = proc.nodes;
+  if (nodes === undefined) return;
+  proc.nodes = undefined;
+  for (const node of nodes) {
+    const set = kernel.byNode.get(node);
+    if (set === undefined) continue;
+    set.delete(proc);
+    if (set.size === 0) kernel.byNode.delete(node);
+  }
 }

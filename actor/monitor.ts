@@ -12,7 +12,7 @@ import type { CallWatch, MonitorOut, ProcessImpl } from "./_process.ts";
 import { Down } from "./messages.ts";
 import type { Dest } from "./process.ts";
 import type { ExitReason } from "./reason.ts";
-import { trackNode, untrackNode } from "./link.ts";
+import { trackNode } from "./link.ts";
 
 /** `proc` starts monitoring `dest` under `ref` (a fresh local ref). */
 export function addMonitor(
@@ -188,7 +188,6 @@ export function dropMonitors(
       if (local !== undefined) {
         deliverDown(kernel, local, ref, reason, proc.self);
       } else if (watcher.node !== kernel.node) {
-        untrackNode(kernel, proc, watcher.node);
         kernel.router?.monitorExit(proc.self, watcher, ref, reason, name);
       }
     }
@@ -202,7 +201,6 @@ export function dropMonitors(
           kernel.lookup(out.pid)?.monitoredBy?.delete(key);
         }
       } else {
-        untrackNode(kernel, proc, out.node);
         kernel.router?.demonitor(
           proc.self,
           out.pid ?? out.name!,

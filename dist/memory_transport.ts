@@ -138,9 +138,16 @@ export class MemoryTransport implements Transport {
   /** Every connection end made so far, newest last (both ends of each pair). */
   readonly connections: MemoryConnection[] = [];
 
-  /** Listens on `addr` (port 0 picks a free one). */
+  /**
+   * Listens on `addr` (port 0 picks a free one, from 1 to 65535 in turn, so
+   * the ports of closed listeners come round again as with TCP: a port past
+   * 65535 could not travel in a peer list).
+   */
   listen(addr: Address): Promise<Listener> {
-    const port = addr.port === 0 ? this.#nextPort++ : addr.port;
+    const port = addr.port === 0 ? this.#freePort(addr.host) : addr.port;
+    if (port === undefined) {
+      return Promise.reject(new Error(`no free port on ${addr.host}`));
+    }
     const key = `${addr.host}:${port}`;
     if (this.#listeners.has(key)) {
       return Promise.reject(new Error(`address in use: ${key}`));
@@ -173,6 +180,15 @@ export class MemoryTransport implements Transport {
         w?.();
       },
     });
+  }
+
+  #freePort(host: string): number | undefined {
+    for (let tries = 0; tries < 65535; tries++) {
+      const port = this.#nextPort;
+      this.#nextPort = port === 65535 ? 1 : port + 1;
+      if (!this.#listeners.has(`${host}:${port}`)) return port;
+    }
+    return undefined;
   }
 
   /** Connects to a listener of this transport. */

@@ -70,6 +70,16 @@ import {
 /** The refusal reason that settles simultaneous connects (D4). */
 const SIMULTANEOUS = "simultaneous connect";
 
+/**
+ * How many nodes with no connection a node remembers the learned address of
+ * (from peer lists), to connect on first use (D2); past this, those idle
+ * longest are forgotten, and one asked for again is resolved afresh. A node
+ * that sees many short-lived nodes come and go (clients with fresh names)
+ * would otherwise keep a record of every one for good. Addresses given by
+ * the user (the `peers` option, `connect(node, address)`) are kept.
+ */
+const MAX_IDLE_PEERS = 1024;
+
 /** Options for {@linkcode startNode}. */
 export interface NodeOptions {
   /**
@@ -89,7 +99,11 @@ export interface NodeOptions {
   readonly listen?: boolean;
   /** Known nodes and their addresses, for connecting on first use (D2). */
   readonly peers?: Readonly<Record<string, Address>>;
-  /** Asked for the address of a node not otherwise known. */
+  /**
+   * Asked for the address of a node not otherwise known. Of the nodes it is
+   * not connected to, a node remembers the addresses learnt from peer lists
+   * for the 1024 that went last; one forgotten is asked for here again.
+   */
   readonly resolve?: (
     node: string,
   ) => Address | undefined | Promise<Address | undefined>;
@@ -159,6 +173,15 @@ interface Peer {
   pendingFrames: number;
   waiters: PromiseWithResolvers<void>[];
   graceTimer: unknown;
+  /** Its address came from the user: the record is never forgotten. */
+  pinned: boolean;
+}
+
+/** Whether `peer` has no connection and nothing waits on one. */
+function isIdle(peer: Peer): boolean {
+  return peer.session === undefined && !peer.dialing && peer.inbound === 0 &&
+    peer.pending === undefined && peer.waiters.length === 0 &&
+    peer.graceTimer === undefined;
 }
 
 /**
@@ -272,7 +295,13 @@ export class Node implements AsyncDisposable {
   #resolve: NodeOptions["resolve"];
   #mesh: boolean;
   #peers = new Map<string, Peer>();
+  // Names of the peers that went idle, the longest idle first (see #idled);
+  // some may have become busy again since.
+  #idlePeers = new Set<string>();
   #nodeMonitors = new Map<string, Map<string, { pid: Pid; count: number }>>();
+  // Keys of the pids whose exit is awaited to drop their node monitors: one
+  // wait per process, however often it monitors and demonitors nodes.
+  #nodeMonitorExits = new Set<string>();
   #subscribers = new Set<(event: NodeEvent) => void>();
   #wakers = new Set<() => void>();
   #tasks = new Set<Promise<void>>();
@@ -310,7 +339,9 @@ export class Node implements AsyncDisposable {
     this.#resolve = options.resolve;
     this.#mesh = options.mesh !== false;
     for (const [name, address] of Object.entries(options.peers ?? {})) {
-      this.#peer(name).address = address;
+      const peer = this.#peer(name);
+      peer.address = address;
+      peer.pinned = true;
     }
     let gate: LocalGate | undefined;
     runtime.attachRouter((g) => {
@@ -393,7 +424,10 @@ export class Node implements AsyncDisposable {
     }
     if (node === this.name) return Promise.resolve();
     const peer = this.#peer(node);
-    if (address !== undefined) peer.address = address;
+    if (address !== undefined) {
+      peer.address = address;
+      peer.pinned = true;
+    }
     if (peer.session !== undefined) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     peer.waiters.push(waiter);
@@ -431,12 +465,15 @@ export class Node implements AsyncDisposable {
     }
     const entry = watchers.get(pid.key);
     if (entry !== undefined) entry.count++;
-    else {
-      watchers.set(pid.key, { pid, count: 1 });
+    else watchers.set(pid.key, { pid, count: 1 });
+    if (!this.#nodeMonitorExits.has(pid.key)) {
+      this.#nodeMonitorExits.add(pid.key);
       this.runtime.whenExited(pid).then(() => {
-        const set = this.#nodeMonitors.get(node);
-        set?.delete(pid.key);
-        if (set?.size === 0) this.#nodeMonitors.delete(node);
+        this.#nodeMonitorExits.delete(pid.key);
+        for (const [watched, set] of this.#nodeMonitors) {
+          set.delete(pid.key);
+          if (set.size === 0) this.#nodeMonitors.delete(watched);
+        }
       });
     }
     if (node === this.name || this.#stopped) return;
@@ -933,10 +970,39 @@ export class Node implements AsyncDisposable {
         pendingFrames: 0,
         waiters: [],
         graceTimer: undefined,
+        pinned: false,
       };
       this.#peers.set(name, peer);
     }
     return peer;
+  }
+
+  /**
+   * Where `peer` may have gone idle (a connection lost or refused, a
+   * handshake over): a record that knows no address has nothing to keep and
+   * goes; one that does joins the idle records, of which only the
+   * MAX_IDLE_PEERS newest stay.
+   */
+  #idled(peer: Peer): void {
+    if (
+      this.#stopped || peer.pinned || !isIdle(peer) ||
+      this.#peers.get(peer.name) !== peer
+    ) return;
+    const idle = this.#idlePeers;
+    idle.delete(peer.name);
+    if (peer.address === undefined && peer.reported === undefined) {
+      this.#peers.delete(peer.name);
+      return;
+    }
+    idle.add(peer.name);
+    for (const name of idle) {
+      if (idle.size <= MAX_IDLE_PEERS) break;
+      idle.delete(name);
+      const old = this.#peers.get(name);
+      if (old !== undefined && !old.pinned && isIdle(old)) {
+        this.#peers.delete(name);
+      }
+    }
   }
 
   // ---- outbound: the router the runtime calls ----
@@ -1114,6 +1180,7 @@ export class Node implements AsyncDisposable {
     this.#spawner.unreachable(peer.name, unreachable);
     this.#gate.nodeDown(peer.name);
     this.#notifyMonitors(peer.name, new NodeDown(peer.name, "unreachable"));
+    this.#idled(peer);
   }
 
   #failWaiters(peer: Peer, error: Error): void {
@@ -1233,6 +1300,7 @@ export class Node implements AsyncDisposable {
         ) {
           this.#dial(admitted);
         }
+        this.#idled(admitted);
       }
     }
   }
@@ -1320,6 +1388,7 @@ export class Node implements AsyncDisposable {
       if (
         this.#mesh && info.name !== session.peer && peer.session === undefined
       ) this.#dial(peer);
+      this.#idled(peer);
     }
   }
 
@@ -1343,6 +1412,7 @@ export class Node implements AsyncDisposable {
     const down = new NodeDown(session.peer, reason);
     this.#notifyMonitors(session.peer, down);
     this.#publish(down);
+    if (peer !== undefined) this.#idled(peer);
   }
 
   #notifyMonitors(node: string, message: NodeUp | NodeDown): void {
