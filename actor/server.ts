@@ -124,7 +124,9 @@ export interface ServerBehaviour<
    * it with `link: true`, such as its supervisor; an unlinked server has no
    * parent, as in OTP, and its starter's exit signals go to `handleInfo`). A
    * server that does not trap exits is killed by exit signals without
-   * running it, as in Erlang.
+   * running it, as in Erlang. A `terminate` that throws ends the server
+   * with the {@linkcode Crash} of what it threw, whatever the reason it was
+   * given (a crash included), as OTP's.
    */
   terminate?(reason: ExitReason, state: State, self: Process): Awaitable<void>;
 }
@@ -502,7 +504,9 @@ async function serve<State, Call, Reply, Cast>(
       const done = behaviour.terminate?.(stop, state, proc);
       if (done instanceof Promise) await done;
     } catch (error) {
-      if (!isCrash(stop)) stop = Crash.from(error);
+      // As gen_server: the server exits with terminate's own crash, even
+      // after a crash (which terminate was given and has seen).
+      stop = Crash.from(error);
     }
     if (stopReply !== undefined) stopReply.from.reply(stopReply.value);
     return proc.stop(stop);

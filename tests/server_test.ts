@@ -878,3 +878,23 @@ Deno.test("server: after a crowd of callers, the server gives back its caller sl
   reply(held[0]!, "again");
   assert.equal(await again, "again");
 });
+
+Deno.test("server: a terminate that crashes after a crash ends the server with terminate's crash, as gen_server", async () => {
+  const rt = new Runtime();
+  const pid = await startServer(rt, {
+    init: () => null,
+    handleCast: (_m: "go") => {
+      throw new Error("first");
+    },
+    terminate: (reason) => {
+      assert.ok(reason instanceof Crash && reason.message === "first");
+      throw new Error("second");
+    },
+  }, undefined);
+  const exited = rt.whenExited(pid);
+  cast(rt, pid, "go");
+  const reason = await exited;
+  assertInstanceOf(reason, Crash);
+  assert.equal(reason.message, "second");
+  await rt.shutdown();
+});
