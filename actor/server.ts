@@ -16,6 +16,7 @@ import {
   describe,
   InvalidArgumentError,
   MoteError,
+  NameTakenError,
   NotRegisteredError,
 } from "./errors.ts";
 import { addMonitor, unwatchCall, watchCall } from "./monitor.ts";
@@ -161,7 +162,10 @@ export type ServerDest<Call = unknown, Reply = unknown, Cast = unknown> =
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions {
-  /** Register the server under this name before `init` runs. */
+  /**
+   * Register the server under this name before `init` runs. A taken name
+   * fails the start with reason `["already_started", pid]`.
+   */
   readonly name?: string;
   /** Link the server to the calling process, atomically (needs a process caller). */
   readonly link?: boolean;
@@ -222,8 +226,9 @@ export class CallError extends MoteError {
  * {@linkcode startServer} failed: `init` threw (`reason` is its
  * {@linkcode Crash}, `cause` the thrown value), threw an
  * {@linkcode InitStop} (`reason` is its reason, `cause` the `InitStop`),
- * took longer than `initTimeout` (`"timeout"`), or the process was killed
- * while starting.
+ * took longer than `initTimeout` (`"timeout"`), the process was killed
+ * while starting, or its name is taken (`["already_started", pid]` with the
+ * pid that holds it, `cause` the `NameTakenError`).
  */
 export class ServerStartError extends MoteError {
   /** Why the server did not start. */
@@ -327,7 +332,9 @@ export function reply<Reply>(from: From, value: Reply): void {
  * Starts a server: spawns a process that runs `behaviour.init(args)` and then
  * serves calls, casts and other messages. Resolves with its pid once `init`
  * returned; rejects with {@linkcode ServerStartError} if `init` threw or
- * timed out, and then nothing is left running. Called from a process with
+ * timed out, and then nothing is left running, or if `name` is taken (its
+ * reason is then `["already_started", pid]` with the pid holding the name,
+ * OTP's `{already_started, Pid}`, and nothing was spawned). Called from a process with
  * `link: true`, the server is linked to it atomically (so a supervisor's
  * child `start` is `(sup) => startServer(sup, b, args, { link: true })`).
  *
@@ -388,9 +395,18 @@ export async function startServer<Args, State, Call, Reply, Cast>(
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.trapExit === true ? { trapExit: true } : {}),
   };
-  const pid = options.link === true
-    ? parent!.spawnLink(body, spawnOptions)
-    : (parent ?? runtime).spawn(body, spawnOptions);
+  let pid: Pid;
+  try {
+    pid = options.link === true
+      ? parent!.spawnLink(body, spawnOptions)
+      : (parent ?? runtime).spawn(body, spawnOptions);
+  } catch (error) {
+    // As gen_server's {error, {already_started, Pid}}: nothing was spawned.
+    if (!(error instanceof NameTakenError)) throw error;
+    throw new ServerStartError(["already_started", error.pid], {
+      cause: error,
+    });
+  }
   // Whatever ends the process before init returned fails the start.
   runtime.whenExited(pid).then((reason) =>
     started.reject(new ServerStartError(reason))

@@ -898,3 +898,24 @@ Deno.test("server: a terminate that crashes after a crash ends the server with t
   assert.equal(reason.message, "second");
   await rt.shutdown();
 });
+
+Deno.test("server: starting a server under a taken name rejects with ServerStartError ['already_started', pid], as gen_server's {error, {already_started, Pid}}", async () => {
+  const rt = new Runtime();
+  let inits = 0;
+  const behaviour = {
+    init: () => {
+      inits++;
+      return null;
+    },
+  };
+  const first = await startServer(rt, behaviour, undefined, { name: "one" });
+  const error = await startServer(rt, behaviour, undefined, { name: "one" })
+    .catch((e: unknown) => e);
+  assertInstanceOf(error, ServerStartError);
+  assert.ok(Array.isArray(error.reason));
+  assert.equal(error.reason[0], "already_started");
+  assert.ok(first.equals(error.reason[1]));
+  assert.equal(inits, 1); // nothing else ran
+  assert.equal(rt.processes().length, 1);
+  await rt.shutdown();
+});
