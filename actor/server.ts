@@ -192,7 +192,8 @@ export interface StopServerOptions {
 
 /**
  * A {@linkcode call} that got no reply: `reason` is `"noproc"` (no such
- * server), `"noconnection"` (its node was lost), `"timeout"`, or the reason
+ * server), `"noconnection"` (its node was lost), `"timeout"`,
+ * `"calling_self"` (a server called itself), or the reason
  * the server exited with while the call was pending (a {@linkcode Crash} if
  * it threw).
  *
@@ -547,7 +548,9 @@ interface StopMessage {
  * the duration, so the call rejects at once with {@linkcode CallError} when
  * the server does not exist (`noproc`), exits before replying (its reason),
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
- * (`timeout`). A reply that comes after the timeout is dropped, never left in
+ * (`timeout`). A server calling itself (by pid or by its name) would wait
+ * for its own answer: that call rejects at once with `calling_self`, as
+ * gen_server's, and sends nothing. A reply that comes after the timeout is dropped, never left in
  * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process. Rejects with `InvalidArgumentError` for a
  * caller that is not a runtime or one of its processes, or a bad timeout;
@@ -623,7 +626,9 @@ export function cast<Cast>(
  * Stops a server with `reason` (default `normal`): it runs `terminate` and
  * exits. Resolves once it is gone; rejects with {@linkcode CallError} if it
  * was not running (`noproc`), its node was lost, `terminate` crashed (the
- * crash), or it took longer than `timeout` ms; with `InvalidArgumentError`
+ * crash), it took longer than `timeout` ms, or the caller is the server
+ * itself (`calling_self`, at once, and nothing is sent, as gen_server's);
+ * with `InvalidArgumentError`
  * for a caller that is not a runtime or one of its processes, or a bad
  * timeout.
  *
@@ -671,6 +676,9 @@ function callIn(
     throw new ConcurrentReceiveError(proc.self, "call");
   }
   if (!proc.alive) return never(); // like a dead process's receive
+  if (isSelf(proc, server)) {
+    return Promise.reject(new CallError(server, "calling_self"));
+  }
   const kernel = proc.kernel;
   const state = (proc.callWatch ??= newCallState(proc)) as CallState;
   const ref = kernel.makeRef();
@@ -973,6 +981,7 @@ async function stopIn(
   reason: ExitReason,
   timeout: number,
 ): Promise<void> {
+  if (isSelf(proc, server)) throw new CallError(server, "calling_self");
   const ref = proc.monitor(server);
   try {
     proc.send(server, { $stop: ref, reason });
@@ -997,6 +1006,22 @@ async function stopIn(
   ) {
     throw new CallError(server, down.reason);
   }
+}
+
+/**
+ * Whether `server` is the calling process itself, by pid or by a name it
+ * holds on this node: a call or stop it could never answer while it waits,
+ * refused with `calling_self` as gen_server's, before anything is sent.
+ */
+function isSelf(proc: ProcessImpl | Process, server: Dest): boolean {
+  if (server instanceof Pid) return server.equals(proc.self);
+  const name = typeof server === "string"
+    ? server
+    : Array.isArray(server) && server[1] === proc.runtime.node
+    ? server[0]
+    : undefined;
+  return name !== undefined &&
+    proc.runtime.whereis(name)?.equals(proc.self) === true;
 }
 
 /**

@@ -919,3 +919,40 @@ Deno.test("server: starting a server under a taken name rejects with ServerStart
   assert.equal(rt.processes().length, 1);
   await rt.shutdown();
 });
+
+Deno.test("server: a callback that calls or stops its own server gets CallError calling_self at once, and nothing reaches its mailbox (as gen_server)", async () => {
+  const rt = new Runtime();
+  const seen: unknown[] = [];
+  const pid = await startServer(
+    rt,
+    {
+      init: () => 0,
+      handleCall: async (
+        req: "self" | "name" | "stop" | "get",
+        _from,
+        n,
+        proc,
+      ) => {
+        if (req === "get") return { reply: n, state: n + 1 };
+        const pending = req === "stop"
+          ? stopServer(proc, proc.self, "normal", { timeout: 10_000 })
+          : call(proc, req === "name" ? "me" : proc.self, "get", {
+            timeout: 10_000,
+          });
+        const error = await pending.catch((e: unknown) => e);
+        seen.push(error instanceof CallError ? error.reason : error);
+        return { reply: proc.mailboxLength, state: n };
+      },
+    },
+    undefined,
+    { name: "me" },
+  );
+  assert.equal(await call(rt, pid, "self"), 0);
+  assert.equal(await call(rt, pid, "name"), 0);
+  assert.equal(await call(rt, pid, "stop"), 0);
+  assert.deepEqual(seen, ["calling_self", "calling_self", "calling_self"]);
+  // Still serving, and no call of its own was left to answer.
+  assert.equal(await call(rt, pid, "get"), 0);
+  assert.equal(rt.isAlive(pid), true);
+  await rt.shutdown();
+});
