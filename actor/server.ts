@@ -16,6 +16,7 @@ import {
   describe,
   InvalidArgumentError,
   MoteError,
+  NameTakenError,
   NotRegisteredError,
 } from "./errors.ts";
 import { addMonitor, unwatchCall, watchCall } from "./monitor.ts";
@@ -124,7 +125,9 @@ export interface ServerBehaviour<
    * it with `link: true`, such as its supervisor; an unlinked server has no
    * parent, as in OTP, and its starter's exit signals go to `handleInfo`). A
    * server that does not trap exits is killed by exit signals without
-   * running it, as in Erlang.
+   * running it, as in Erlang. A `terminate` that throws ends the server
+   * with the {@linkcode Crash} of what it threw, whatever the reason it was
+   * given (a crash included), as OTP's.
    */
   terminate?(reason: ExitReason, state: State, self: Process): Awaitable<void>;
 }
@@ -159,7 +162,10 @@ export type ServerDest<Call = unknown, Reply = unknown, Cast = unknown> =
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions {
-  /** Register the server under this name before `init` runs. */
+  /**
+   * Register the server under this name before `init` runs. A taken name
+   * fails the start with reason `["already_started", pid]`.
+   */
   readonly name?: string;
   /** Link the server to the calling process, atomically (needs a process caller). */
   readonly link?: boolean;
@@ -186,7 +192,8 @@ export interface StopServerOptions {
 
 /**
  * A {@linkcode call} that got no reply: `reason` is `"noproc"` (no such
- * server), `"noconnection"` (its node was lost), `"timeout"`, or the reason
+ * server), `"noconnection"` (its node was lost), `"timeout"`,
+ * `"calling_self"` (a server called itself), or the reason
  * the server exited with while the call was pending (a {@linkcode Crash} if
  * it threw).
  *
@@ -220,8 +227,9 @@ export class CallError extends MoteError {
  * {@linkcode startServer} failed: `init` threw (`reason` is its
  * {@linkcode Crash}, `cause` the thrown value), threw an
  * {@linkcode InitStop} (`reason` is its reason, `cause` the `InitStop`),
- * took longer than `initTimeout` (`"timeout"`), or the process was killed
- * while starting.
+ * took longer than `initTimeout` (`"timeout"`), the process was killed
+ * while starting, or its name is taken (`["already_started", pid]` with the
+ * pid that holds it, `cause` the `NameTakenError`).
  */
 export class ServerStartError extends MoteError {
   /** Why the server did not start. */
@@ -325,7 +333,9 @@ export function reply<Reply>(from: From, value: Reply): void {
  * Starts a server: spawns a process that runs `behaviour.init(args)` and then
  * serves calls, casts and other messages. Resolves with its pid once `init`
  * returned; rejects with {@linkcode ServerStartError} if `init` threw or
- * timed out, and then nothing is left running. Called from a process with
+ * timed out, and then nothing is left running, or if `name` is taken (its
+ * reason is then `["already_started", pid]` with the pid holding the name,
+ * OTP's `{already_started, Pid}`, and nothing was spawned). Called from a process with
  * `link: true`, the server is linked to it atomically (so a supervisor's
  * child `start` is `(sup) => startServer(sup, b, args, { link: true })`).
  *
@@ -386,9 +396,18 @@ export async function startServer<Args, State, Call, Reply, Cast>(
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.trapExit === true ? { trapExit: true } : {}),
   };
-  const pid = options.link === true
-    ? parent!.spawnLink(body, spawnOptions)
-    : (parent ?? runtime).spawn(body, spawnOptions);
+  let pid: Pid;
+  try {
+    pid = options.link === true
+      ? parent!.spawnLink(body, spawnOptions)
+      : (parent ?? runtime).spawn(body, spawnOptions);
+  } catch (error) {
+    // As gen_server's {error, {already_started, Pid}}: nothing was spawned.
+    if (!(error instanceof NameTakenError)) throw error;
+    throw new ServerStartError(["already_started", error.pid], {
+      cause: error,
+    });
+  }
   // Whatever ends the process before init returned fails the start.
   runtime.whenExited(pid).then((reason) =>
     started.reject(new ServerStartError(reason))
@@ -502,7 +521,9 @@ async function serve<State, Call, Reply, Cast>(
       const done = behaviour.terminate?.(stop, state, proc);
       if (done instanceof Promise) await done;
     } catch (error) {
-      if (!isCrash(stop)) stop = Crash.from(error);
+      // As gen_server: the server exits with terminate's own crash, even
+      // after a crash (which terminate was given and has seen).
+      stop = Crash.from(error);
     }
     if (stopReply !== undefined) stopReply.from.reply(stopReply.value);
     return proc.stop(stop);
@@ -527,7 +548,9 @@ interface StopMessage {
  * the duration, so the call rejects at once with {@linkcode CallError} when
  * the server does not exist (`noproc`), exits before replying (its reason),
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
- * (`timeout`). A reply that comes after the timeout is dropped, never left in
+ * (`timeout`). A server calling itself (by pid or by its name) would wait
+ * for its own answer: that call rejects at once with `calling_self`, as
+ * gen_server's, and sends nothing. A reply that comes after the timeout is dropped, never left in
  * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process. Rejects with `InvalidArgumentError` for a
  * caller that is not a runtime or one of its processes, or a bad timeout;
@@ -603,7 +626,9 @@ export function cast<Cast>(
  * Stops a server with `reason` (default `normal`): it runs `terminate` and
  * exits. Resolves once it is gone; rejects with {@linkcode CallError} if it
  * was not running (`noproc`), its node was lost, `terminate` crashed (the
- * crash), or it took longer than `timeout` ms; with `InvalidArgumentError`
+ * crash), it took longer than `timeout` ms, or the caller is the server
+ * itself (`calling_self`, at once, and nothing is sent, as gen_server's);
+ * with `InvalidArgumentError`
  * for a caller that is not a runtime or one of its processes, or a bad
  * timeout.
  *
@@ -651,6 +676,9 @@ function callIn(
     throw new ConcurrentReceiveError(proc.self, "call");
   }
   if (!proc.alive) return never(); // like a dead process's receive
+  if (isSelf(proc, server)) {
+    return Promise.reject(new CallError(server, "calling_self"));
+  }
   const kernel = proc.kernel;
   const state = (proc.callWatch ??= newCallState(proc)) as CallState;
   const ref = kernel.makeRef();
@@ -953,6 +981,7 @@ async function stopIn(
   reason: ExitReason,
   timeout: number,
 ): Promise<void> {
+  if (isSelf(proc, server)) throw new CallError(server, "calling_self");
   const ref = proc.monitor(server);
   try {
     proc.send(server, { $stop: ref, reason });
@@ -977,6 +1006,22 @@ async function stopIn(
   ) {
     throw new CallError(server, down.reason);
   }
+}
+
+/**
+ * Whether `server` is the calling process itself, by pid or by a name it
+ * holds on this node: a call or stop it could never answer while it waits,
+ * refused with `calling_self` as gen_server's, before anything is sent.
+ */
+function isSelf(proc: ProcessImpl | Process, server: Dest): boolean {
+  if (server instanceof Pid) return server.equals(proc.self);
+  const name = typeof server === "string"
+    ? server
+    : Array.isArray(server) && server[1] === proc.runtime.node
+    ? server[0]
+    : undefined;
+  return name !== undefined &&
+    proc.runtime.whereis(name)?.equals(proc.self) === true;
 }
 
 /**

@@ -878,3 +878,81 @@ Deno.test("server: after a crowd of callers, the server gives back its caller sl
   reply(held[0]!, "again");
   assert.equal(await again, "again");
 });
+
+Deno.test("server: a terminate that crashes after a crash ends the server with terminate's crash, as gen_server", async () => {
+  const rt = new Runtime();
+  const pid = await startServer(rt, {
+    init: () => null,
+    handleCast: (_m: "go") => {
+      throw new Error("first");
+    },
+    terminate: (reason) => {
+      assert.ok(reason instanceof Crash && reason.message === "first");
+      throw new Error("second");
+    },
+  }, undefined);
+  const exited = rt.whenExited(pid);
+  cast(rt, pid, "go");
+  const reason = await exited;
+  assertInstanceOf(reason, Crash);
+  assert.equal(reason.message, "second");
+  await rt.shutdown();
+});
+
+Deno.test("server: starting a server under a taken name rejects with ServerStartError ['already_started', pid], as gen_server's {error, {already_started, Pid}}", async () => {
+  const rt = new Runtime();
+  let inits = 0;
+  const behaviour = {
+    init: () => {
+      inits++;
+      return null;
+    },
+  };
+  const first = await startServer(rt, behaviour, undefined, { name: "one" });
+  const error = await startServer(rt, behaviour, undefined, { name: "one" })
+    .catch((e: unknown) => e);
+  assertInstanceOf(error, ServerStartError);
+  assert.ok(Array.isArray(error.reason));
+  assert.equal(error.reason[0], "already_started");
+  assert.ok(first.equals(error.reason[1]));
+  assert.equal(inits, 1); // nothing else ran
+  assert.equal(rt.processes().length, 1);
+  await rt.shutdown();
+});
+
+Deno.test("server: a callback that calls or stops its own server gets CallError calling_self at once, and nothing reaches its mailbox (as gen_server)", async () => {
+  const rt = new Runtime();
+  const seen: unknown[] = [];
+  const pid = await startServer(
+    rt,
+    {
+      init: () => 0,
+      handleCall: async (
+        req: "self" | "name" | "stop" | "get",
+        _from,
+        n,
+        proc,
+      ) => {
+        if (req === "get") return { reply: n, state: n + 1 };
+        const pending = req === "stop"
+          ? stopServer(proc, proc.self, "normal", { timeout: 10_000 })
+          : call(proc, req === "name" ? "me" : proc.self, "get", {
+            timeout: 10_000,
+          });
+        const error = await pending.catch((e: unknown) => e);
+        seen.push(error instanceof CallError ? error.reason : error);
+        return { reply: proc.mailboxLength, state: n };
+      },
+    },
+    undefined,
+    { name: "me" },
+  );
+  assert.equal(await call(rt, pid, "self"), 0);
+  assert.equal(await call(rt, pid, "name"), 0);
+  assert.equal(await call(rt, pid, "stop"), 0);
+  assert.deepEqual(seen, ["calling_self", "calling_self", "calling_self"]);
+  // Still serving, and no call of its own was left to answer.
+  assert.equal(await call(rt, pid, "get"), 0);
+  assert.equal(rt.isAlive(pid), true);
+  await rt.shutdown();
+});
