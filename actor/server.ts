@@ -624,9 +624,11 @@ export function cast<Cast>(
 
 /**
  * Stops a server with `reason` (default `normal`): it runs `terminate` and
- * exits. Resolves once it is gone; rejects with {@linkcode CallError} if it
- * was not running (`noproc`), its node was lost, `terminate` crashed (the
- * crash), it took longer than `timeout` ms, or the caller is the server
+ * exits. Resolves once it is gone with that reason; rejects with
+ * {@linkcode CallError} if it was not running (`noproc`), its node was lost,
+ * it exited with another reason (as gen_server's `stop`: a stop it took
+ * before this one, or the crash of its `terminate`), it took longer than
+ * `timeout` ms, or the caller is the server
  * itself (`calling_self`, at once, and nothing is sent, as gen_server's);
  * with `InvalidArgumentError`
  * for a caller that is not a runtime or one of its processes, or a bad
@@ -1000,12 +1002,36 @@ async function stopIn(
     proc.demonitor(ref, FLUSH);
     throw new CallError(server, "timeout");
   }
-  if (
-    down.reason === "noproc" || down.reason === "noconnection" ||
-    (isCrash(down.reason) && !isCrash(reason))
-  ) {
+  // As gen_server:stop: it went with the reason asked for, or the caller
+  // hears the one it went with (a stop queued before, terminate's crash).
+  if (!sameReason(down.reason, reason)) {
     throw new CallError(server, down.reason);
   }
+}
+
+/** Whether two exit reasons are the same term (a reason may have crossed the wire). */
+function sameReason(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Crash) return a.equals(b);
+  if (a instanceof Pid || a instanceof Ref) return a.equals(b);
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length &&
+      a.every((x, i) => sameReason(x, b[i]));
+  }
+  if (
+    a === null || b === null || typeof a !== "object" ||
+    typeof b !== "object" || Array.isArray(b) ||
+    Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)
+  ) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length &&
+    keys.every((k) =>
+      Object.hasOwn(b, k) &&
+      sameReason(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+      )
+    );
 }
 
 /**

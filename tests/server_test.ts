@@ -12,9 +12,11 @@ import {
   Crash,
   Down,
   Exit,
+  type ExitReason,
   type From,
   InitStop,
   InvalidArgumentError,
+  isCrash,
   ManualClock,
   type Pid,
   type Process,
@@ -141,6 +143,48 @@ Deno.test("server: terminate runs on a stop from a callback and on stopServer", 
     assert.equal(e.reason, "noproc")
   );
   await rt.shutdown();
+});
+
+Deno.test("server: stopServer rejects with the reason the server went with when it is not the one asked for, as gen_server:stop", async () => {
+  await using rt = new Runtime();
+  const gate = Promise.withResolvers<void>();
+  const entered = Promise.withResolvers<void>();
+  const behaviour = {
+    init: () => 0,
+    // Holds the server while the cast and the stop queue up behind it.
+    handleCall: async (_: unknown, __: unknown, n: number) => {
+      entered.resolve();
+      await gate.promise;
+      return { reply: n, state: n };
+    },
+    handleCast: (reason: string, n: number) => ({ stop: reason, state: n }),
+    terminate: (reason: ExitReason) => {
+      if (reason === "crash in terminate") throw new Error("terminate failed");
+    },
+  };
+  // A stop taken before this one wins: the caller hears its reason.
+  const a = await startServer(rt, behaviour, undefined);
+  const held = call(rt, a, "hold");
+  await entered.promise;
+  cast(rt, a, "earlier");
+  const stopping = callError(stopServer(rt, a, "normal"));
+  for (let i = 0; (rt.processInfo(a)?.mailboxLength ?? 0) < 2; i++) {
+    assert.ok(i < 100, "the cast and the stop reach the server");
+    await settle();
+  }
+  gate.resolve();
+  assert.equal(await held, 0);
+  assert.equal((await stopping).reason, "earlier");
+  // terminate crashed: the caller hears that crash.
+  const b = await startServer(rt, behaviour, undefined);
+  const crashed = await callError(stopServer(rt, b, "crash in terminate"));
+  assert.ok(isCrash(crashed.reason));
+  assert.equal(crashed.reason.message, "terminate failed");
+  // The reason asked for, structured, is the same term: it resolves.
+  const c = await startServer(rt, behaviour, undefined);
+  const cExit = rt.whenExited(c);
+  await stopServer(rt, c, ["shutdown", { why: [1, "x"] }]);
+  assert.deepEqual(await cExit, ["shutdown", { why: [1, "x"] }]);
 });
 
 Deno.test("server: with trapExit, terminate runs on its parent's exit signal; other Exits go to handleInfo", async () => {
