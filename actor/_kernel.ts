@@ -223,7 +223,7 @@ export class Kernel {
   deliver(proc: ProcessImpl, message: unknown): void {
     if (!proc.alive) return;
     if (
-      (proc.abandonedCalls !== undefined || proc.keptMonitor !== undefined) &&
+      (proc.dropsLateReplies || proc.keptMonitor !== undefined) &&
       proc.dropCallLeftover(message)
     ) {
       return;

@@ -42,8 +42,10 @@ export interface MonitorOut {
  */
 export interface CallWatch {
   readonly proc: ProcessImpl;
-  /** The pending call's ref; the server, while watched, and its name. */
+  /** The call's ref (left set after it ends); the server, while watched, and its name. */
   ref: Ref | undefined;
+  /** Whether the call is still waiting for its reply. */
+  readonly pending: boolean;
   callee: ProcessImpl | undefined;
   name: string | undefined;
   /** Index in `callee.callers`. */
@@ -87,11 +89,12 @@ export class ProcessImpl implements Process {
   controller: AbortController | undefined = undefined;
   exitWaiters: ((reason: ExitReason) => void)[] | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
-  // Ids of this process's own refs whose call timed out (server.ts): a late
-  // `{ $reply: ref }` for one of them is dropped on delivery instead of left
-  // in the mailbox, like a deactivated alias in Erlang. Undefined until the
-  // first timeout, so delivery pays one field check.
-  abandonedCalls: Set<number> | undefined = undefined;
+  // Set by this process's first timed-out call (server.ts). From then on a
+  // `{ $reply: ref }` with a ref of this node that is not its pending call's
+  // is a late reply, dropped on delivery instead of left in the mailbox, as
+  // with a deactivated alias in Erlang, however many calls timed out. False
+  // until then, so delivery pays one field check.
+  dropsLateReplies = false;
   // The monitor a caller keeps on the remote server it called last, between
   // calls (server.ts): its `Down` is dropped on delivery, as no call waits
   // for it. Undefined while a call uses it, and when there is none.
@@ -115,17 +118,16 @@ export class ProcessImpl implements Process {
       this.keptMonitor = undefined;
       return true;
     }
-    const calls = this.abandonedCalls;
-    if (calls === undefined) return false;
+    if (!this.dropsLateReplies) return false;
     const ref = (message as { $reply?: unknown }).$reply;
     if (
       !(ref instanceof Ref) || ref.node !== this.self.node ||
-      ref.creation !== this.self.creation || !calls.delete(ref.id)
+      ref.creation !== this.self.creation
     ) {
       return false;
     }
-    if (calls.size === 0) this.abandonedCalls = undefined;
-    return true;
+    const call = this.callWatch;
+    return !(call !== undefined && call.pending && call.ref?.id === ref.id);
   }
 
   get runtime(): Runtime {

@@ -661,11 +661,6 @@ export function stopServer(
   return viaHelper(caller, server, (p) => stopIn(p, server, reason, timeout));
 }
 
-// How many timed-out calls a process remembers, to drop their late replies.
-// A server that dies after a timeout never replies; the bound keeps those
-// entries from growing without limit (the oldest are forgotten first).
-const MAX_ABANDONED = 1024;
-
 function callIn(
   proc: Process,
   server: Dest,
@@ -775,6 +770,10 @@ function newCallState(proc: ProcessImpl): CallState {
     keptPid: undefined,
     resolve: ignore,
     reject: ignore,
+    // Every way a call ends sets its settlers back to `ignore`.
+    get pending() {
+      return state.resolve !== ignore;
+    },
     deadline: undefined,
     expired: { $callTimeout: true },
     match: (m) => {
@@ -805,11 +804,7 @@ function newCallState(proc: ProcessImpl): CallState {
         if (proc.mailbox.length > 0) {
           proc.mailbox.removeAll((m) => isReplyTo(m, ref));
         }
-        const abandoned = proc.abandonedCalls ??= new Set();
-        abandoned.add(ref.id);
-        if (abandoned.size > MAX_ABANDONED) {
-          abandoned.delete(abandoned.values().next().value!);
-        }
+        proc.dropsLateReplies = true;
         reject(new CallError(server, "timeout"));
       } catch (error) {
         reject(error);

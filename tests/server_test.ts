@@ -431,6 +431,57 @@ Deno.test("server: a call timeout rejects with timeout and the late reply is dro
   await rt.shutdown();
 });
 
+Deno.test("server: late replies are dropped however many calls timed out, and so is a second reply to one call", async () => {
+  // A clock on which every deadline has passed by the next timer: each
+  // call times out on its second tick, with no real waiting.
+  let now = 0;
+  const clock: Clock = {
+    now: () => (now += 100),
+    setTimeout: (fn) => setTimeout(fn, 0),
+    clearTimeout: (handle) => clearTimeout(handle as number),
+  };
+  await using rt = new Runtime({ clock });
+  const froms: From[] = [];
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (req: "late" | "twice", from, state) => {
+      if (req === "late") {
+        froms.push(from);
+        return { noreply: true, state };
+      }
+      reply(from, "first");
+      reply(from, "second");
+      return { noreply: true, state };
+    },
+  }, undefined);
+  const N = 1100; // more than a bounded record of timed-out calls would hold
+  const timedOut = Promise.withResolvers<number>();
+  const twice = Promise.withResolvers<unknown>();
+  const go = Promise.withResolvers<void>();
+  const caller = rt.spawn(async (proc: Process) => {
+    let timeouts = 0;
+    for (let i = 0; i < N; i++) {
+      const e = await call(proc, server, "late", { timeout: 10 }).catch((e) =>
+        e
+      );
+      if (e instanceof CallError && e.reason === "timeout") timeouts++;
+    }
+    timedOut.resolve(timeouts);
+    twice.resolve(await call(proc, server, "twice"));
+    await proc.receive((m) => m === "go");
+    go.resolve();
+    await proc.receive((m) => m === "never");
+  });
+  assert.equal(await timedOut.promise, N);
+  assert.equal(await twice.promise, "first");
+  for (const from of froms) reply(from, "too late");
+  // Every reply above was sent before "go", so each has been delivered or
+  // dropped by the time the caller takes it.
+  rt.send(caller, "go");
+  await go.promise;
+  assert.equal(rt.processInfo(caller)?.mailboxLength, 0);
+});
+
 Deno.test("server: a call across two nodes, by pid and by [name, node]", async () => {
   await using a = await startNode({ name: "a1@127.0.0.1", cookie: "c" });
   await using b = await startNode({ name: "b1@127.0.0.1", cookie: "c" });
