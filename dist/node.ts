@@ -97,7 +97,12 @@ export interface NodeOptions {
   readonly port?: number;
   /** Listen for connections. Default `true`; a node that only connects out may say `false`. */
   readonly listen?: boolean;
-  /** Known nodes and their addresses, for connecting on first use (D2). */
+  /**
+   * Known nodes and their addresses, for connecting on first use (D2). Each
+   * address is `{ host, port }`: a host of 1 to 255 bytes (what a peer list
+   * carries), a port from 1 to 65535; anything else is refused with
+   * `InvalidArgumentError`.
+   */
   readonly peers?: Readonly<Record<string, Address>>;
   /**
    * Asked for the address of a node not otherwise known. Of the nodes it is
@@ -224,6 +229,17 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   }
   for (const [name, spawnable] of Object.entries(spawnables)) {
     checkSpawnable(name, spawnable);
+  }
+  const peers = options.peers ?? {};
+  if (peers === null || typeof peers !== "object") {
+    throw new InvalidArgumentError(
+      "peers option",
+      `expected an object of node name: address, got ${describe(peers)}`,
+    );
+  }
+  for (const [name, address] of Object.entries(peers)) {
+    checkNodeName(name);
+    checkAddress(address, `address of ${name} in the peers option`);
   }
   let runtime = options.runtime;
   const owns = runtime === undefined;
@@ -411,7 +427,9 @@ export class Node implements AsyncDisposable {
    * Connects to `node` (at `address`, or where it is known to be) and
    * resolves once the handshake is done. Rejects with
    * {@linkcode NodeUnreachableError} if it cannot, with
-   * `InvalidArgumentError` if `node` is not a node name.
+   * `InvalidArgumentError` if `node` is not a node name or `address` is not
+   * `{ host, port }` with a host of 1 to 255 bytes and a port from 1 to
+   * 65535.
    */
   connect(node: string, address?: Address): Promise<void> {
     if (this.#stopped) {
@@ -419,6 +437,7 @@ export class Node implements AsyncDisposable {
     }
     try {
       checkNodeName(node);
+      if (address !== undefined) checkAddress(address, "address");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1121,6 +1140,9 @@ export class Node implements AsyncDisposable {
           "no address is known (use node.connect(name, address), the peers option, a peer list, or resolve)",
         );
       }
+      if (peer.address === undefined) {
+        checkAddress(address, `address resolve gave for ${peer.name}`);
+      }
       if (this.#stopped) return;
       conn = await this.#transport.connect(address);
       await this.#handshake(conn, peer.name);
@@ -1331,14 +1353,36 @@ export class Node implements AsyncDisposable {
     );
     peer.session = session;
     this.#track(session.done);
-    if (peer.pending !== undefined) {
-      session.sendEncoded(peer.pending.take(), peer.pendingFrames);
-      peer.pending = undefined;
-      peer.pendingFrames = 0;
+    try {
+      if (peer.pending !== undefined) {
+        session.sendEncoded(peer.pending.take(), peer.pendingFrames);
+        peer.pending = undefined;
+        peer.pendingFrames = 0;
+      }
+      this.#spawner.sessionUp(peer.name, session);
+      session.send({ tag: Tag.PEER_LIST, peers: this.#peerList(peer.name) });
+      this.#global.sessionUp(session);
+    } catch (error) {
+      // A fault of this node's own, not the peer's: a connection half set
+      // up would leave whoever waits on it waiting for good. Drop it (D7
+      // runs), and tell them why.
+      this.#logger?.error(
+        `Setting up the connection to ${peer.name} failed; it is closed`,
+        { node: peer.name, error },
+      );
+      session.close("connection_closed", error);
+      this.#failWaiters(
+        peer,
+        new NodeUnreachableError(
+          peer.name,
+          `setting up the connection failed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        ),
+      );
+      return;
     }
-    this.#spawner.sessionUp(peer.name, session);
-    session.send({ tag: Tag.PEER_LIST, peers: this.#peerList(peer.name) });
-    this.#global.sessionUp(session);
     const waiters = peer.waiters;
     peer.waiters = [];
     for (const w of waiters) w.resolve();
@@ -1431,6 +1475,41 @@ export class Node implements AsyncDisposable {
         this.#logger?.error("A node event listener threw", { error });
       }
     }
+  }
+}
+
+/**
+ * Refuses an address that cannot be dialled, or sent in a peer list (whose
+ * host field holds at most 255 bytes).
+ */
+function checkAddress(
+  address: unknown,
+  what: string,
+): asserts address is Address {
+  if (address === null || typeof address !== "object") {
+    throw new InvalidArgumentError(
+      what,
+      `expected { host, port }, got ${describe(address)}`,
+    );
+  }
+  const { host, port } = address as { host?: unknown; port?: unknown };
+  if (
+    typeof host !== "string" || host.length === 0 ||
+    new TextEncoder().encode(host).length > 255
+  ) {
+    throw new InvalidArgumentError(
+      what,
+      `expected a host of 1 to 255 bytes, got ${describe(host)}`,
+    );
+  }
+  if (
+    typeof port !== "number" || !Number.isInteger(port) || port < 1 ||
+    port > 65535
+  ) {
+    throw new InvalidArgumentError(
+      what,
+      `expected a port from 1 to 65535, got ${describe(port)}`,
+    );
   }
 }
 

@@ -114,6 +114,57 @@ Deno.test("P3: a message to another node is encoded as it is sent, connected or 
   }
 });
 
+Deno.test("D2: an address that cannot be dialled or sent in a peer list is refused with InvalidArgumentError, wherever it comes from", async () => {
+  const bad: unknown[] = [
+    null,
+    "127.0.0.1:4000",
+    { host: "", port: 4000 },
+    { host: "h".repeat(256), port: 4000 },
+    { host: "127.0.0.1", port: 0 },
+    { host: "127.0.0.1", port: 65536 },
+    { host: "127.0.0.1", port: "4000" },
+    { host: 127, port: 4000 },
+  ];
+  for (const address of bad) {
+    await assert.rejects(
+      startNode({
+        name: name("a"),
+        cookie: COOKIE,
+        peers: { ["b@h"]: address as { host: string; port: number } },
+      }),
+      InvalidArgumentError,
+    );
+  }
+  let asked = 0;
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    resolve: () => (asked++, { host: "h".repeat(256), port: 4000 }),
+  });
+  try {
+    for (const address of bad) {
+      await assert.rejects(
+        a.connect("b@h", address as { host: string; port: number }),
+        InvalidArgumentError,
+      );
+    }
+    // From resolve, it fails the connection with a reason that names it.
+    const error = await a.connect("c@h").catch((e) => e);
+    assertInstanceOf(error, NodeUnreachableError);
+    assert.match(error.message, /host of 1 to 255 bytes/);
+    assert.equal(asked, 1);
+  } finally {
+    await a.stop();
+  }
+  // A host of exactly 255 bytes is fine.
+  const c = await startNode({
+    name: name("c"),
+    cookie: COOKIE,
+    peers: { ["b@h"]: { host: "h".repeat(255), port: 4000 } },
+  });
+  await c.stop();
+});
+
 Deno.test("D3: a wrong cookie is refused and the listener stays up", async () => {
   const logs: string[] = [];
   const logger = {
