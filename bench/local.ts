@@ -19,7 +19,14 @@
  * - `local.ring_hops`: a ring of 10,000 processes passing a token 1,000,000
  *   hops; hops/s;
  * - `local.down_us`: µs per `Down` delivered, for 100,000 monitors whose
- *   targets are killed (the kill is included).
+ *   targets are killed (the kill is included);
+ * - `local.timer_set_cancel_ns`: ns to set a `sendAfter` timer and cancel
+ *   it, against `local.host_timer_set_cancel_ns`, `setTimeout` and
+ *   `clearTimeout`, in the same run (1,000,000 each, deadlines spread over
+ *   a second);
+ * - `local.timers_fire_ms`: ms from setting 100,000 `sendAfter` timers of
+ *   10 ms until one process has all their messages, against
+ *   `local.host_timers_fire_ms`, as many `setTimeout` callbacks.
  *
  * @module
  */
@@ -38,6 +45,8 @@ const GROUPS = [
   "local.spawn_1m_s,local.bytes_per_process",
   "local.ring_hops",
   "local.down_us",
+  "local.timer_set_cancel_ns,local.host_timer_set_cancel_ns",
+  "local.timers_fire_ms,local.host_timers_fire_ms",
 ];
 
 if (gc === undefined) {
@@ -184,6 +193,46 @@ async function downs(n: number): Promise<number> {
   return ((performance.now() - t0) * 1000) / n;
 }
 
+/** ns per timer set and cancelled: sendAfter/cancelTimer, then the host's. */
+async function timerSetCancel(n: number): Promise<[number, number]> {
+  await using rt = new Runtime();
+  const pid = rt.spawn(waitIn);
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    rt.cancelTimer(rt.sendAfter(pid, i, 60_000 + (i % 1000)));
+  }
+  const mote = (performance.now() - t0) * 1e6 / n;
+  const noop = () => {};
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    clearTimeout(setTimeout(noop, 60_000 + (i % 1000)));
+  }
+  return [mote, (performance.now() - t0) * 1e6 / n];
+}
+
+/** ms until `n` timers of 10 ms have fired: sendAfter into one process, then setTimeout. */
+async function timersFire(n: number): Promise<[number, number]> {
+  await using rt = new Runtime();
+  const done = Promise.withResolvers<void>();
+  const pid = rt.spawn(async (proc) => {
+    for (let i = 0; i < n; i++) await proc.receive();
+    done.resolve();
+  });
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) rt.sendAfter(pid, i, 10);
+  await done.promise;
+  const mote = performance.now() - t0;
+  const fired = Promise.withResolvers<void>();
+  let left = n;
+  const fire = () => {
+    if (--left === 0) fired.resolve();
+  };
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) setTimeout(fire, 10);
+  await fired.promise;
+  return [mote, performance.now() - t0];
+}
+
 if (wanted("local.pingpong")) {
   await pingpong(100_000);
   report("local.pingpong", await pingpong(1_000_000), "round_trips/s");
@@ -218,4 +267,16 @@ if (wanted("local.ring_hops")) {
 if (wanted("local.down_us")) {
   await downs(10_000);
   report("local.down_us", await downs(100_000), "us");
+}
+if (wanted("local.timer_set_cancel_ns", "local.host_timer_set_cancel_ns")) {
+  await timerSetCancel(100_000);
+  const [mote, host] = await timerSetCancel(1_000_000);
+  report("local.timer_set_cancel_ns", mote, "ns");
+  report("local.host_timer_set_cancel_ns", host, "ns");
+}
+if (wanted("local.timers_fire_ms", "local.host_timers_fire_ms")) {
+  await timersFire(10_000);
+  const [mote, host] = await timersFire(100_000);
+  report("local.timers_fire_ms", mote, "ms");
+  report("local.host_timers_fire_ms", host, "ms");
 }

@@ -26,6 +26,8 @@ const comparison = new Comparison([
   "spawn_1m_s",
   "bytes_per_process",
   "down_us",
+  "timer_set_cancel_ns",
+  "timers_fire_ms",
 ]);
 
 const tmp = await Deno.makeTempDir();

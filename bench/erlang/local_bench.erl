@@ -97,6 +97,31 @@ downs(N) ->
 collect_downs(0) -> ok;
 collect_downs(N) -> receive {'DOWN', _, _, _, _} -> collect_downs(N - 1) end.
 
+%% local.timer_set_cancel_ns: erlang:send_after then cancel_timer, ns each.
+timer_set_cancel(N) ->
+    Pid = spawn(fun wait/0),
+    T0 = now_us(),
+    set_cancel(Pid, N),
+    T1 = now_us(),
+    exit(Pid, kill),
+    (T1 - T0) * 1000 / N.
+set_cancel(_, 0) -> ok;
+set_cancel(Pid, N) ->
+    erlang:cancel_timer(erlang:send_after(60000 + N rem 1000, Pid, N)),
+    set_cancel(Pid, N - 1).
+
+%% local.timers_fire_ms: N timers of 10 ms into one process; ms until it
+%% has every message.
+count(0, Parent) -> Parent ! fired;
+count(N, Parent) -> receive _ -> count(N - 1, Parent) end.
+timers_fire(N) ->
+    Self = self(),
+    Pid = spawn(fun() -> count(N, Self) end),
+    T0 = now_us(),
+    [erlang:send_after(10, Pid, I) || I <- lists:seq(1, N)],
+    receive fired -> ok end,
+    (now_us() - T0) / 1000.
+
 main() ->
     pingpong(100000),
     report("pingpong", pingpong(1000000), "round_trips/s"),
@@ -114,4 +139,8 @@ main() ->
     ring(1000, 100000),
     report("ring_hops", ring(10000, 1000000), "hops/s"),
     report("down_us", downs(100000), "us"),
+    timer_set_cancel(100000),
+    report("timer_set_cancel_ns", timer_set_cancel(1000000), "ns"),
+    timers_fire(10000),
+    report("timers_fire_ms", timers_fire(100000), "ms"),
     halt().
