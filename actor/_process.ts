@@ -89,11 +89,12 @@ export class ProcessImpl implements Process {
   controller: AbortController | undefined = undefined;
   exitWaiters: ((reason: ExitReason) => void)[] | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
-  // Set by this process's first timed-out call (server.ts). From then on a
-  // `{ $reply: ref }` with a ref of this node that is not its pending call's
-  // is a late reply, dropped on delivery instead of left in the mailbox, as
-  // with a deactivated alias in Erlang, however many calls timed out. False
-  // until then, so delivery pays one field check.
+  // Set by this process's first call that timed out or saw its server exit
+  // (server.ts). From then on a `{ $reply: ref }` with a ref of this node
+  // that is not its pending call's is a late reply, dropped on delivery
+  // instead of left in the mailbox, as with a deactivated alias in Erlang,
+  // however many calls were given up. False until then, so delivery pays
+  // one field check.
   dropsLateReplies = false;
   // The monitor a caller keeps on the remote server it called last, between
   // calls (server.ts): its `Down` is dropped on delivery, as no call waits

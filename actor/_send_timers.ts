@@ -136,6 +136,11 @@ export class SendTimers {
 
   /** Called by a timer when it is due (it is no longer filed). */
   fired(timer: SendTimer): void {
+    // Timers due together are sent one after another, and sending runs code
+    // (a receive's matcher, the logger) that may cancel one still to go, or
+    // end its target: a timer dropped meanwhile sends nothing, as cancel
+    // promised.
+    if (this.#byRef.get(timer.id) !== timer) return;
     this.#forget(timer);
     try {
       this.#host.send(timer.dest, timer.message);

@@ -550,8 +550,8 @@ interface StopMessage {
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
  * (`timeout`). A server calling itself (by pid or by its name) would wait
  * for its own answer: that call rejects at once with `calling_self`, as
- * gen_server's, and sends nothing. A reply that comes after the timeout is dropped, never left in
- * the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
+ * gen_server's, and sends nothing. A reply that comes after the timeout, or after the server's exit
+ * failed the call, is dropped, never left in the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process. Rejects with `InvalidArgumentError` for a
  * caller that is not a runtime or one of its processes, or a bad timeout;
  * throws `ConcurrentReceiveError` if the calling process is already waiting
@@ -795,6 +795,9 @@ function newCallState(proc: ProcessImpl): CallState {
         if (state.deadline !== undefined) state.deadline.pending = false;
         if (got instanceof Down) {
           if (state.light) unwatchCall(state);
+          // The call is given up: a reply from whoever holds its `From`
+          // is late (gen_server's alias goes with the `DOWN`).
+          proc.dropsLateReplies = true;
           return reject(new CallError(server, got.reason));
         }
         const ref = state.ref!;

@@ -482,6 +482,38 @@ Deno.test("server: late replies are dropped however many calls timed out, and so
   assert.equal(rt.processInfo(caller)?.mailboxLength, 0);
 });
 
+Deno.test("server: a reply that comes after the call failed with the server's exit is dropped, as with gen_server's alias", async () => {
+  await using rt = new Runtime();
+  const handed = Promise.withResolvers<From>();
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (_req: "handoff", from, state) => {
+      // Another process will answer, after the server is gone.
+      handed.resolve(from);
+      return { stop: "gone", state };
+    },
+  }, undefined);
+  const outcome = Promise.withResolvers<unknown>();
+  const checked = Promise.withResolvers<number>();
+  const caller = rt.spawn(async (proc: Process) => {
+    outcome.resolve(await call(proc, server, "handoff").catch((e) => e));
+    await proc.receive((m) => m === "go");
+    checked.resolve(proc.mailboxLength);
+    await proc.receive((m) => m === "never");
+  });
+  const error = await outcome.promise;
+  assertInstanceOf(error, CallError);
+  assert.equal(error.reason, "gone");
+  const from = await handed.promise;
+  // The reply and "go" come from one sender, in order (P4).
+  rt.spawn((proc) => {
+    reply(from, "too late");
+    proc.send(caller, "go");
+  });
+  assert.equal(await checked.promise, 0);
+  assert.equal(rt.processInfo(caller)?.mailboxLength, 0);
+});
+
 Deno.test("server: a call across two nodes, by pid and by [name, node]", async () => {
   await using a = await startNode({ name: "a1@127.0.0.1", cookie: "c" });
   await using b = await startNode({ name: "b1@127.0.0.1", cookie: "c" });

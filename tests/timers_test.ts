@@ -181,3 +181,26 @@ Deno.test("sendAfter reaches a pid and a name on another node", async () => {
     await Promise.all([a.stop(), b.stop()]);
   }
 });
+
+Deno.test("a timer cancelled while timers due with it are being sent is not sent", async () => {
+  const clock = new ManualClock();
+  await using rt = new Runtime({ clock });
+  const result = Promise.withResolvers<[unknown, unknown]>();
+  const pid = rt.spawn(async (proc) => {
+    proc.sendAfter(proc.self, "a", 10);
+    const b = proc.sendAfter(proc.self, "b", 10);
+    let cancelled: number | false | undefined;
+    // The matcher runs as "a" is delivered, before "b" is sent.
+    await proc.receive((m) => {
+      if (m === "a") cancelled = proc.cancelTimer(b);
+      return m === "a";
+    });
+    await proc.receive((m) => m === "check");
+    result.resolve([cancelled, proc.mailboxLength]);
+  });
+  await settle();
+  clock.advance(10);
+  rt.send(pid, "check");
+  // A cancel that returned a number promises the message never comes.
+  assert.deepEqual(await result.promise, [0, 0]);
+});
