@@ -54,7 +54,8 @@ export class SendTimers {
   readonly #timers: ReceiveTimers<SendTimer>;
   // Pending timers by their ref's id (refs from this runtime only).
   readonly #byRef = new Map<number, SendTimer>();
-  // Pending timers aimed at each live local process, by its id.
+  // Pending timers aimed at each live local process, by its id (a set may
+  // be empty; it goes when the process exits).
   readonly #byTarget = new Map<number, Set<SendTimer>>();
   #stopped = false;
 
@@ -99,7 +100,7 @@ export class SendTimers {
       set.add(timer);
     }
     // Even a delay of 0 goes through the host timer: a later turn.
-    this.#timers.add(timer, ms);
+    this.#timers.add(timer, ms, now);
     return ref;
   }
 
@@ -123,6 +124,7 @@ export class SendTimers {
     if (this.#byTarget.size === 0) return;
     const set = this.#byTarget.get(id);
     if (set === undefined) return;
+    this.#byTarget.delete(id);
     for (const timer of set) this.#drop(timer);
   }
 
@@ -168,10 +170,9 @@ export class SendTimers {
   #forget(timer: SendTimer): void {
     this.#byRef.delete(timer.id);
     if (timer.target === undefined) return;
-    const set = this.#byTarget.get(timer.target);
-    if (set === undefined) return;
-    set.delete(timer);
-    if (set.size === 0) this.#byTarget.delete(timer.target);
+    // An emptied set stays until its process exits (`exited`): a process
+    // that sets and cancels timers again and again reuses it.
+    this.#byTarget.get(timer.target)?.delete(timer);
   }
 }
 
