@@ -195,7 +195,10 @@ export class Runtime implements AsyncDisposable {
    * A timer aimed at a local pid is cancelled when that process exits (and
    * sets nothing if it is not alive); a name is looked up when the timer
    * fires (dropped, as any send, if nobody holds it then). Timers do not
-   * outlive the runtime's {@linkcode Runtime.shutdown}.
+   * outlive the runtime's {@linkcode Runtime.shutdown}. Unlike Erlang's,
+   * `dest` may also be a pid or `[name, node]` on another node (sent when
+   * the timer fires; not cancelled when that process exits), and `ms` need
+   * not be a whole number.
    *
    * @example
    * ```ts

@@ -550,8 +550,12 @@ interface StopMessage {
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
  * (`timeout`). A server calling itself (by pid or by its name) would wait
  * for its own answer: that call rejects at once with `calling_self`, as
- * gen_server's, and sends nothing. A reply that comes after the timeout, or after the server's exit
- * failed the call, is dropped, never left in the caller's mailbox. From a {@linkcode Runtime}, the call runs in a
+ * gen_server's, and sends nothing. A reply that comes after the timeout,
+ * or after the server's exit failed the call, is dropped, never left in the
+ * caller's mailbox: once a call of a process has failed so, any message
+ * `{ $reply: ref }` reaching it with a ref of its node that is not its
+ * pending call's is taken for such a reply, so do not use `$reply` in
+ * messages of your own. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process. Rejects with `InvalidArgumentError` for a
  * caller that is not a runtime or one of its processes, or a bad timeout;
  * throws `ConcurrentReceiveError` if the calling process is already waiting
