@@ -391,26 +391,8 @@ export class Spawner {
       return;
     }
     const user = spawnable.server;
-    let replied = false;
-    const init = async (args: unknown, self: Process) => {
-      // Once the requester's connection is gone it has been told
-      // `noconnection`: nobody will ever learn this pid, so it ends.
-      if (session.closed) return self.stop("noconnection");
-      attach(self.self);
-      const state = await user.init(args, self);
-      if (session.closed) return self.stop("noconnection");
-      if (runtime.isAlive(self.self)) {
-        replied = true;
-        session.send({
-          tag: Tag.SPAWN_REPLY,
-          to: from,
-          ref,
-          ok: true,
-          pid: self.self,
-        });
-      }
-      return state;
-    };
+    const request: RemoteStart = { session, attach, replied: false };
+    const init = remoteInit(user, request, runtime, from, ref);
     // The wrapper inherits every callback (also from a frozen or class-based
     // behaviour); only `init` is put around.
     const behaviour: ServerBehaviour<unknown, unknown> = Object.create(user, {
@@ -419,7 +401,7 @@ export class Spawner {
     startServer(runtime, behaviour, frame.args, {
       ...(spawnable.trapExit === true ? { trapExit: true } : {}),
     }).catch((error) => {
-      if (replied) return;
+      if (request.replied) return;
       try {
         refuse(startReason(error));
       } catch (unsendable) {
@@ -430,6 +412,51 @@ export class Spawner {
       }
     });
   }
+}
+
+/** A remote request to start a server, as its wrapped `init` sees it. */
+interface RemoteStart {
+  /** Dropped once init has run (the server outlives the connection). */
+  session: Session | undefined;
+  attach: ((pid: Pid) => void) | undefined;
+  replied: boolean;
+}
+
+/**
+ * The `init` put around a server's own for a remote start. Made out here,
+ * not in `serve`, so that it closes over nothing but what it is given: the
+ * server keeps it for life, and a closure made in `serve` would keep all of
+ * that call's variables alive with it, the session and its buffers first.
+ */
+function remoteInit(
+  user: ServerBehaviour<unknown, unknown>,
+  request: RemoteStart,
+  runtime: Runtime,
+  from: Pid,
+  ref: Ref,
+): (args: unknown, self: Process) => Promise<unknown> {
+  return async (args, self) => {
+    const session = request.session!;
+    const attach = request.attach!;
+    request.session = request.attach = undefined;
+    // Once the requester's connection is gone it has been told
+    // `noconnection`: nobody will ever learn this pid, so it ends.
+    if (session.closed) return self.stop("noconnection");
+    attach(self.self);
+    const state = await user.init(args, self);
+    if (session.closed) return self.stop("noconnection");
+    if (runtime.isAlive(self.self)) {
+      request.replied = true;
+      session.send({
+        tag: Tag.SPAWN_REPLY,
+        to: from,
+        ref,
+        ok: true,
+        pid: self.self,
+      });
+    }
+    return state;
+  };
 }
 
 function bodyOf(

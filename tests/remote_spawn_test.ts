@@ -885,3 +885,33 @@ Deno.test("spawn: on this node's own name, a server whose init does not return i
   assert.ok(a.runtime.isAlive(me.pid));
   assert.deepEqual(a.runtime.processInfo(me.pid)?.links, []);
 });
+
+Deno.test("spawn: a server started by a remote request keeps nothing of the request's connection once the requester is gone", async () => {
+  // Its wrapped init stays with it for life; it used to hold the session
+  // it came on, with its read and write buffers (some 290 KB each). Run in
+  // a child with the GC exposed, so that retention can be observed.
+  const script = new URL(
+    "./fixtures/remote_server_retention.ts",
+    import.meta.url,
+  ).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      "--v8-flags=--expose-gc",
+      script,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+    servers: 5,
+    sessions: 5,
+    retained: 0,
+  });
+});
