@@ -408,10 +408,7 @@ export async function startServer<Args, State, Call, Reply, Cast>(
       cause: error,
     });
   }
-  // Whatever ends the process before init returned fails the start.
-  runtime.whenExited(pid).then((reason) =>
-    started.reject(new ServerStartError(reason))
-  );
+  failOnExit(runtime.whenExited(pid), started);
   let timer: unknown;
   if (initTimeout !== Infinity) {
     timer = runtime.clock.setTimeout(() => {
@@ -426,6 +423,19 @@ export async function startServer<Args, State, Call, Reply, Cast>(
     if (timer !== undefined) runtime.clock.clearTimeout(timer);
   }
   return pid;
+}
+
+/**
+ * Whatever ends the server before init returned fails the start. Made out
+ * here, not in `startServer`: the reaction waits for the server's exit, and
+ * a closure made there would keep that call's whole context for the
+ * server's life, the starting process (dead long since, perhaps) first.
+ */
+function failOnExit(
+  exited: Promise<ExitReason>,
+  started: PromiseWithResolvers<void>,
+): void {
+  exited.then((reason) => started.reject(new ServerStartError(reason)));
 }
 
 function serverBody<Args, State, Call, Reply, Cast>(

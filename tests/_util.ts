@@ -60,3 +60,28 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Runs `tests/fixtures/<name>` in a child with the GC exposed (so that
+ * retention can be observed with WeakRefs) and returns what it printed, as
+ * JSON. Fails with the child's stderr if it failed.
+ */
+export async function runGcFixture(name: string): Promise<unknown> {
+  const script = new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      "--v8-flags=--expose-gc",
+      script,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) throw new Error(`${name} failed:\n${stderr}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}

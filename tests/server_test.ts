@@ -28,7 +28,7 @@ import {
   stopServer,
 } from "../actor/mod.ts";
 import { NodeDown, startNode } from "../dist/mod.ts";
-import { assertInstanceOf, idle, settle } from "./_util.ts";
+import { assertInstanceOf, idle, runGcFixture, settle } from "./_util.ts";
 
 type CounterCall = "get" | { add: number } | "crash" | { stop: string };
 type CounterCast = "inc" | "halt";
@@ -1082,4 +1082,15 @@ Deno.test("server: a callback that calls or stops its own server gets CallError 
   assert.equal(await call(rt, pid, "get"), 0);
   assert.equal(rt.isAlive(pid), true);
   await rt.shutdown();
+});
+
+Deno.test("startServer: a server keeps nothing of the process that started it once that has exited", async () => {
+  // The reaction that fails the start should the server die in init waits
+  // on the server's exit; it used to hold startServer's whole context, the
+  // starter first. Run in a child with the GC exposed.
+  const { servers, starters } = await runGcFixture("server_retention.ts") as {
+    servers: number;
+    starters: number;
+  };
+  assert.deepEqual({ servers, starters }, { servers: 5, starters: 0 });
 });
