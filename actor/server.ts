@@ -444,10 +444,13 @@ function serverBody<Args, State, Call, Reply, Cast>(
   parent: Pid | undefined,
   started: PromiseWithResolvers<void>,
 ): (proc: Process) => Promise<void> {
+  // The body runs as long as the server, and keeps what it closes over: the
+  // arguments are let go of as init gets them, as gen_server's are.
+  const input: { args: Args | undefined } = { args };
   return async (proc) => {
     let state: State;
     try {
-      const init = behaviour.init(args, proc);
+      const init = initWith(behaviour, input, proc);
       state = init instanceof Promise ? await init : init;
     } catch (error) {
       const reason = error instanceof InitStop
@@ -461,6 +464,17 @@ function serverBody<Args, State, Call, Reply, Cast>(
     started.resolve();
     await serve(behaviour, proc, state, parent);
   };
+}
+
+/** Calls `init` with the arguments `input` holds, which it gives up first. */
+function initWith<Args, State>(
+  behaviour: Pick<ServerBehaviour<Args, State>, "init">,
+  input: { args: Args | undefined },
+  proc: Process,
+): Awaitable<State> {
+  const args = input.args as Args;
+  input.args = undefined;
+  return behaviour.init(args, proc);
 }
 
 // The receive loop. A callback that throws ends the server with the crash,
