@@ -96,6 +96,10 @@ function end(
       outbox.wakeWriters();
       inbox.wake();
       inbox.ended = true;
+      // Nothing reads this end any more; what came in unread goes (the
+      // transport keeps every end it made, for tests to look at).
+      inbox.chunks = [];
+      inbox.bytes = 0;
       inbox.wakeWriters();
       onClose();
     },

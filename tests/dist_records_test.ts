@@ -15,7 +15,7 @@ import {
 import type { ProcessImpl } from "../actor/_process.ts";
 import type { Kernel } from "../actor/_kernel.ts";
 import { is, probe } from "./_probe.ts";
-import { idle } from "./_util.ts";
+import { idle, runGcFixture } from "./_util.ts";
 
 const COOKIE = "records-cookie";
 let seq = 0;
@@ -183,4 +183,16 @@ Deno.test("D2: a node remembers the learned addresses of at most 1024 nodes it i
   // The newest is still known (it is gone, so connecting to it fails).
   await assert.rejects(a.connect(clients.at(-1)!), NodeUnreachableError);
   assert.deepEqual(asked, [clients[0]]);
+});
+
+Deno.test("MemoryTransport: a closed connection end keeps none of the bytes that came in unread", async () => {
+  // The transport keeps every end it made (`connections`); a closed end
+  // used to keep its unread input too, up to a window (256 KiB) and more
+  // per connection, for the transport's life. Run in a child with the GC
+  // exposed: 4 connections with 1 MiB unread each way, both ends closed.
+  const { ends, unreadKiB } = await runGcFixture(
+    "memory_transport_retention.ts",
+  ) as { ends: number; unreadKiB: number };
+  assert.equal(ends, 8);
+  assert.ok(unreadKiB < 256, `${unreadKiB} KiB still held`);
 });
