@@ -19,6 +19,7 @@ import {
 } from "../actor/mod.ts";
 import { startNode } from "../dist/mod.ts";
 import { prng } from "../wire/_samples_test.ts";
+import { hasEscript } from "./_erlang.ts";
 
 /** What one process of a scenario is told to do. */
 type Command =
@@ -439,20 +440,6 @@ async function stopEpmd(port: string): Promise<void> {
     stdout: "null",
     stderr: "null",
   }).output();
-}
-
-/** Whether an `escript` runs here at all (its exit status does not matter). */
-async function hasEscript(): Promise<boolean> {
-  try {
-    await new Deno.Command("escript", {
-      args: ["-h"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return true;
-  } catch {
-    return false; // not installed
-  }
 }
 
 const SEED = Number(Deno.env.get("MOTE_SEMANTICS_SEED") ?? 20261128);

@@ -54,6 +54,7 @@ import {
   whichChildren,
 } from "../actor/mod.ts";
 import { prng } from "../wire/_samples_test.ts";
+import { hasEscript, runEscript } from "./_erlang.ts";
 
 /** An atom, or a pair: Erlang's `{shutdown, x}`, Mote's `["shutdown", "x"]`. */
 type Reason = string | [string, string];
@@ -498,42 +499,12 @@ function canonical(line: string): string {
   }).join(" ; ");
 }
 
-/** Whether an `escript` runs here at all (its exit status does not matter). */
-async function hasEscript(): Promise<boolean> {
-  try {
-    await new Deno.Command("escript", {
-      args: ["-h"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return true;
-  } catch {
-    return false; // not installed
-  }
-}
-
 const SEED = Number(Deno.env.get("MOTE_SUPERVISOR_SEED") ?? 20261129);
 const SCENARIOS = Number(Deno.env.get("MOTE_SUPERVISOR_SCENARIOS") ?? 300);
 const haveErlang = await hasEscript();
 
-async function onErlang(scenarios: Scenario[]): Promise<string[]> {
-  const escript = new Deno.Command("escript", {
-    args: [new URL("./erlang/supervisor.escript", import.meta.url).pathname],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = escript.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(scenarios.map(erlangTerm).join("\n") + "\n"),
-  );
-  await writer.close();
-  const out = await escript.output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.ok(out.success, `escript failed: ${stderr}`);
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  assert.equal(lines.length, scenarios.length, stderr);
-  return lines;
+function onErlang(scenarios: Scenario[]): Promise<string[]> {
+  return runEscript("supervisor.escript", scenarios.map(erlangTerm));
 }
 
 Deno.test({

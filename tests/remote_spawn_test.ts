@@ -23,7 +23,7 @@ import {
 } from "../dist/mod.ts";
 import { Pid, Ref, Tag, UnencodableValueError } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
-import { idle, settle } from "./_util.ts";
+import { idle, runGcFixture, settle } from "./_util.ts";
 
 const COOKIE = "spawn-cookie";
 let seq = 0;
@@ -890,26 +890,7 @@ Deno.test("spawn: a server started by a remote request keeps nothing of the requ
   // Its wrapped init stays with it for life; it used to hold the session
   // it came on, with its read and write buffers (some 290 KB each). Run in
   // a child with the GC exposed, so that retention can be observed.
-  const script = new URL(
-    "./fixtures/remote_server_retention.ts",
-    import.meta.url,
-  ).pathname;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-net=127.0.0.1",
-      "--v8-flags=--expose-gc",
-      script,
-    ],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, stderr);
-  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+  assert.deepEqual(await runGcFixture("remote_server_retention.ts"), {
     servers: 5,
     sessions: 5,
     retained: 0,
