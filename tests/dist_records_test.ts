@@ -16,24 +16,11 @@ import type { ProcessImpl } from "../actor/_process.ts";
 import type { Kernel } from "../actor/_kernel.ts";
 import { is, probe } from "./_probe.ts";
 import { idle, runGcFixture } from "./_util.ts";
+import { nodeName, nodePair } from "./_nodes.ts";
 
 const COOKIE = "records-cookie";
-let seq = 0;
-function name(base: string): string {
-  return `${base}${++seq}@127.0.0.1`;
-}
-
-async function pair() {
-  const a = await startNode({ name: name("a"), cookie: COOKIE });
-  const b = await startNode({ name: name("b"), cookie: COOKIE });
-  await a.connect(b.name, b.address!);
-  return {
-    a,
-    b,
-    [Symbol.asyncDispose]: async () =>
-      void await Promise.all([a.stop(), b.stop()]),
-  };
-}
+const name = nodeName;
+const pair = () => nodePair(COOKIE);
 
 function kernelOf(proc: Process): Kernel {
   return (proc as ProcessImpl).kernel;

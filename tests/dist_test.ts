@@ -22,24 +22,11 @@ import { ManualClock } from "../actor/clock.ts";
 import { UnencodableValueError } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
 import { assertInstanceOf } from "./_util.ts";
+import { nodeName, nodePair } from "./_nodes.ts";
 
 const COOKIE = "test-cookie";
-let seq = 0;
-function name(base: string): string {
-  return `${base}${++seq}@127.0.0.1`;
-}
-
-async function pair(options: { tickTime?: number } = {}) {
-  const a = await startNode({ name: name("a"), cookie: COOKIE, ...options });
-  const b = await startNode({ name: name("b"), cookie: COOKIE, ...options });
-  await a.connect(b.name, b.address!);
-  return {
-    a,
-    b,
-    [Symbol.asyncDispose]: async () =>
-      void await Promise.all([a.stop(), b.stop()]),
-  };
-}
+const name = nodeName;
+const pair = (options: { tickTime?: number } = {}) => nodePair(COOKIE, options);
 
 Deno.test("D1: pids carry node name and creation; an earlier creation's pid is dead", async () => {
   await using n = await pair();

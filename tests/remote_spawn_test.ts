@@ -24,24 +24,11 @@ import {
 import { Pid, Ref, Tag, UnencodableValueError } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
 import { idle, runGcFixture, settle } from "./_util.ts";
+import { nodeName, nodePair } from "./_nodes.ts";
 
 const COOKIE = "spawn-cookie";
-let seq = 0;
-function name(base: string): string {
-  return `${base}${++seq}@127.0.0.1`;
-}
-
-async function pair() {
-  const a = await startNode({ name: name("a"), cookie: COOKIE });
-  const b = await startNode({ name: name("b"), cookie: COOKIE });
-  await a.connect(b.name, b.address!);
-  return {
-    a,
-    b,
-    [Symbol.asyncDispose]: async () =>
-      void await Promise.all([a.stop(), b.stop()]),
-  };
-}
+const name = nodeName;
+const pair = () => nodePair(COOKIE);
 
 async function rejectsWith(
   promise: Promise<unknown>,
