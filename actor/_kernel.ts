@@ -9,6 +9,7 @@ const TURN_BUDGET_MS = 50;
 /** How long after a host turn a runtime trusts it without asking for another. */
 const TURN_QUIET_MS = 10;
 import {
+  badDestination,
   describe,
   InvalidArgumentError,
   InvalidMessageError,
@@ -433,12 +434,7 @@ export class Kernel {
     ) {
       return [dest[0], dest[1]];
     }
-    throw new InvalidArgumentError(
-      "destination",
-      `expected a Pid, a registered name or [name, node], got ${
-        describe(dest)
-      }`,
-    );
+    throw badDestination(dest);
   }
 
   /** Resolves a destination to a pid; `undefined` for an unregistered name. */

@@ -8,6 +8,7 @@
 import { Pid, Ref } from "../wire/terms.ts";
 import type { Clock } from "./clock.ts";
 import {
+  badDestination,
   describe,
   InvalidArgumentError,
   InvalidMessageError,
@@ -183,8 +184,5 @@ function checkDest(dest: unknown): asserts dest is Dest {
     Array.isArray(dest) && dest.length === 2 && typeof dest[0] === "string" &&
     typeof dest[1] === "string"
   ) return;
-  throw new InvalidArgumentError(
-    "destination",
-    `expected a Pid, a registered name or [name, node], got ${describe(dest)}`,
-  );
+  throw badDestination(dest);
 }

@@ -122,3 +122,11 @@ export function describe(value: unknown): string {
     return "an object";
   }
 }
+
+/** The error for something given where a `Dest` belongs. */
+export function badDestination(dest: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    "destination",
+    `expected a Pid, a registered name or [name, node], got ${describe(dest)}`,
+  );
+}
