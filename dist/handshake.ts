@@ -161,19 +161,22 @@ export async function connectorHandshake(
 
 /**
  * The accepting side's script. `admit` is asked once the peer's name is
- * known and returns a refusal reason, or `undefined` to go on.
+ * known and returns (or resolves with) a refusal reason, or `undefined` to
+ * go on.
  */
 export async function acceptorHandshake(
   reader: FrameReader,
   write: (frame: Frame) => Promise<void>,
   self: PeerIdentity,
   key: CryptoKey,
-  admit: (peer: PeerIdentity) => string | undefined,
+  admit: (
+    peer: PeerIdentity,
+  ) => string | undefined | Promise<string | undefined>,
 ): Promise<PeerIdentity> {
   const hello = await expect(reader, Tag.HANDSHAKE_NAME, undefined);
   const refusal = hello.version !== PROTOCOL_VERSION
     ? `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`
-    : admit({ name: hello.name, creation: hello.creation });
+    : await admit({ name: hello.name, creation: hello.creation });
   if (refusal !== undefined) {
     await write({ tag: Tag.HANDSHAKE_REFUSE, reason: refusal }).catch(() => {});
     throw new HandshakeRefusedError(hello.name, `refused here: ${refusal}`);

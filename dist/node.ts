@@ -70,6 +70,9 @@ import {
 /** The refusal reason that settles simultaneous connects (D4). */
 const SIMULTANEOUS = "simultaneous connect";
 
+/** Admission waits on a probe of the connection to the peer's old incarnation. */
+const PROBE: unique symbol = Symbol("probe");
+
 /**
  * How many nodes with no connection a node remembers the learned address of
  * (from peer lists), to connect on first use (D2); past this, those idle
@@ -116,7 +119,12 @@ export interface NodeOptions {
   readonly mesh?: boolean;
   /** D9: a connection silent this long (ms) is lost. Default 60 000, as Erlang's net_ticktime. */
   readonly tickTime?: number;
-  /** Deadline for a whole handshake, in ms. Default 5 000. */
+  /**
+   * Deadline for a whole handshake, in ms. Default 5 000. A node that
+   * reconnects under a connected name with a new creation (restarted) waits
+   * up to half of it, or a quarter of `tickTime` if less, while the old
+   * connection is asked whether it still answers.
+   */
   readonly handshakeTimeout?: number;
   /** Largest frame accepted, in bytes. Default 16 MiB. */
   readonly maxFrameBytes?: number;
@@ -1246,19 +1254,70 @@ export class Node implements AsyncDisposable {
     }
   }
 
-  /** D3/D4: who may connect, decided once the peer's name is known. */
-  #admit(identity: PeerIdentity): string | undefined {
+  /**
+   * D3/D4: who may connect, decided once the peer's name is known. On
+   * success the peer's `inbound` count holds its place (the caller lets go
+   * when the handshake ends).
+   */
+  async #admit(identity: PeerIdentity): Promise<string | undefined> {
+    const refusal = this.#refusal(identity, undefined);
+    if (refusal !== PROBE) return this.#hold(identity, refusal);
+    // A new incarnation of a connected node: either the node restarted and
+    // its old connection has not yet been seen to go (a host that vanished
+    // sends no FIN, and the heartbeat takes the tick time), or a second
+    // node runs under the same name. Ask the old connection: a node that
+    // answers is alive, and the newcomer a duplicate. Erlang instead takes
+    // the newcomer's word for it (the handshake's `alive` status).
+    const peer = this.#peers.get(identity.name)!;
+    const old = peer.session!;
+    peer.inbound++; // a second newcomer meanwhile is refused as connecting
+    const alive = await old.probe(
+      Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4),
+    );
+    peer.inbound--;
+    if (alive) {
+      return `duplicate name: ${identity.name} is already connected, and answers`;
+    }
+    // The old connection is replaced once the newcomer proves the cookie
+    // (#sessionUp); until then it stays as it is. Another connection that
+    // came up meanwhile is not probed again.
+    const now = this.#refusal(identity, old);
+    return this.#hold(
+      identity,
+      now === PROBE
+        ? `duplicate name: ${identity.name} is already connected`
+        : now,
+    );
+  }
+
+  /** Counts an admitted peer in its record's `inbound`, in the same turn as the decision. */
+  #hold(identity: PeerIdentity, refusal: string | undefined) {
+    if (refusal === undefined) this.#peer(identity.name).inbound++;
+    return refusal;
+  }
+
+  /**
+   * Why `identity` may not connect now; `undefined` if it may, or `PROBE` if
+   * that depends on whether the connection to its old incarnation still
+   * answers. `replacing` is a connection found silent: it counts as gone.
+   */
+  #refusal(
+    identity: PeerIdentity,
+    replacing: Session | undefined,
+  ): string | typeof PROBE | undefined {
     if (this.#stopped) return "the node is stopping";
     if (identity.name === this.name) {
       return `duplicate name: this node is ${this.name}`;
     }
     const peer = this.#peers.get(identity.name);
     if (peer === undefined) return undefined;
-    // A restarted node's old connection is gone before it can connect again
-    // (its socket closes, or the heartbeat drops it), so a second connection
-    // under a connected name is an impostor or a misconfiguration.
-    if (peer.session !== undefined) {
-      return `duplicate name: ${identity.name} is already connected`;
+    const session = peer.session;
+    if (session !== undefined && session !== replacing) {
+      // The same incarnation twice is a confusion; another one may be the
+      // same node restarted.
+      return session.creation === identity.creation || peer.inbound > 0
+        ? `duplicate name: ${identity.name} is already connected`
+        : PROBE;
     }
     if (peer.inbound > 0) {
       return `duplicate name: ${identity.name} is already connecting`;
@@ -1291,14 +1350,17 @@ export class Node implements AsyncDisposable {
     try {
       const identity = expected !== undefined
         ? await connectorHandshake(reader, write, self, this.#key, expected)
-        : await acceptorHandshake(reader, write, self, this.#key, (peer) => {
-          const refusal = this.#admit(peer);
-          if (refusal === undefined) {
-            admitted = this.#peer(peer.name);
-            admitted.inbound++;
-          }
-          return refusal;
-        });
+        : await acceptorHandshake(
+          reader,
+          write,
+          self,
+          this.#key,
+          async (peer) => {
+            const refusal = await this.#admit(peer);
+            if (refusal === undefined) admitted = this.#peer(peer.name);
+            return refusal;
+          },
+        );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
       this.#sessionUp(conn, decoder, identity);
     } catch (error) {

@@ -226,6 +226,42 @@ export class Session {
   }
 
   /**
+   * Asks the peer to answer (`PING`) and resolves with whether it did within
+   * `ms`: `false` at the deadline or when the session ends first. A probe
+   * already under way is shared, with its own deadline. The node asks this
+   * when a new incarnation of the peer wants in: a peer that answers is
+   * alive, and the newcomer a duplicate.
+   */
+  probe(ms: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#probing === undefined) {
+      const { promise, resolve } = Promise.withResolvers<boolean>();
+      const timer = this.#host.clock.setTimeout(
+        () => this.#settleProbe(false),
+        ms,
+      );
+      this.#probing = { promise, resolve, timer };
+      this.send({ tag: Tag.PING });
+    }
+    return this.#probing.promise;
+  }
+  #probing:
+    | {
+      promise: Promise<boolean>;
+      resolve: (alive: boolean) => void;
+      timer: unknown;
+    }
+    | undefined;
+
+  #settleProbe(alive: boolean): void {
+    const probing = this.#probing;
+    if (probing === undefined) return; // a late answer to a probe given up
+    this.#probing = undefined;
+    this.#host.clock.clearTimeout(probing.timer);
+    probing.resolve(alive);
+  }
+
+  /**
    * Ends the session (D7 runs through the host). Idempotent. With `drain`,
    * frames already queued (exit signals of processes stopped with the node)
    * are written before the connection closes.
@@ -235,6 +271,7 @@ export class Session {
     this.#closed = true;
     this.#host.clock.clearTimeout(this.#timer);
     this.#unlinking.clear();
+    this.#settleProbe(false);
     if (drain) this.#closing = this.#drainAndClose();
     else this.#conn.close();
     this.#wakeDrainWaiters();
@@ -447,6 +484,10 @@ export class Session {
     switch (frame.tag) {
       case Tag.TICK:
         return;
+      case Tag.PING:
+        return this.send({ tag: Tag.PONG });
+      case Tag.PONG:
+        return this.#settleProbe(true);
       case Tag.SEND:
         if (frame.message === undefined) this.#undefined(frame.tag);
         return this.#gate.deliver(frame.to, frame.message);

@@ -465,6 +465,8 @@ const TAG_WEIGHTS: readonly [number, number][] = [
   [Tag.MONITOR_EXIT, 9],
   [Tag.PEER_LIST, 2],
   [Tag.TICK, 2],
+  [Tag.PING, 2],
+  [Tag.PONG, 1],
   [Tag.SPAWN_REQUEST, 4],
   [Tag.SPAWN_REPLY, 4],
   [Tag.GLOBAL_REGISTER, 3],
@@ -1045,6 +1047,13 @@ class Fuzz {
       case Tag.PEER_LIST:
         cover(tagName(f.tag));
         return;
+      case Tag.PING:
+        cover("PING answered with PONG");
+        this.expectFrame({ tag: Tag.PONG });
+        return;
+      case Tag.PONG:
+        cover("PONG never asked for: dropped");
+        return;
       case Tag.SEND:
       case Tag.REG_SEND: {
         const s = f.tag === Tag.SEND
@@ -1586,6 +1595,8 @@ class Fuzz {
           })),
         };
       case Tag.TICK:
+      case Tag.PING:
+      case Tag.PONG:
         return { tag };
       case Tag.SPAWN_REQUEST:
         return {
@@ -2867,6 +2878,8 @@ const MUST_COVER = [
   "GLOBAL_PONG answers syncGlobal",
   "PEER_LIST",
   "TICK",
+  "PING answered with PONG",
+  "PONG never asked for: dropped",
   "exit signal trapped from a frame",
   "killed by an exit signal from a frame",
   "killed (untrappable kill) from a frame",

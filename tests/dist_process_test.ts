@@ -110,8 +110,14 @@ async function startPair(
   parentName: string,
   childName: string,
   tickTime: number,
+  options: { handshakeTimeout?: number } = {},
 ): Promise<{ a: Node; b: ChildNode }> {
-  const a = await startNode({ name: parentName, cookie: COOKIE, tickTime });
+  const a = await startNode({
+    name: parentName,
+    cookie: COOKIE,
+    tickTime,
+    ...options,
+  });
   try {
     const b = await spawnChildNode({
       name: childName,
@@ -397,6 +403,73 @@ Deno.test("D1: a node restarted under the same name comes back with a new creati
       1,
     );
   } finally {
+    await second?.close();
+    await first.close();
+    await a.stop();
+  }
+});
+
+Deno.test("D3: a SIGSTOPped node restarted under its name is let in long before the tick time; the frozen incarnation's links and monitors fire noconnection", async () => {
+  // Tick time 10 s: the heartbeat would drop the frozen node after 10 s. The
+  // survivor probes the old connection when the restart connects, and lets
+  // it in once the probe goes unanswered (half the handshake deadline).
+  const { a, b: first } = await startPair(
+    "d3fa@127.0.0.1",
+    "d3fb@127.0.0.1",
+    10_000,
+    { handshakeTimeout: 2_000 },
+  );
+  let second: ChildNode | undefined;
+  try {
+    const rt = a.runtime;
+    const name = first.name;
+    const oldEcho = first.pid("echo");
+    let ref = "";
+    const watcher = new Probe(rt, async (proc) => {
+      proc.link(oldEcho);
+      ref = proc.monitor(oldEcho).key;
+      a.monitorNode(proc.self, name);
+      await syncWith(proc, oldEcho);
+    }, { trapExit: true });
+    await within(watcher.started, "the link and monitors to be set up");
+    assert.ok(first.kill("SIGSTOP"));
+
+    const t0 = performance.now();
+    second = await spawnChildNode({
+      name,
+      cookie: COOKIE,
+      tickTime: 10_000,
+      parent: { name: a.name, ...a.address! },
+    });
+    const up = await watcher.wait(isNodeUp, "NodeUp of the restart");
+    const letIn = performance.now() - t0;
+    assert.equal(up.creation, second.ready.creation);
+    assert.notEqual(up.creation, first.ready.creation);
+    assert.ok(letIn < 5_000, `let in after ${letIn.toFixed(0)} ms`);
+    const exit = await watcher.wait(isExit, "Exit from the frozen echo");
+    assert.ok(exit.from.equals(oldEcho));
+    assert.equal(exit.reason, "noconnection");
+    const down = await watcher.wait(
+      (m): m is Down => isDown(m) && m.ref.key === ref,
+      "Down for the frozen echo",
+    );
+    assert.equal(down.reason, "noconnection");
+    // NodeDown came first (the Exit and Down with it), then NodeUp.
+    const nodeEvents = watcher.messages.filter((m) =>
+      isNodeDown(m) || isNodeUp(m)
+    );
+    assert.deepEqual(nodeEvents.map((e) => e.constructor.name), [
+      "NodeDown",
+      "NodeUp",
+    ]);
+    assert.equal(a.stats(name)?.creation, second.ready.creation);
+
+    const probe = new Probe(rt, (proc) => {
+      proc.send(["echo", name], { from: proc.self, tag: "new" });
+    });
+    await probe.wait(isReplyFrom(second.pid("echo")), "the new echo's reply");
+  } finally {
+    first.kill("SIGKILL");
     await second?.close();
     await first.close();
     await a.stop();

@@ -36,6 +36,8 @@ export const samples: [string, Frame][] = [
     reason: "not allowed: bad cookie",
   }],
   ["tick", { tag: Tag.TICK }],
+  ["ping", { tag: Tag.PING }],
+  ["pong", { tag: Tag.PONG }],
   ["send", {
     tag: Tag.SEND,
     to: a,

@@ -79,6 +79,8 @@ export type Frame =
   }
   | { tag: typeof Tag.HANDSHAKE_REFUSE; reason: string }
   | { tag: typeof Tag.TICK }
+  | { tag: typeof Tag.PING }
+  | { tag: typeof Tag.PONG }
   | { tag: typeof Tag.SEND; to: Pid; message: unknown }
   | {
     tag: typeof Tag.REG_SEND;

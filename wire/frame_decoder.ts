@@ -33,6 +33,8 @@
  * 0x04 HANDSHAKE_ACK        digest:32 bytes
  * 0x05 HANDSHAKE_REFUSE     reason: all remaining bytes, UTF-8 (may be empty)
  * 0x08 TICK                 (empty)
+ * 0x09 PING                 (empty)
+ * 0x0a PONG                 (empty)
  * 0x10 SEND                 to:pid  message:payload
  * 0x11 REG_SEND             from:pid?  name:name  message:payload
  * 0x12 PEER_LIST            count:u16, then count × (name:name  host:name  port:u16)
@@ -267,6 +269,8 @@ function body(r: ByteReader, tag: number, codec: Codec): Frame {
     case Tag.HANDSHAKE_REFUSE:
       return { tag, reason: r.utf8(r.left, "reason") };
     case Tag.TICK:
+    case Tag.PING:
+    case Tag.PONG:
       return { tag };
     case Tag.SEND:
       return { tag, to: pid(r, "to"), message: payload(r, codec, "message") };

@@ -322,6 +322,8 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
     case Tag.HANDSHAKE_REFUSE:
       return refuse(w, f);
     case Tag.TICK:
+    case Tag.PING:
+    case Tag.PONG:
       return;
     case Tag.SEND:
       return send(w, f, c);

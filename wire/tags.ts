@@ -27,6 +27,8 @@ export const Tag = {
   HANDSHAKE_ACK: 0x04,
   HANDSHAKE_REFUSE: 0x05,
   TICK: 0x08,
+  PING: 0x09,
+  PONG: 0x0a,
   // 0x10–0x1F: messages and process signals (0x13–0x18 fixed by the runtime we follow)
   SEND: 0x10,
   REG_SEND: 0x11,

@@ -1,0 +1,197 @@
+// A node that restarts under its name while its old connection still looks
+// up: the peer asks the old connection whether it answers (PING/PONG), lets
+// the new incarnation in if it does not, and refuses it as a duplicate name
+// if it does (D3). In memory, where a test can make a link go silent (a host
+// that vanished sends no FIN) or freeze one end and thaw it.
+import assert from "node:assert/strict";
+import { Down, Exit, Runtime } from "../mod.ts";
+import {
+  MemoryTransport,
+  type Node,
+  NodeDown,
+  type NodeEvent,
+  NodeUnreachableError,
+  NodeUp,
+  startNode,
+} from "../dist/mod.ts";
+import { ManualClock } from "../actor/clock.ts";
+import { is, probe } from "./_probe.ts";
+import { nodeName } from "./_nodes.ts";
+
+const COOKIE = "incarnation-cookie";
+
+/** Resolves once `ok()` holds, checking after each macrotask; rejects after `ms`. */
+async function until(ok: () => boolean, what: string, ms = 5_000) {
+  const deadline = performance.now() + ms;
+  while (!ok()) {
+    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** `a`, and `b` connected to it, on one in-memory transport. */
+async function connected(
+  options: { clock?: ManualClock; handshakeTimeout?: number } = {},
+) {
+  const transport = new MemoryTransport();
+  const common = { cookie: COOKIE, transport, host: "mem", ...options };
+  const a = await startNode({ name: nodeName("a"), ...common });
+  const b = await startNode({ name: nodeName("b"), ...common });
+  await b.connect(a.name, a.address!);
+  // b dialled: its end first, then a's.
+  const [bEnd, aEnd] = transport.connections;
+  // The restart keeps the default handshake deadline: a's probe must not
+  // eat the time its own handshake needs.
+  const restart = () =>
+    startNode({ name: b.name, ...common, handshakeTimeout: 5_000 });
+  return { transport, a, b, aEnd: aEnd!, bEnd: bEnd!, restart };
+}
+
+Deno.test("D3: a node restarted under its name is let in when its old connection has gone silent; the old incarnation's links and monitors fire noconnection", async () => {
+  // Tick time 60 s (the default): the heartbeat would take a minute to drop
+  // the silent connection. The probe waits half the handshake deadline, and
+  // leaves the other half for the rest of the handshake.
+  const { a, b, aEnd, bEnd, restart } = await connected({
+    handshakeTimeout: 1_000,
+  });
+  let b2: Node | undefined;
+  try {
+    const events: NodeEvent[] = [];
+    a.onNodeEvent((e) => events.push(e));
+    const oldTarget = await probe(b.runtime);
+    const watcher = await probe(a.runtime, { trapExit: true });
+    watcher.proc.link(oldTarget.pid);
+    const ref = watcher.proc.monitor(oldTarget.pid);
+    a.monitorNode(watcher.pid, b.name);
+    // The link has reached b: a message sent after it arrives after it (D5).
+    watcher.proc.send(oldTarget.pid, "linked?");
+    assert.equal(await oldTarget.next(), "linked?");
+
+    aEnd.cut(); // b's host vanished: nothing more comes from it, and no FIN
+    bEnd.cut();
+    const t0 = performance.now();
+    b2 = await restart();
+    assert.notEqual(b2.creation, b.creation);
+    await b2.connect(a.name, a.address!);
+    const waited = performance.now() - t0;
+
+    const exit = await watcher.next<Exit>(is(Exit));
+    assert.ok(exit.from.equals(oldTarget.pid));
+    assert.equal(exit.reason, "noconnection");
+    const down = await watcher.next<Down>(is(Down));
+    assert.ok(down.ref.equals(ref));
+    assert.equal(down.reason, "noconnection");
+    const nodeDown = await watcher.next<NodeDown>(is(NodeDown));
+    const nodeUp = await watcher.next<NodeUp>(is(NodeUp));
+    assert.equal(nodeDown.node, b.name);
+    assert.equal(nodeUp.creation, b2.creation);
+    assert.deepEqual(
+      events.map((e) => [e.constructor.name, e.node]),
+      [["NodeDown", b.name], ["NodeUp", b.name]],
+    );
+    assert.equal((events[0] as NodeDown).reason, "connection_closed");
+    assert.equal(a.stats(b.name)?.creation, b2.creation);
+    assert.ok(waited < 5_000, `let in after ${waited} ms, not a tick time`);
+
+    // The new incarnation is reachable, by name and by pid, both ways.
+    const newTarget = await probe(b2.runtime);
+    b2.runtime.register("target", newTarget.pid);
+    a.runtime.send(["target", b2.name], "to the new one");
+    assert.equal(await newTarget.next(), "to the new one");
+    b2.runtime.send(watcher.pid, "from the new one");
+    assert.equal(await watcher.next(), "from the new one");
+    assert.deepEqual(watcher.seen, []);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), b2?.stop()]);
+  }
+});
+
+Deno.test("D3: a second node under a connected name is refused while the first answers, even after a freeze", async () => {
+  // No clock time passes: the probe waits for as long as the first node is
+  // frozen, and its answer decides.
+  const clock = new ManualClock();
+  const { a, b, bEnd, restart } = await connected({ clock });
+  const twin = await restart();
+  try {
+    const events: NodeEvent[] = [];
+    a.onNodeEvent((e) => events.push(e));
+    bEnd.stall(); // b is frozen: it does not see the probe
+    const sentBefore = a.stats(b.name)!.framesOut;
+    let settled = false;
+    const attempt = twin.connect(a.name, a.address!).finally(() =>
+      settled = true
+    );
+    attempt.catch(() => {});
+    await until(
+      () => a.stats(b.name)!.framesOut > sentBefore,
+      "a probes b",
+    );
+    for (let i = 0; i < 10; i++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    }
+    assert.equal(settled, false, "no verdict while b is frozen");
+    bEnd.resume(); // b thaws and answers
+    const error = await attempt.then(
+      () => assert.fail("the twin was let in"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof NodeUnreachableError, String(error));
+    assert.match(String(error.message), /duplicate name.*answers/);
+    assert.deepEqual(a.nodes(), [b.name]);
+    assert.equal(a.stats(b.name)?.creation, b.creation);
+    assert.deepEqual(events, []);
+    const target = await probe(b.runtime);
+    a.runtime.send(target.pid, "still connected");
+    assert.equal(await target.next(), "still connected");
+  } finally {
+    await Promise.all([a.stop(), b.stop(), twin.stop()]);
+  }
+});
+
+Deno.test("D3: the same incarnation connecting twice is refused without a probe", async () => {
+  const clock = new ManualClock();
+  const transport = new MemoryTransport();
+  const common = { cookie: COOKIE, transport, host: "mem", clock };
+  const a = await startNode({ name: nodeName("a"), ...common });
+  const b = await startNode({ name: nodeName("b"), ...common });
+  // The same name and creation: what b would send if it forgot its connection.
+  const same = await startNode({
+    ...common,
+    runtime: new Runtime({ node: b.name, creation: b.creation, clock }),
+  });
+  try {
+    await b.connect(a.name, a.address!);
+    const sent = a.stats(b.name)!.framesOut;
+    await assert.rejects(
+      same.connect(a.name, a.address!),
+      (e: unknown) =>
+        e instanceof NodeUnreachableError &&
+        /already connected/.test(e.message) && !/answers/.test(e.message),
+    );
+    assert.equal(a.stats(b.name)!.framesOut, sent, "no PING went to b");
+    assert.deepEqual(a.nodes(), [b.name]);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), same.stop()]);
+  }
+});
+
+Deno.test("S1: a node stopped while it probes an old connection leaves no timer behind, and the newcomer is refused", async () => {
+  const { a, b, bEnd, restart } = await connected({ handshakeTimeout: 5_000 });
+  const b2 = await restart();
+  try {
+    bEnd.stall();
+    const sentBefore = a.stats(b.name)!.framesOut;
+    const attempt = b2.connect(a.name, a.address!);
+    attempt.catch(() => {});
+    await until(
+      () => a.stats(b.name)!.framesOut > sentBefore,
+      "a probes b",
+    );
+    await a.stop(); // the probe's 2.5 s timer must go with it (sanitizers)
+    await assert.rejects(attempt, NodeUnreachableError);
+    assert.deepEqual(b2.nodes(), []);
+    bEnd.resume();
+  } finally {
+    await Promise.all([a.stop(), b.stop(), b2.stop()]);
+  }
+});
