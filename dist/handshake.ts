@@ -7,7 +7,8 @@
  *   HANDSHAKE_NAME {name, creation, version}  ->
  *                     <- HANDSHAKE_CHALLENGE {name, creation, cA}   (or REFUSE)
  *   HANDSHAKE_REPLY {cB, HMAC(cookie, cA)}    ->
- *                     <- HANDSHAKE_ACK {HMAC(cookie, cB)}           (or REFUSE)
+ *                     <- HANDSHAKE_ACK {HMAC(cookie, cB)}           (or REFUSE:
+ *                        a wrong digest, or a connected name that answers)
  * ```
  *
  * The caller runs it under one deadline (closing the connection ends it).
@@ -161,22 +162,22 @@ export async function connectorHandshake(
 
 /**
  * The accepting side's script. `admit` is asked once the peer's name is
- * known and returns (or resolves with) a refusal reason, or `undefined` to
- * go on.
+ * known, and `confirm` once it has proven the cookie, before it is told so;
+ * each returns (or resolves with) a refusal reason, or `undefined` to go on.
  */
 export async function acceptorHandshake(
   reader: FrameReader,
   write: (frame: Frame) => Promise<void>,
   self: PeerIdentity,
   key: CryptoKey,
-  admit: (
-    peer: PeerIdentity,
-  ) => string | undefined | Promise<string | undefined>,
+  admit: (peer: PeerIdentity) => string | undefined,
+  confirm: (peer: PeerIdentity) => Promise<string | undefined> = () =>
+    Promise.resolve(undefined),
 ): Promise<PeerIdentity> {
   const hello = await expect(reader, Tag.HANDSHAKE_NAME, undefined);
   const refusal = hello.version !== PROTOCOL_VERSION
     ? `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`
-    : await admit({ name: hello.name, creation: hello.creation });
+    : admit({ name: hello.name, creation: hello.creation });
   if (refusal !== undefined) {
     await write({ tag: Tag.HANDSHAKE_REFUSE, reason: refusal }).catch(() => {});
     throw new HandshakeRefusedError(hello.name, `refused here: ${refusal}`);
@@ -200,6 +201,11 @@ export async function acceptorHandshake(
       `Node ${hello.name} does not know the cookie`,
       hello.name,
     );
+  }
+  const late = await confirm({ name: hello.name, creation: hello.creation });
+  if (late !== undefined) {
+    await write({ tag: Tag.HANDSHAKE_REFUSE, reason: late }).catch(() => {});
+    throw new HandshakeRefusedError(hello.name, `refused here: ${late}`);
   }
   await write({
     tag: Tag.HANDSHAKE_ACK,

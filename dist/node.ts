@@ -70,9 +70,6 @@ import {
 /** The refusal reason that settles simultaneous connects (D4). */
 const SIMULTANEOUS = "simultaneous connect";
 
-/** Admission waits on a probe of the connection to the peer's old incarnation. */
-const PROBE: unique symbol = Symbol("probe");
-
 /**
  * How many nodes with no connection a node remembers the learned address of
  * (from peer lists), to connect on first use (D2); past this, those idle
@@ -121,9 +118,10 @@ export interface NodeOptions {
   readonly tickTime?: number;
   /**
    * Deadline for a whole handshake, in ms. Default 5 000. A node that
-   * reconnects under a connected name with a new creation (restarted) waits
+   * connects under a connected name with a new creation (restarted) waits
    * up to half of it, or a quarter of `tickTime` if less, while the old
-   * connection is asked whether it still answers.
+   * connection is asked whether it still answers (docs/protocol.md, "A
+   * connected name").
    */
   readonly handshakeTimeout?: number;
   /** Largest frame accepted, in bytes. Default 16 MiB. */
@@ -1255,75 +1253,64 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * D3/D4: who may connect, decided once the peer's name is known. On
-   * success the peer's `inbound` count holds its place (the caller lets go
-   * when the handshake ends).
+   * D3/D4: who may connect, decided once the peer's name is known. A
+   * newcomer under a connected name is let on, to be decided by #confirm
+   * once it has proven the cookie.
    */
-  async #admit(identity: PeerIdentity): Promise<string | undefined> {
-    const refusal = this.#refusal(identity, undefined);
-    if (refusal !== PROBE) return this.#hold(identity, refusal);
-    // A new incarnation of a connected node: either the node restarted and
-    // its old connection has not yet been seen to go (a host that vanished
-    // sends no FIN, and the heartbeat takes the tick time), or a second
-    // node runs under the same name. Ask the old connection: a node that
-    // answers is alive, and the newcomer a duplicate. Erlang instead takes
-    // the newcomer's word for it (the handshake's `alive` status).
-    const peer = this.#peers.get(identity.name)!;
-    const old = peer.session!;
-    peer.inbound++; // a second newcomer meanwhile is refused as connecting
-    const alive = await old.probe(
-      Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4),
-    );
-    peer.inbound--;
-    if (alive) {
-      return `duplicate name: ${identity.name} is already connected, and answers`;
-    }
-    // The old connection is replaced once the newcomer proves the cookie
-    // (#sessionUp); until then it stays as it is. Another connection that
-    // came up meanwhile is not probed again.
-    const now = this.#refusal(identity, old);
-    return this.#hold(
-      identity,
-      now === PROBE
-        ? `duplicate name: ${identity.name} is already connected`
-        : now,
-    );
-  }
-
-  /** Counts an admitted peer in its record's `inbound`, in the same turn as the decision. */
-  #hold(identity: PeerIdentity, refusal: string | undefined) {
-    if (refusal === undefined) this.#peer(identity.name).inbound++;
-    return refusal;
-  }
-
-  /**
-   * Why `identity` may not connect now; `undefined` if it may, or `PROBE` if
-   * that depends on whether the connection to its old incarnation still
-   * answers. `replacing` is a connection found silent: it counts as gone.
-   */
-  #refusal(
-    identity: PeerIdentity,
-    replacing: Session | undefined,
-  ): string | typeof PROBE | undefined {
+  #admit(identity: PeerIdentity): string | undefined {
     if (this.#stopped) return "the node is stopping";
     if (identity.name === this.name) {
       return `duplicate name: this node is ${this.name}`;
     }
     const peer = this.#peers.get(identity.name);
     if (peer === undefined) return undefined;
-    const session = peer.session;
-    if (session !== undefined && session !== replacing) {
+    if (peer.session !== undefined) {
       // The same incarnation twice is a confusion; another one may be the
-      // same node restarted.
-      return session.creation === identity.creation || peer.inbound > 0
+      // node restarted (#confirm). One newcomer at a time.
+      return peer.session.creation === identity.creation || peer.inbound > 0
         ? `duplicate name: ${identity.name} is already connected`
-        : PROBE;
+        : undefined;
     }
     if (peer.inbound > 0) {
       return `duplicate name: ${identity.name} is already connecting`;
     }
     if (peer.dialing && this.name > identity.name) return SIMULTANEOUS;
     return undefined;
+  }
+
+  /**
+   * A newcomer that proved the cookie under the name of a connected node,
+   * with another creation: either that node restarted and its old
+   * connection has not yet been seen to go (a host that vanished sends no
+   * FIN, and the heartbeat takes the tick time), or a second node runs
+   * under the same name. Ask the old connection: a node that answers (any
+   * frame, within the probe window) is alive, and the newcomer a duplicate.
+   * Resolves with the refusal, or with `undefined` and the old session,
+   * which #sessionUp then replaces. Erlang takes the newcomer's word instead
+   * (the handshake's `alive` status).
+   */
+  async #confirm(
+    identity: PeerIdentity,
+    deadline: number,
+  ): Promise<{ refusal: string | undefined; silent?: Session }> {
+    const old = this.#peers.get(identity.name)?.session;
+    // None, or one of this incarnation that came up meanwhile (D4, which
+    // #sessionUp settles).
+    if (old === undefined || old.creation === identity.creation) {
+      return { refusal: undefined };
+    }
+    const window = Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4);
+    const alive = await old.probe(
+      Math.max(0, Math.min(window, deadline - this.#clock.now())),
+    );
+    if (this.#stopped) return { refusal: "the node is stopping" };
+    if (alive) {
+      return {
+        refusal:
+          `duplicate name: ${identity.name} is already connected, and answers`,
+      };
+    }
+    return { refusal: undefined, silent: old };
   }
 
   /** Runs the handshake under one deadline; on success the session starts. `expected` marks the connector side. */
@@ -1342,11 +1329,13 @@ export class Node implements AsyncDisposable {
     const write = (frame: Frame) => conn.write(encodeFrame(frame, codec));
     const self = { name: this.name, creation: this.creation };
     let timedOut = false;
+    const deadline = this.#clock.now() + this.#handshakeTimeout;
     const timer = this.#clock.setTimeout(() => {
       timedOut = true;
       conn.close();
     }, this.#handshakeTimeout);
     let admitted: Peer | undefined;
+    let silent: Session | undefined;
     try {
       const identity = expected !== undefined
         ? await connectorHandshake(reader, write, self, this.#key, expected)
@@ -1355,14 +1344,22 @@ export class Node implements AsyncDisposable {
           write,
           self,
           this.#key,
-          async (peer) => {
-            const refusal = await this.#admit(peer);
-            if (refusal === undefined) admitted = this.#peer(peer.name);
+          (peer) => {
+            const refusal = this.#admit(peer);
+            if (refusal === undefined) {
+              admitted = this.#peer(peer.name);
+              admitted.inbound++;
+            }
             return refusal;
+          },
+          async (peer) => {
+            const verdict = await this.#confirm(peer, deadline);
+            silent = verdict.silent;
+            return verdict.refusal;
           },
         );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
-      this.#sessionUp(conn, decoder, identity);
+      this.#sessionUp(conn, decoder, identity, silent);
     } catch (error) {
       if (timedOut) {
         throw new HandshakeError(
@@ -1389,15 +1386,17 @@ export class Node implements AsyncDisposable {
     }
   }
 
+  /** `silent`: the old connection a probe found silent, which this one replaces. */
   #sessionUp(
     conn: Connection,
     decoder: FrameDecoder,
     identity: PeerIdentity,
+    silent: Session | undefined = undefined,
   ): void {
     const peer = this.#peer(identity.name);
     const old = peer.session;
     if (old !== undefined) {
-      if (old.creation === identity.creation) {
+      if (old !== silent && old.creation === identity.creation) {
         conn.close();
         return;
       }

@@ -227,10 +227,11 @@ export class Session {
 
   /**
    * Asks the peer to answer (`PING`) and resolves with whether it did within
-   * `ms`: `false` at the deadline or when the session ends first. A probe
-   * already under way is shared, with its own deadline. The node asks this
-   * when a new incarnation of the peer wants in: a peer that answers is
-   * alive, and the newcomer a duplicate.
+   * `ms`: `true` as soon as any frame is read from it, `false` at the
+   * deadline or when the session ends first. A probe already under way is
+   * shared, with its own deadline. The node asks this when a new
+   * incarnation of the peer wants in: a peer that answers is alive, and the
+   * newcomer a duplicate.
    */
   probe(ms: number): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
@@ -426,6 +427,9 @@ export class Session {
           this.#dispatch(frame);
           if (this.#closed) return;
         }
+        // Any frame answers a probe: a PONG may wait behind what the peer
+        // queued before it, and a peer that keeps sending is alive.
+        if (frames > 0 && this.#probing !== undefined) this.#settleProbe(true);
         // Let the processes woken by these frames run first: what they send
         // in reply is then written (send starts the write at once) before
         // the next read is set up. Reads of a full socket outpace the

@@ -1,7 +1,8 @@
 // A node that restarts under its name while its old connection still looks
-// up: the peer asks the old connection whether it answers (PING/PONG), lets
-// the new incarnation in if it does not, and refuses it as a duplicate name
-// if it does (D3). In memory, where a test can make a link go silent (a host
+// up: once the newcomer proves the cookie, the peer asks the old connection
+// whether it answers (PING, and anything read counts), lets the new
+// incarnation in if it does not, and refuses it as a duplicate name if it
+// does (D3). In memory, where a test can make a link go silent (a host
 // that vanished sends no FIN) or freeze one end and thaw it.
 import assert from "node:assert/strict";
 import { Down, Exit, Runtime } from "../mod.ts";
@@ -26,6 +27,21 @@ async function until(ok: () => boolean, what: string, ms = 5_000) {
   while (!ok()) {
     if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** `promise`, or a rejection after `ms` of real time (the timer is always cleared). */
+async function within<T>(promise: Promise<T>, what: string, ms = 3_000) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -175,23 +191,86 @@ Deno.test("D3: the same incarnation connecting twice is refused without a probe"
   }
 });
 
-Deno.test("S1: a node stopped while it probes an old connection leaves no timer behind, and the newcomer is refused", async () => {
-  const { a, b, bEnd, restart } = await connected({ handshakeTimeout: 5_000 });
+Deno.test("D3: a node whose connection is busy answers the probe with its traffic; a twin is refused", async () => {
+  // b keeps a full pipe of messages to a slow process on a: its PONG waits
+  // behind them, but every frame read from b tells a that b is alive.
+  const { a, b, restart } = await connected({ handshakeTimeout: 1_000 });
+  const twin = await restart();
+  try {
+    const events: NodeEvent[] = [];
+    a.onNodeEvent((e) => events.push(e));
+    const first = Promise.withResolvers<void>();
+    const slow = a.runtime.spawn(async (proc) => {
+      for (;;) {
+        await proc.receive();
+        first.resolve();
+        const until = performance.now() + 0.2; // 0.2 ms of work a message
+        while (performance.now() < until) { /* busy */ }
+      }
+    });
+    const payload = new Uint8Array(2048);
+    b.runtime.spawn((proc) => {
+      for (let i = 0; i < 8000; i++) proc.send(slow, payload);
+    });
+    await first.promise;
+    await assert.rejects(
+      twin.connect(a.name, a.address!),
+      (e: unknown) =>
+        e instanceof NodeUnreachableError && /answers/.test(e.message),
+    );
+    assert.deepEqual(events, []);
+    assert.equal(a.stats(b.name)?.creation, b.creation);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), twin.stop()]);
+  }
+});
+
+Deno.test("D3: while one newcomer waits on a probe, a second under that name is refused; the old connection closing ends the wait", async () => {
+  const clock = new ManualClock();
+  const { a, b, bEnd, restart } = await connected({ clock });
+  const first = await restart();
+  const second = await restart();
+  try {
+    bEnd.stall();
+    const sentBefore = a.stats(b.name)!.framesOut;
+    const attempt = first.connect(a.name, a.address!);
+    attempt.catch(() => {});
+    await until(() => a.stats(b.name)!.framesOut > sentBefore, "a probes b");
+    await assert.rejects(
+      second.connect(a.name, a.address!),
+      (e: unknown) =>
+        e instanceof NodeUnreachableError &&
+        /already connected/.test(e.message) && !/answers/.test(e.message),
+    );
+    // The old connection goes for a reason of its own while the probe
+    // waits (no clock time passes): the first newcomer is let in at once.
+    a.disconnect(b.name);
+    await within(attempt, "the first newcomer let in");
+    assert.deepEqual(a.nodes(), [b.name]);
+    assert.equal(a.stats(b.name)?.creation, first.creation);
+  } finally {
+    bEnd.resume();
+    await Promise.all([a.stop(), b.stop(), first.stop(), second.stop()]);
+  }
+});
+
+Deno.test("S1: a node stopped while it probes an old connection stops at once, and the newcomer is refused", async () => {
+  // On a fake clock the probe's deadline never comes: stop must end it.
+  const clock = new ManualClock();
+  const { a, b, bEnd, restart } = await connected({ clock });
   const b2 = await restart();
   try {
     bEnd.stall();
     const sentBefore = a.stats(b.name)!.framesOut;
     const attempt = b2.connect(a.name, a.address!);
     attempt.catch(() => {});
-    await until(
-      () => a.stats(b.name)!.framesOut > sentBefore,
-      "a probes b",
-    );
-    await a.stop(); // the probe's 2.5 s timer must go with it (sanitizers)
+    await until(() => a.stats(b.name)!.framesOut > sentBefore, "a probes b");
+    await within(a.stop(), "a.stop() (it waited on the probe)");
+    bEnd.resume();
     await assert.rejects(attempt, NodeUnreachableError);
     assert.deepEqual(b2.nodes(), []);
-    bEnd.resume();
   } finally {
+    bEnd.resume();
     await Promise.all([a.stop(), b.stop(), b2.stop()]);
   }
 });

@@ -433,8 +433,8 @@ Deno.test("D3: a SIGSTOPped node restarted under its name is let in long before 
     }, { trapExit: true });
     await within(watcher.started, "the link and monitors to be set up");
     assert.ok(first.kill("SIGSTOP"));
+    const stoppedAt = performance.now();
 
-    const t0 = performance.now();
     second = await spawnChildNode({
       name,
       cookie: COOKIE,
@@ -442,10 +442,11 @@ Deno.test("D3: a SIGSTOPped node restarted under its name is let in long before 
       parent: { name: a.name, ...a.address! },
     });
     const up = await watcher.wait(isNodeUp, "NodeUp of the restart");
-    const letIn = performance.now() - t0;
+    // Before the heartbeat could have dropped the frozen node (10 s).
+    const letIn = performance.now() - stoppedAt;
     assert.equal(up.creation, second.ready.creation);
     assert.notEqual(up.creation, first.ready.creation);
-    assert.ok(letIn < 5_000, `let in after ${letIn.toFixed(0)} ms`);
+    assert.ok(letIn < 8_000, `let in ${letIn.toFixed(0)} ms after SIGSTOP`);
     const exit = await watcher.wait(isExit, "Exit from the frozen echo");
     assert.ok(exit.from.equals(oldEcho));
     assert.equal(exit.reason, "noconnection");
