@@ -63,6 +63,20 @@ export class NodeStoppedError extends MoteError {
 }
 
 /**
+ * A call on process groups whose scope process has stopped (by
+ * `Groups.stop`, a crash, or its runtime's shutdown).
+ */
+export class GroupsStoppedError extends MoteError {
+  /** The scope's name. */
+  readonly scope: string;
+  /** Builds the error for scope `scope`. */
+  constructor(scope: string) {
+    super(`The process groups scope ${scope} has stopped`);
+    this.scope = scope;
+  }
+}
+
+/**
  * Registering a global name that this node's replica already maps to another
  * live process. It is a {@linkcode NameTakenError}, so code that handles
  * local and global names alike can catch that.

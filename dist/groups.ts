@@ -1,0 +1,641 @@
+/**
+ * Process groups, after Erlang's `pg`: any number of processes join a named
+ * group, and every node of the cluster sees each group's members, with
+ * events for those who watch a group.
+ *
+ * How it works, as in `pg`: each node runs one scope process, registered
+ * under the scope's name. It keeps its own node's members and tells the
+ * scope of every other node about each join and leave. Scopes find each
+ * other when a connection comes up (`discover`, answered with a `sync` of
+ * the answerer's members), and monitor each other: when a node goes or its
+ * scope stops, its members leave everywhere. A member that exits leaves
+ * every group it was in. Between two scopes, changes arrive in the order
+ * they were made (D5); across the cluster, views converge as the messages
+ * arrive, and nothing is agreed on beyond that.
+ *
+ * These are ordinary messages between the scopes, a map with a `$pg` key,
+ * so they need nothing from the wire protocol, and a malformed one is
+ * ignored.
+ *
+ * @module
+ */
+import { Pid, Ref } from "../wire/mod.ts";
+import type { Runtime } from "../actor/runtime.ts";
+import type { Process } from "../actor/process.ts";
+import { Down } from "../actor/messages.ts";
+import { describe, InvalidArgumentError } from "../actor/errors.ts";
+import { GroupsStoppedError } from "./errors.ts";
+import type { Node } from "./node.ts";
+import { NodeUp } from "./messages.ts";
+
+/**
+ * Sent to a process that monitors a group (or the whole scope) when
+ * processes join it: `ref` is what {@linkcode Groups.monitor} returned.
+ */
+export class GroupJoin {
+  /** The monitor's reference. */
+  readonly ref: Ref;
+  /** The group joined. */
+  readonly group: string;
+  /** The processes that joined, once for each time they joined. */
+  readonly pids: readonly Pid[];
+
+  /** Builds a `GroupJoin`; the scope does this. */
+  constructor(ref: Ref, group: string, pids: readonly Pid[]) {
+    this.ref = ref;
+    this.group = group;
+    this.pids = pids;
+  }
+}
+
+/**
+ * Sent to a process that monitors a group (or the whole scope) when
+ * processes leave it, whether by {@linkcode Groups.leave}, by exiting, or
+ * because their node's connection or scope went.
+ */
+export class GroupLeave {
+  /** The monitor's reference. */
+  readonly ref: Ref;
+  /** The group left. */
+  readonly group: string;
+  /** The processes that left, once for each time they had joined. */
+  readonly pids: readonly Pid[];
+
+  /** Builds a `GroupLeave`; the scope does this. */
+  constructor(ref: Ref, group: string, pids: readonly Pid[]) {
+    this.ref = ref;
+    this.group = group;
+    this.pids = pids;
+  }
+}
+
+/** Options of {@linkcode startGroups}. */
+export interface GroupsOptions {
+  /**
+   * The scope: its process is registered under this name on each node, and
+   * only scopes of the same name share groups. Default `"pg"`, as Erlang's
+   * default scope.
+   */
+  readonly scope?: string;
+}
+
+/** What one other node's scope has told us. */
+interface RemoteScope {
+  readonly scope: Pid;
+  readonly monitor: Ref;
+  groups: Map<string, Pid[]>;
+}
+
+/** A local member's monitor, shared by all its joins. */
+interface Watched {
+  readonly monitor: Ref;
+  joins: number;
+}
+
+/** A process that watches a group (`group`) or the whole scope. */
+interface Subscription {
+  readonly pid: Pid;
+  readonly ref: Ref;
+  readonly group: string | undefined;
+}
+
+/**
+ * Starts this node's scope process for process groups and returns its
+ * handle. With a {@linkcode Node}, groups span every node that runs a scope
+ * of the same name; with a bare `Runtime`, they are local. Throws
+ * `NameTakenError` if the scope's name is registered already.
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from "../mod.ts";
+ * import { startGroups } from "./groups.ts";
+ * const rt = new Runtime();
+ * const groups = await startGroups(rt);
+ * const worker = rt.spawn(async (proc) => void await proc.receive());
+ * groups.join("workers", worker);
+ * if (!groups.members("workers")[0]?.equals(worker)) throw new Error();
+ * await rt.shutdown();
+ * ```
+ */
+export async function startGroups(
+  host: Node | Runtime,
+  options: GroupsOptions = {},
+): Promise<Groups> {
+  const scope = options.scope ?? "pg";
+  if (typeof scope !== "string" || scope.length === 0) {
+    throw new InvalidArgumentError(
+      "scope",
+      `expected a non-empty string, got ${describe(scope)}`,
+    );
+  }
+  const node = "runtime" in host ? host : undefined;
+  const runtime = node?.runtime ?? host as Runtime;
+  const ready = Promise.withResolvers<Process>();
+  const groups = new Groups(runtime, scope);
+  const pid = runtime.spawn(async (proc) => {
+    ready.resolve(proc);
+    for (;;) groups.handle(await proc.receive());
+  });
+  // Registered at once, so a discover from another node finds it.
+  try {
+    runtime.register(scope, pid);
+  } catch (error) {
+    runtime.exit(pid, "kill");
+    throw error;
+  }
+  groups.attach(await ready.promise, node);
+  return groups;
+}
+
+/**
+ * One node's view of a scope's process groups, and the way to change its
+ * own part: join and leave local processes, read members (any node's), and
+ * monitor groups. Made by {@linkcode startGroups}; reads are synchronous,
+ * from the node's replica, as Erlang's `pg` reads its ETS table.
+ */
+export class Groups implements AsyncDisposable {
+  /** The scope's name. */
+  readonly scope: string;
+  #runtime: Runtime;
+  #proc: Process | undefined;
+  #local = new Map<string, Pid[]>();
+  #watched = new Map<string, Watched>();
+  #remote = new Map<string, RemoteScope>();
+  #subscriptions = new Map<string, Subscription>();
+  // Subscribers, by pid key: the monitor that drops their subscriptions
+  // when they exit, and those subscriptions' ref keys.
+  #subscribers = new Map<string, { monitor: Ref; refs: Set<string> }>();
+  #stopped: Promise<void> | undefined;
+
+  /** @internal Use {@linkcode startGroups}. */
+  constructor(runtime: Runtime, scope: string) {
+    this.#runtime = runtime;
+    this.scope = scope;
+  }
+
+  /** The scope process. */
+  get pid(): Pid {
+    return this.#pid!;
+  }
+  #pid: Pid | undefined;
+
+  /** @internal Wires the scope process to its node's events. */
+  attach(proc: Process, node: Node | undefined): void {
+    this.#proc = proc;
+    this.#pid = proc.self;
+    let unsubscribe = () => {};
+    if (node !== undefined) {
+      unsubscribe = node.onNodeEvent((event) => {
+        if (event instanceof NodeUp) this.#discover(event.node);
+      });
+      for (const name of node.nodes()) this.#discover(name);
+    }
+    this.#stopped = this.#runtime.whenExited(proc.self).then(() => {
+      unsubscribe();
+      this.#proc = undefined;
+      // What it knew goes with it: the other scopes see it go, too.
+      this.#local.clear();
+      this.#watched.clear();
+      this.#remote.clear();
+      this.#subscriptions.clear();
+      this.#subscribers.clear();
+    });
+  }
+
+  /**
+   * Adds local processes to `group` (a pid given twice, or joined twice,
+   * is a member twice, and leaves once per leave). Throws
+   * `InvalidArgumentError` for a group that is not a non-empty string or a
+   * pid of another node, and {@linkcode GroupsStoppedError} once the scope
+   * has stopped. A process that is already dead leaves again at once.
+   *
+   * @example
+   * ```ts
+   * import { Runtime } from "../mod.ts";
+   * import { startGroups } from "./groups.ts";
+   * const rt = new Runtime();
+   * const groups = await startGroups(rt);
+   * const a = rt.spawn(async (proc) => void await proc.receive());
+   * groups.join("room", [a, a]);
+   * if (groups.members("room").length !== 2) throw new Error();
+   * groups.leave("room", a);
+   * if (groups.members("room").length !== 1) throw new Error();
+   * await rt.shutdown();
+   * ```
+   */
+  join(group: string, pids: Pid | readonly Pid[]): void {
+    const proc = this.#self();
+    checkGroup(group);
+    const list = this.#localPids(pids);
+    if (list.length === 0) return;
+    for (const pid of list) {
+      const watched = this.#watched.get(pid.key);
+      if (watched !== undefined) watched.joins++;
+      else this.#watched.set(pid.key, { monitor: proc.monitor(pid), joins: 1 });
+    }
+    const members = this.#local.get(group);
+    if (members === undefined) this.#local.set(group, [...list]);
+    else members.push(...list);
+    this.#tellPeers({ $pg: "join", scope: proc.self, group, pids: list });
+    this.#notify(group, list, GroupJoin);
+  }
+
+  /**
+   * Takes local processes out of `group`, once each. Returns whether any of
+   * them was a member. Throws as {@linkcode Groups.join} does.
+   */
+  leave(group: string, pids: Pid | readonly Pid[]): boolean {
+    const proc = this.#self();
+    checkGroup(group);
+    const left = this.#leaveLocal(group, this.#localPids(pids));
+    if (left.length === 0) return false;
+    this.#tellPeers({ $pg: "leave", scope: proc.self, group, pids: left });
+    this.#notify(group, left, GroupLeave);
+    return true;
+  }
+
+  /** The members of `group` on every node this one knows of, this node's first. */
+  members(group: string): Pid[] {
+    checkGroup(group);
+    const all = [...(this.#local.get(group) ?? [])];
+    for (const remote of this.#remote.values()) {
+      const pids = remote.groups.get(group);
+      if (pids !== undefined) all.push(...pids);
+    }
+    return all;
+  }
+
+  /** The members of `group` on this node. */
+  localMembers(group: string): Pid[] {
+    checkGroup(group);
+    return [...(this.#local.get(group) ?? [])];
+  }
+
+  /** Every group with a member on any node known, sorted. */
+  whichGroups(): string[] {
+    const names = new Set(this.#local.keys());
+    for (const remote of this.#remote.values()) {
+      for (const group of remote.groups.keys()) names.add(group);
+    }
+    return [...names].sort();
+  }
+
+  /** Every group with a member on this node, sorted. */
+  localGroups(): string[] {
+    return [...this.#local.keys()].sort();
+  }
+
+  /**
+   * Watches `group` for process `pid` (a local one): it gets a
+   * {@linkcode GroupJoin} or {@linkcode GroupLeave} with `ref` for every
+   * change after the `members` returned, in order, until
+   * {@linkcode Groups.demonitor} or its exit. Without `group`, watches
+   * every group of the scope, and `members` is the current map.
+   *
+   * @example
+   * ```ts
+   * import { Runtime } from "../mod.ts";
+   * import { GroupJoin, startGroups } from "./groups.ts";
+   * const rt = new Runtime();
+   * const groups = await startGroups(rt);
+   * const seen = Promise.withResolvers<GroupJoin>();
+   * rt.spawn(async (proc) => {
+   *   const { ref } = groups.monitor(proc.self, "room");
+   *   proc.send(proc.self, "ready");
+   *   await proc.receive((m) => m === "ready");
+   *   groups.join("room", proc.self);
+   *   seen.resolve(await proc.receive((m) => m instanceof GroupJoin && m.ref.equals(ref)) as GroupJoin);
+   * });
+   * if ((await seen.promise).group !== "room") throw new Error();
+   * await rt.shutdown();
+   * ```
+   */
+  monitor(pid: Pid, group: string): { ref: Ref; members: Pid[] };
+  /**
+   * Watches every group of the scope for process `pid`; `members` maps each
+   * group that has members now to them.
+   */
+  monitor(pid: Pid): { ref: Ref; members: Map<string, Pid[]> };
+  monitor(
+    pid: Pid,
+    group?: string,
+  ): { ref: Ref; members: Pid[] | Map<string, Pid[]> } {
+    const proc = this.#self();
+    if (group !== undefined) checkGroup(group);
+    const [subscriber] = this.#localPids(pid, "monitoring pid");
+    const ref = this.#runtime.makeRef();
+    this.#subscriptions.set(ref.key, { pid: subscriber!, ref, group });
+    let entry = this.#subscribers.get(subscriber!.key);
+    if (entry === undefined) {
+      entry = { monitor: proc.monitor(subscriber!), refs: new Set() };
+      this.#subscribers.set(subscriber!.key, entry);
+    }
+    entry.refs.add(ref.key);
+    if (group !== undefined) return { ref, members: this.members(group) };
+    return {
+      ref,
+      members: new Map(this.whichGroups().map((g) => [g, this.members(g)])),
+    };
+  }
+
+  /** Stops the watch `ref` made; returns whether it was on. */
+  demonitor(ref: Ref): boolean {
+    if (!(ref instanceof Ref)) {
+      throw new InvalidArgumentError(
+        "ref",
+        `expected a Ref, got ${describe(ref)}`,
+      );
+    }
+    const sub = this.#subscriptions.get(ref.key);
+    if (sub === undefined) return false;
+    this.#subscriptions.delete(ref.key);
+    const entry = this.#subscribers.get(sub.pid.key)!;
+    entry.refs.delete(ref.key);
+    if (entry.refs.size === 0) {
+      this.#subscribers.delete(sub.pid.key);
+      this.#proc?.demonitor(entry.monitor, { flush: true });
+    }
+    return true;
+  }
+
+  /**
+   * Stops the scope process: this node's members leave every group on the
+   * other nodes (their scopes see it go), and this node's view empties.
+   */
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (proc !== undefined && this.#runtime.isAlive(proc.self)) {
+      this.#runtime.exit(proc.self, "shutdown");
+    }
+    await this.#stopped;
+  }
+
+  /** Same as {@linkcode Groups.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /** @internal Handles one message of the scope process. */
+  handle(message: unknown): void {
+    if (message instanceof Down) return this.#down(message);
+    if (message === null || typeof message !== "object") return;
+    const m = message as Record<string, unknown>;
+    const scope = m.scope;
+    // Another node's scope, or nothing: a scope hears only from its peers.
+    if (!(scope instanceof Pid) || scope.node === this.#runtime.node) return;
+    switch (m.$pg) {
+      case "discover":
+        return this.#discovered(scope);
+      case "sync": {
+        const groups = syncGroups(m.groups, scope.node);
+        if (groups !== undefined) this.#synced(scope, groups);
+        return;
+      }
+      case "join":
+      case "leave": {
+        const remote = this.#remote.get(scope.key);
+        const pids = peerPids(m.pids, scope.node);
+        if (
+          remote === undefined || typeof m.group !== "string" ||
+          m.group.length === 0 || pids === undefined || pids.length === 0
+        ) return;
+        if (m.$pg === "join") this.#remoteJoin(remote, m.group, pids);
+        else this.#remoteLeave(remote, m.group, pids);
+        return;
+      }
+    }
+  }
+
+  #self(): Process {
+    const proc = this.#proc;
+    if (proc === undefined || !this.#runtime.isAlive(proc.self)) {
+      throw new GroupsStoppedError(this.scope);
+    }
+    return proc;
+  }
+
+  #localPids(pids: unknown, what = "pids"): Pid[] {
+    const list = pids instanceof Pid ? [pids] : pids;
+    if (!Array.isArray(list)) {
+      throw new InvalidArgumentError(
+        what,
+        `expected a Pid or an array of them, got ${describe(pids)}`,
+      );
+    }
+    for (const pid of list) {
+      if (
+        !(pid instanceof Pid) || pid.node !== this.#runtime.node ||
+        pid.creation !== this.#runtime.creation
+      ) {
+        throw new InvalidArgumentError(
+          what,
+          `expected pids of this node (${this.#runtime.node}), got ${
+            describe(pid)
+          }`,
+        );
+      }
+    }
+    return [...list] as Pid[];
+  }
+
+  #discover(node: string): void {
+    this.#proc?.send([this.scope, node], {
+      $pg: "discover",
+      scope: this.#proc.self,
+    });
+  }
+
+  #tellPeers(message: Record<string, unknown>): void {
+    for (const remote of this.#remote.values()) {
+      this.#proc!.send(remote.scope, message);
+    }
+  }
+
+  /** Another node's scope asks: answer with ours, and learn of it. */
+  #discovered(scope: Pid): void {
+    this.#proc!.send(scope, {
+      $pg: "sync",
+      scope: this.#proc!.self,
+      groups: [...this.#local],
+    });
+    if (!this.#remote.has(scope.key)) {
+      this.#known(scope);
+      this.#discover(scope.node); // so that it learns ours too
+    }
+  }
+
+  #known(scope: Pid): RemoteScope {
+    // One scope per node: a newer one (its node restarted) replaces.
+    for (const other of this.#remote.values()) {
+      if (other.scope.node === scope.node && !other.scope.equals(scope)) {
+        this.#proc!.demonitor(other.monitor, { flush: true });
+        this.#forget(other);
+      }
+    }
+    let remote = this.#remote.get(scope.key);
+    if (remote === undefined) {
+      remote = {
+        scope,
+        monitor: this.#proc!.monitor(scope),
+        groups: new Map(),
+      };
+      this.#remote.set(scope.key, remote);
+    }
+    return remote;
+  }
+
+  /** A scope's whole membership: what changed since its last word is told. */
+  #synced(scope: Pid, groups: Map<string, Pid[]>): void {
+    const remote = this.#known(scope);
+    const old = remote.groups;
+    remote.groups = groups;
+    for (const group of new Set([...old.keys(), ...groups.keys()])) {
+      const before = old.get(group) ?? [];
+      const after = groups.get(group) ?? [];
+      const left = without(before, after);
+      const joined = without(after, before);
+      if (left.length > 0) this.#notify(group, left, GroupLeave);
+      if (joined.length > 0) this.#notify(group, joined, GroupJoin);
+    }
+  }
+
+  #remoteJoin(remote: RemoteScope, group: string, pids: Pid[]): void {
+    const members = remote.groups.get(group);
+    if (members === undefined) remote.groups.set(group, [...pids]);
+    else members.push(...pids);
+    this.#notify(group, pids, GroupJoin);
+  }
+
+  #remoteLeave(remote: RemoteScope, group: string, pids: Pid[]): void {
+    const members = remote.groups.get(group);
+    if (members === undefined) return;
+    const left = removeEach(members, pids);
+    if (members.length === 0) remote.groups.delete(group);
+    if (left.length > 0) this.#notify(group, left, GroupLeave);
+  }
+
+  /** Its members leave, as seen here. */
+  #forget(remote: RemoteScope): void {
+    this.#remote.delete(remote.scope.key);
+    for (const [group, pids] of remote.groups) {
+      this.#notify(group, pids, GroupLeave);
+    }
+  }
+
+  #down(down: Down): void {
+    const pid = down.pid;
+    if (pid === undefined) return;
+    const remote = this.#remote.get(pid.key);
+    if (remote !== undefined && remote.monitor.equals(down.ref)) {
+      return this.#forget(remote);
+    }
+    const watched = this.#watched.get(pid.key);
+    if (watched !== undefined && watched.monitor.equals(down.ref)) {
+      this.#watched.delete(pid.key);
+      for (const [group, members] of [...this.#local]) {
+        const left = members.filter((p) => p.equals(pid));
+        if (left.length === 0) continue;
+        const rest = members.filter((p) => !p.equals(pid));
+        if (rest.length === 0) this.#local.delete(group);
+        else this.#local.set(group, rest);
+        this.#tellPeers({
+          $pg: "leave",
+          scope: this.#proc!.self,
+          group,
+          pids: left,
+        });
+        this.#notify(group, left, GroupLeave);
+      }
+    }
+    const subscriber = this.#subscribers.get(pid.key);
+    if (subscriber !== undefined && subscriber.monitor.equals(down.ref)) {
+      this.#subscribers.delete(pid.key);
+      for (const ref of subscriber.refs) this.#subscriptions.delete(ref);
+    }
+  }
+
+  #leaveLocal(group: string, pids: Pid[]): Pid[] {
+    const members = this.#local.get(group);
+    if (members === undefined) return [];
+    const left = removeEach(members, pids);
+    if (members.length === 0) this.#local.delete(group);
+    for (const pid of left) {
+      const watched = this.#watched.get(pid.key)!;
+      if (--watched.joins === 0) {
+        this.#watched.delete(pid.key);
+        this.#proc!.demonitor(watched.monitor, { flush: true });
+      }
+    }
+    return left;
+  }
+
+  #notify(
+    group: string,
+    pids: readonly Pid[],
+    Event: typeof GroupJoin | typeof GroupLeave,
+  ): void {
+    for (const sub of this.#subscriptions.values()) {
+      if (sub.group === undefined || sub.group === group) {
+        this.#proc!.send(sub.pid, new Event(sub.ref, group, pids));
+      }
+    }
+  }
+}
+
+function checkGroup(group: unknown): asserts group is string {
+  if (typeof group !== "string" || group.length === 0) {
+    throw new InvalidArgumentError(
+      "group",
+      `expected a non-empty string, got ${describe(group)}`,
+    );
+  }
+}
+
+/** Pids a peer's scope may speak for: an array of pids of its node, or `undefined`. */
+function peerPids(value: unknown, node: string): Pid[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  for (const pid of value) {
+    if (!(pid instanceof Pid) || pid.node !== node) return undefined;
+  }
+  return value as Pid[];
+}
+
+/** A peer's `sync`: `[group, pids][]`, checked; `undefined` if malformed. */
+function syncGroups(
+  value: unknown,
+  node: string,
+): Map<string, Pid[]> | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const groups = new Map<string, Pid[]>();
+  for (const entry of value) {
+    if (!Array.isArray(entry) || entry.length !== 2) return undefined;
+    const [group, pids] = entry as unknown[];
+    const list = peerPids(pids, node);
+    if (typeof group !== "string" || group.length === 0 || list === undefined) {
+      return undefined;
+    }
+    if (list.length > 0) {
+      groups.set(group, [...(groups.get(group) ?? []), ...list]);
+    }
+  }
+  return groups;
+}
+
+/** Removes one occurrence of each of `pids` from `members`; returns those removed. */
+function removeEach(members: Pid[], pids: readonly Pid[]): Pid[] {
+  const removed: Pid[] = [];
+  for (const pid of pids) {
+    const i = members.findIndex((p) => p.equals(pid));
+    if (i < 0) continue;
+    members.splice(i, 1);
+    removed.push(pid);
+  }
+  return removed;
+}
+
+/** `a` less one occurrence of each element of `b` (multisets of pids). */
+function without(a: readonly Pid[], b: readonly Pid[]): Pid[] {
+  const rest = [...a];
+  removeEach(rest, b);
+  return rest;
+}
