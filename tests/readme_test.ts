@@ -19,6 +19,7 @@ const expected: string[][] = [
   ["15\n{ specs: 1, active: 0, supervisors: 0, workers: 1 }\n10\n"],
   ["count: 1"],
   ['db got { get: "key" }'],
+  ["a's chatter got hello, room"],
   [" 0\n", 'id: "w"'],
 ];
 
