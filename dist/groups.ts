@@ -14,8 +14,13 @@
  * arrive, and nothing is agreed on beyond that.
  *
  * These are ordinary messages between the scopes, a map with a `$pg` key,
- * so they need nothing from the wire protocol, and a malformed one is
- * ignored.
+ * so they need nothing from the wire protocol. A malformed one is ignored,
+ * as is one that lists pids of another node (or incarnation) than its
+ * scope's. That keeps a confused peer from corrupting a view, not a hostile
+ * one: as in Erlang, every connected node is trusted (it knows the cookie),
+ * and a message does not say which node it came from. Scopes send only to
+ * nodes that are connected, so groups never open a connection, and never
+ * reopen one that was just closed.
  *
  * @module
  */
@@ -131,10 +136,11 @@ export async function startGroups(
   const node = "runtime" in host ? host : undefined;
   const runtime = node?.runtime ?? host as Runtime;
   const ready = Promise.withResolvers<Process>();
-  const groups = new Groups(runtime, scope);
+  const groups = new Groups(runtime, scope, node, PRIVATE);
   const pid = runtime.spawn(async (proc) => {
+    groups[ATTACH](proc); // before any message: a discover may be waiting
     ready.resolve(proc);
-    for (;;) groups.handle(await proc.receive());
+    for (;;) groups[HANDLE](await proc.receive());
   });
   // Registered at once, so a discover from another node finds it.
   try {
@@ -143,20 +149,39 @@ export async function startGroups(
     runtime.exit(pid, "kill");
     throw error;
   }
-  groups.attach(await ready.promise, node);
+  // Killed before it ran (its runtime shut down, say): it never will.
+  const proc = await Promise.race([
+    ready.promise,
+    runtime.whenExited(pid).then(() => undefined),
+  ]);
+  if (proc === undefined) throw new GroupsStoppedError(scope);
   return groups;
 }
+
+/** Keys of what only this module may call on a `Groups`. */
+const PRIVATE = Symbol("Groups");
+const HANDLE = Symbol("handle");
+const ATTACH = Symbol("attach");
 
 /**
  * One node's view of a scope's process groups, and the way to change its
  * own part: join and leave local processes, read members (any node's), and
  * monitor groups. Made by {@linkcode startGroups}; reads are synchronous,
  * from the node's replica, as Erlang's `pg` reads its ETS table.
+ *
+ * Differences from `pg` to know: `members` lists this node's members first,
+ * in the order they joined, then other nodes' (pg puts the newest first);
+ * an event lists every pid that joined or left in one change, a pid once per
+ * occurrence, where pg sends a pid that exits once per occurrence; and a
+ * `GroupLeave` lists only the pids that were members, where pg echoes what
+ * `leave` was given. Every method throws {@linkcode GroupsStoppedError}
+ * once the scope has stopped.
  */
 export class Groups implements AsyncDisposable {
   /** The scope's name. */
   readonly scope: string;
   #runtime: Runtime;
+  #node: Node | undefined;
   #proc: Process | undefined;
   #local = new Map<string, Pid[]>();
   #watched = new Map<string, Watched>();
@@ -167,9 +192,18 @@ export class Groups implements AsyncDisposable {
   #subscribers = new Map<string, { monitor: Ref; refs: Set<string> }>();
   #stopped: Promise<void> | undefined;
 
-  /** @internal Use {@linkcode startGroups}. */
-  constructor(runtime: Runtime, scope: string) {
+  /** Made by {@linkcode startGroups} only. */
+  constructor(
+    runtime: Runtime,
+    scope: string,
+    node: Node | undefined,
+    key: symbol,
+  ) {
+    if (key !== PRIVATE) {
+      throw new TypeError("Groups are made by startGroups");
+    }
     this.#runtime = runtime;
+    this.#node = node;
     this.scope = scope;
   }
 
@@ -179,11 +213,12 @@ export class Groups implements AsyncDisposable {
   }
   #pid: Pid | undefined;
 
-  /** @internal Wires the scope process to its node's events. */
-  attach(proc: Process, node: Node | undefined): void {
+  /** Wires the scope process to its node's events. */
+  [ATTACH](proc: Process): void {
     this.#proc = proc;
     this.#pid = proc.self;
     let unsubscribe = () => {};
+    const node = this.#node;
     if (node !== undefined) {
       unsubscribe = node.onNodeEvent((event) => {
         if (event instanceof NodeUp) this.#discover(event.node);
@@ -233,9 +268,7 @@ export class Groups implements AsyncDisposable {
       if (watched !== undefined) watched.joins++;
       else this.#watched.set(pid.key, { monitor: proc.monitor(pid), joins: 1 });
     }
-    const members = this.#local.get(group);
-    if (members === undefined) this.#local.set(group, [...list]);
-    else members.push(...list);
+    append(this.#local, group, list);
     this.#tellPeers({ $pg: "join", scope: proc.self, group, pids: list });
     this.#notify(group, list, GroupJoin);
   }
@@ -256,23 +289,26 @@ export class Groups implements AsyncDisposable {
 
   /** The members of `group` on every node this one knows of, this node's first. */
   members(group: string): Pid[] {
+    this.#self();
     checkGroup(group);
-    const all = [...(this.#local.get(group) ?? [])];
+    let all = this.#local.get(group) ?? [];
     for (const remote of this.#remote.values()) {
       const pids = remote.groups.get(group);
-      if (pids !== undefined) all.push(...pids);
+      if (pids !== undefined) all = all.concat(pids);
     }
-    return all;
+    return all === this.#local.get(group) ? [...all] : all;
   }
 
   /** The members of `group` on this node. */
   localMembers(group: string): Pid[] {
+    this.#self();
     checkGroup(group);
     return [...(this.#local.get(group) ?? [])];
   }
 
   /** Every group with a member on any node known, sorted. */
   whichGroups(): string[] {
+    this.#self();
     const names = new Set(this.#local.keys());
     for (const remote of this.#remote.values()) {
       for (const group of remote.groups.keys()) names.add(group);
@@ -282,6 +318,7 @@ export class Groups implements AsyncDisposable {
 
   /** Every group with a member on this node, sorted. */
   localGroups(): string[] {
+    this.#self();
     return [...this.#local.keys()].sort();
   }
 
@@ -322,7 +359,16 @@ export class Groups implements AsyncDisposable {
   ): { ref: Ref; members: Pid[] | Map<string, Pid[]> } {
     const proc = this.#self();
     if (group !== undefined) checkGroup(group);
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(
+        "monitoring pid",
+        `expected a Pid, got ${describe(pid)}`,
+      );
+    }
     const [subscriber] = this.#localPids(pid, "monitoring pid");
+    const members = group !== undefined
+      ? this.members(group)
+      : new Map(this.whichGroups().map((g) => [g, this.members(g)]));
     const ref = this.#runtime.makeRef();
     this.#subscriptions.set(ref.key, { pid: subscriber!, ref, group });
     let entry = this.#subscribers.get(subscriber!.key);
@@ -331,11 +377,7 @@ export class Groups implements AsyncDisposable {
       this.#subscribers.set(subscriber!.key, entry);
     }
     entry.refs.add(ref.key);
-    if (group !== undefined) return { ref, members: this.members(group) };
-    return {
-      ref,
-      members: new Map(this.whichGroups().map((g) => [g, this.members(g)])),
-    };
+    return { ref, members };
   }
 
   /** Stops the watch `ref` made; returns whether it was on. */
@@ -346,6 +388,7 @@ export class Groups implements AsyncDisposable {
         `expected a Ref, got ${describe(ref)}`,
       );
     }
+    this.#self();
     const sub = this.#subscriptions.get(ref.key);
     if (sub === undefined) return false;
     this.#subscriptions.delete(ref.key);
@@ -375,26 +418,30 @@ export class Groups implements AsyncDisposable {
     return this.stop();
   }
 
-  /** @internal Handles one message of the scope process. */
-  handle(message: unknown): void {
+  /** Handles one message of the scope process. */
+  [HANDLE](message: unknown): void {
     if (message instanceof Down) return this.#down(message);
     if (message === null || typeof message !== "object") return;
     const m = message as Record<string, unknown>;
     const scope = m.scope;
-    // Another node's scope, or nothing: a scope hears only from its peers.
-    if (!(scope instanceof Pid) || scope.node === this.#runtime.node) return;
+    // Another connected node's scope, or nothing: a scope hears only from
+    // its peers, and a scope of a bare runtime from none.
+    if (
+      !(scope instanceof Pid) || scope.node === this.#runtime.node ||
+      !this.#connected(scope.node)
+    ) return;
     switch (m.$pg) {
       case "discover":
         return this.#discovered(scope);
       case "sync": {
-        const groups = syncGroups(m.groups, scope.node);
+        const groups = syncGroups(m.groups, scope);
         if (groups !== undefined) this.#synced(scope, groups);
         return;
       }
       case "join":
       case "leave": {
         const remote = this.#remote.get(scope.key);
-        const pids = peerPids(m.pids, scope.node);
+        const pids = peerPids(m.pids, scope);
         if (
           remote === undefined || typeof m.group !== "string" ||
           m.group.length === 0 || pids === undefined || pids.length === 0
@@ -438,8 +485,14 @@ export class Groups implements AsyncDisposable {
     return [...list] as Pid[];
   }
 
+  /** Whether `node` is connected now: scopes never open a connection (pg's `noconnect`). */
+  #connected(node: string): boolean {
+    return this.#node?.stats(node) !== undefined;
+  }
+
   #discover(node: string): void {
-    this.#proc?.send([this.scope, node], {
+    if (this.#proc === undefined || !this.#connected(node)) return;
+    this.#proc.send([this.scope, node], {
       $pg: "discover",
       scope: this.#proc.self,
     });
@@ -447,7 +500,9 @@ export class Groups implements AsyncDisposable {
 
   #tellPeers(message: Record<string, unknown>): void {
     for (const remote of this.#remote.values()) {
-      this.#proc!.send(remote.scope, message);
+      if (this.#connected(remote.scope.node)) {
+        this.#proc!.send(remote.scope, message);
+      }
     }
   }
 
@@ -500,9 +555,7 @@ export class Groups implements AsyncDisposable {
   }
 
   #remoteJoin(remote: RemoteScope, group: string, pids: Pid[]): void {
-    const members = remote.groups.get(group);
-    if (members === undefined) remote.groups.set(group, [...pids]);
-    else members.push(...pids);
+    append(remote.groups, group, pids);
     this.#notify(group, pids, GroupJoin);
   }
 
@@ -532,10 +585,11 @@ export class Groups implements AsyncDisposable {
     const watched = this.#watched.get(pid.key);
     if (watched !== undefined && watched.monitor.equals(down.ref)) {
       this.#watched.delete(pid.key);
+      const key = pid.key;
       for (const [group, members] of [...this.#local]) {
-        const left = members.filter((p) => p.equals(pid));
+        const left = members.filter((p) => p.key === key);
         if (left.length === 0) continue;
-        const rest = members.filter((p) => !p.equals(pid));
+        const rest = members.filter((p) => p.key !== key);
         if (rest.length === 0) this.#local.delete(group);
         else this.#local.set(group, rest);
         this.#tellPeers({
@@ -574,9 +628,13 @@ export class Groups implements AsyncDisposable {
     pids: readonly Pid[],
     Event: typeof GroupJoin | typeof GroupLeave,
   ): void {
-    for (const sub of this.#subscriptions.values()) {
+    if (this.#subscriptions.size === 0) return;
+    // One frozen list for all: events go by reference to local watchers.
+    const list = Object.freeze([...pids]);
+    // A snapshot: a send runs receive matchers, which may watch anew.
+    for (const sub of [...this.#subscriptions.values()]) {
       if (sub.group === undefined || sub.group === group) {
-        this.#proc!.send(sub.pid, new Event(sub.ref, group, pids));
+        this.#proc!.send(sub.pid, new Event(sub.ref, group, list));
       }
     }
   }
@@ -591,11 +649,14 @@ function checkGroup(group: unknown): asserts group is string {
   }
 }
 
-/** Pids a peer's scope may speak for: an array of pids of its node, or `undefined`. */
-function peerPids(value: unknown, node: string): Pid[] | undefined {
+/** Pids a peer's scope may speak for: an array of pids of its node and incarnation, or `undefined`. */
+function peerPids(value: unknown, scope: Pid): Pid[] | undefined {
   if (!Array.isArray(value)) return undefined;
   for (const pid of value) {
-    if (!(pid instanceof Pid) || pid.node !== node) return undefined;
+    if (
+      !(pid instanceof Pid) || pid.node !== scope.node ||
+      pid.creation !== scope.creation
+    ) return undefined;
   }
   return value as Pid[];
 }
@@ -603,33 +664,57 @@ function peerPids(value: unknown, node: string): Pid[] | undefined {
 /** A peer's `sync`: `[group, pids][]`, checked; `undefined` if malformed. */
 function syncGroups(
   value: unknown,
-  node: string,
+  scope: Pid,
 ): Map<string, Pid[]> | undefined {
   if (!Array.isArray(value)) return undefined;
   const groups = new Map<string, Pid[]>();
   for (const entry of value) {
     if (!Array.isArray(entry) || entry.length !== 2) return undefined;
     const [group, pids] = entry as unknown[];
-    const list = peerPids(pids, node);
+    const list = peerPids(pids, scope);
     if (typeof group !== "string" || group.length === 0 || list === undefined) {
       return undefined;
     }
-    if (list.length > 0) {
-      groups.set(group, [...(groups.get(group) ?? []), ...list]);
-    }
+    if (list.length > 0) append(groups, group, list);
   }
   return groups;
 }
 
-/** Removes one occurrence of each of `pids` from `members`; returns those removed. */
+/** Appends `pids` to `groups`' list for `group` (a loop: a spread call has a size limit). */
+function append(
+  groups: Map<string, Pid[]>,
+  group: string,
+  pids: readonly Pid[],
+) {
+  let members = groups.get(group);
+  if (members === undefined) groups.set(group, members = []);
+  for (const pid of pids) members.push(pid);
+}
+
+/** How many times each pid occurs, by key. */
+function counts(pids: readonly Pid[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const pid of pids) n.set(pid.key, (n.get(pid.key) ?? 0) + 1);
+  return n;
+}
+
+/**
+ * Removes one occurrence of each of `pids` from `members`, in place, in one
+ * pass (a leave of many from a large group stays linear); returns those
+ * removed.
+ */
 function removeEach(members: Pid[], pids: readonly Pid[]): Pid[] {
+  const wanted = counts(pids);
   const removed: Pid[] = [];
-  for (const pid of pids) {
-    const i = members.findIndex((p) => p.equals(pid));
-    if (i < 0) continue;
-    members.splice(i, 1);
-    removed.push(pid);
+  let kept = 0;
+  for (const pid of members) {
+    const n = wanted.get(pid.key);
+    if (n !== undefined && n > 0) {
+      wanted.set(pid.key, n - 1);
+      removed.push(pid);
+    } else members[kept++] = pid;
   }
+  members.length = kept;
   return removed;
 }
 

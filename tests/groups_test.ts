@@ -2,17 +2,13 @@
 // across nodes over loopback TCP. Every wait is on an event (a GroupJoin or
 // GroupLeave to a watching probe), never on time.
 import assert from "node:assert/strict";
-import {
-  InvalidArgumentError,
-  NameTakenError,
-  type Pid,
-  Runtime,
-} from "../mod.ts";
+import { InvalidArgumentError, NameTakenError, Pid, Runtime } from "../mod.ts";
 import {
   GroupJoin,
   GroupLeave,
   type Groups,
   GroupsStoppedError,
+  MemoryTransport,
   type Node,
   startGroups,
   startNode,
@@ -173,11 +169,20 @@ Deno.test("groups: bad arguments get named errors; a taken scope name and a stop
     assert.notEqual(second.pid.key, groups.pid.key);
     await assert.rejects(startGroups(rt, { scope: "" }), InvalidArgumentError);
     groups.join("g", a);
+    const watch = groups.monitor(a, "g");
     await groups.stop();
     assert.equal(rt.isAlive(groups.pid), false);
     assert.throws(() => groups.join("g", a), GroupsStoppedError);
-    assert.deepEqual(groups.members("g"), [], "a stopped scope knows nothing");
+    assert.throws(() => groups.leave("g", a), GroupsStoppedError);
+    assert.throws(() => groups.members("g"), GroupsStoppedError);
+    assert.throws(() => groups.whichGroups(), GroupsStoppedError);
+    assert.throws(() => groups.demonitor(watch.ref), GroupsStoppedError);
     await groups.stop(); // again: nothing to do
+    // A scope whose runtime goes before it ever ran: the start rejects.
+    const doomed = new Runtime();
+    const starting = startGroups(doomed);
+    await doomed.shutdown();
+    await assert.rejects(starting, GroupsStoppedError);
   } finally {
     await Promise.all([rt.shutdown(), other.shutdown()]);
   }
@@ -312,7 +317,7 @@ Deno.test("groups: three nodes see every member; only scopes of the same name sh
   }
 });
 
-Deno.test("D10: groups: malformed scope messages from a peer are ignored, and a peer cannot speak for another node's pids", async () => {
+Deno.test("D10: groups: malformed scope messages are ignored, as are pids of another node or incarnation than the scope's", async () => {
   const { a, b, ga, gb, watcher, ref, ...rest } = await groupsPair("room");
   await using _ = rest;
   const x = idle(a.runtime);
@@ -322,6 +327,13 @@ Deno.test("D10: groups: malformed scope messages from a peer are ignored, and a 
     { $pg: "join", ...forged, group: 5, pids: [x] },
     { $pg: "join", ...forged, group: "room", pids: "x" },
     { $pg: "join", ...forged, group: "room", pids: [y] }, // b's own pid
+    { // a pid of a's earlier incarnation
+      $pg: "join",
+      ...forged,
+      group: "room",
+      pids: [new Pid(a.name, 1, (a.creation + 1) >>> 0)],
+    },
+    { $pg: "sync", ...forged, groups: [["room", [x]], ["", [x]]] },
     { $pg: "sync", ...forged, groups: [["room"]] },
     { $pg: "sync", ...forged, groups: { room: [x] } },
     { $pg: "leave", scope: "nope", group: "room", pids: [x] },
@@ -337,4 +349,76 @@ Deno.test("D10: groups: malformed scope messages from a peer are ignored, and a 
   assert.deepEqual(keys(gb.members("room")), keys([x]));
   assert.equal(b.runtime.isAlive(gb.pid), true);
   assert.deepEqual(watcher.seen, []);
+});
+
+Deno.test("groups: large groups stay whole: 130 000 members in one join reach the other node", async () => {
+  const { a, ga, gb, watcher, ref, ...rest } = await groupsPair("big");
+  await using _ = rest;
+  const x = idle(a.runtime);
+  const many = new Array<Pid>(130_000).fill(x); // one pid, joined 130 000 times
+  ga.join("big", many);
+  const [kind, , pids] = await nextEvent(watcher, ref);
+  assert.equal(kind, "join");
+  assert.equal(pids.length, 130_000);
+  assert.equal(gb.members("big").length, 130_000);
+  const fresh = await probe(
+    gb.members("big").length > 0 ? a.runtime : a.runtime,
+  );
+  assert.equal(ga.monitor(fresh.pid, "big").members.length, 130_000);
+  assert.equal(ga.leave("big", many.slice(0, 65_000)), true);
+  assert.deepEqual((await nextEvent(watcher, ref)).slice(0, 2), [
+    "leave",
+    "big",
+  ]);
+  assert.equal(gb.members("big").length, 65_000);
+  a.runtime.send(x, "stop");
+  assert.equal((await nextEvent(watcher, ref))[2].length, 65_000);
+  assert.deepEqual(gb.members("big"), []);
+});
+
+Deno.test("groups: scopes never open a connection: a join right after a disconnect does not bring the node back", async () => {
+  // In memory, where every dial shows in the transport's connections.
+  const transport = new MemoryTransport();
+  const common = { cookie: COOKIE, transport, host: "mem" };
+  const a = await startNode({ name: nodeName("a"), ...common });
+  const b = await startNode({ name: nodeName("b"), ...common });
+  try {
+    await b.connect(a.name, a.address!);
+    const ga = await startGroups(a);
+    const gb = await startGroups(b);
+    const watcher = await probe(b.runtime);
+    const { ref } = gb.monitor(watcher.pid, "room");
+    const x = idle(a.runtime);
+    ga.join("room", x);
+    assert.deepEqual(await nextEvent(watcher, ref), ["join", "room", [x.key]]);
+    const dialled = transport.connections.length;
+    assert.ok(b.disconnect(a.name));
+    const y = idle(b.runtime);
+    gb.join("room", y); // before b's scope has seen a go: it still knows a's
+    assert.deepEqual(await nextEvent(watcher, ref), ["join", "room", [y.key]]);
+    assert.deepEqual(await nextEvent(watcher, ref), ["leave", "room", [x.key]]);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // a dial is microtasks here
+    assert.equal(transport.connections.length, dialled, "nobody dialled");
+    assert.deepEqual(b.nodes(), []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("groups: a scope on a bare runtime is local, even if a node routes for that runtime", async () => {
+  const n = await nodePair(COOKIE);
+  await using _ = n;
+  const local = await startGroups(n.b.runtime); // given the runtime only
+  const y = idle(n.b.runtime);
+  local.join("mine", y);
+  const ga = await startGroups(n.a); // discovers b's scope by name at once
+  ga.join("room", idle(n.a.runtime));
+  // b has read a's discover and join (b's pings come back after them), and
+  // a has read whatever b's scope sent back (a's pings likewise).
+  await n.b.syncGlobal();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await n.a.syncGlobal();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(ga.whichGroups(), ["room"], "b's local scope kept apart");
+  assert.deepEqual(local.whichGroups(), ["mine"]);
 });
