@@ -422,3 +422,44 @@ Deno.test("groups: a scope on a bare runtime is local, even if a node routes for
   assert.deepEqual(ga.whichGroups(), ["room"], "b's local scope kept apart");
   assert.deepEqual(local.whichGroups(), ["mine"]);
 });
+
+Deno.test("groups: a node restarted under its name while its old connection hangs: the old members leave, the new ones join", async () => {
+  const transport = new MemoryTransport();
+  const common = { cookie: COOKIE, transport, host: "mem" };
+  const a = await startNode({
+    name: nodeName("a"),
+    ...common,
+    handshakeTimeout: 1_000, // the probe waits half
+  });
+  const b = await startNode({ name: nodeName("b"), ...common });
+  let b2: Node | undefined;
+  try {
+    await b.connect(a.name, a.address!);
+    const [bEnd, aEnd] = transport.connections;
+    const ga = await startGroups(a);
+    const gb = await startGroups(b);
+    const watcher = await probe(a.runtime);
+    const { ref } = ga.monitor(watcher.pid, "room");
+    const old = idle(b.runtime);
+    gb.join("room", old);
+    assert.deepEqual(await nextEvent(watcher, ref), ["join", "room", [
+      old.key,
+    ]]);
+    aEnd!.cut(); // b's host vanished without a FIN
+    bEnd!.cut();
+    b2 = await startNode({ name: b.name, ...common });
+    const gb2 = await startGroups(b2);
+    const fresh = idle(b2.runtime);
+    gb2.join("room", fresh);
+    await b2.connect(a.name, a.address!); // a probes the silent old link, lets b2 in
+    assert.deepEqual(await nextEvent(watcher, ref), ["leave", "room", [
+      old.key,
+    ]]);
+    assert.deepEqual(await nextEvent(watcher, ref), ["join", "room", [
+      fresh.key,
+    ]]);
+    assert.deepEqual(keys(ga.members("room")), keys([fresh]));
+  } finally {
+    await Promise.all([a.stop(), b.stop(), b2?.stop()]);
+  }
+});
