@@ -95,6 +95,8 @@ interface RemoteScope {
 interface Watched {
   readonly monitor: Ref;
   joins: number;
+  /** The groups it is in, and how many times in each. */
+  readonly groups: Map<string, number>;
 }
 
 /** A process that watches a group (`group`) or the whole scope. */
@@ -158,6 +160,13 @@ export async function startGroups(
   return groups;
 }
 
+/**
+ * Most pids in one message between scopes: a large join, leave or sync goes
+ * in parts, each far below a frame's limit (16 MiB by default; a pid takes
+ * some 30 bytes plus its node's name).
+ */
+const MAX_PIDS = 1024;
+
 /** Keys of what only this module may call on a `Groups`. */
 const PRIVATE = Symbol("Groups");
 const HANDLE = Symbol("handle");
@@ -187,6 +196,8 @@ export class Groups implements AsyncDisposable {
   #watched = new Map<string, Watched>();
   #remote = new Map<string, RemoteScope>();
   #subscriptions = new Map<string, Subscription>();
+  // Syncs in several parts, gathered until the last, by node.
+  #partial = new Map<string, { scope: Pid; groups: Map<string, Pid[]> }>();
   // Subscribers, by pid key: the monitor that drops their subscriptions
   // when they exit, and those subscriptions' ref keys.
   #subscribers = new Map<string, { monitor: Ref; refs: Set<string> }>();
@@ -222,6 +233,7 @@ export class Groups implements AsyncDisposable {
     if (node !== undefined) {
       unsubscribe = node.onNodeEvent((event) => {
         if (event instanceof NodeUp) this.#discover(event.node);
+        else this.#partial.delete(event.node); // a sync cut short
       });
       for (const name of node.nodes()) this.#discover(name);
     }
@@ -234,6 +246,7 @@ export class Groups implements AsyncDisposable {
       this.#remote.clear();
       this.#subscriptions.clear();
       this.#subscribers.clear();
+      this.#partial.clear();
     });
   }
 
@@ -264,12 +277,17 @@ export class Groups implements AsyncDisposable {
     const list = this.#localPids(pids);
     if (list.length === 0) return;
     for (const pid of list) {
-      const watched = this.#watched.get(pid.key);
-      if (watched !== undefined) watched.joins++;
-      else this.#watched.set(pid.key, { monitor: proc.monitor(pid), joins: 1 });
+      const key = pid.key;
+      let watched = this.#watched.get(key);
+      if (watched === undefined) {
+        watched = { monitor: proc.monitor(pid), joins: 0, groups: new Map() };
+        this.#watched.set(key, watched);
+      }
+      watched.joins++;
+      watched.groups.set(group, (watched.groups.get(group) ?? 0) + 1);
     }
     append(this.#local, group, list);
-    this.#tellPeers({ $pg: "join", scope: proc.self, group, pids: list });
+    this.#tellPeers("join", group, list);
     this.#notify(group, list, GroupJoin);
   }
 
@@ -282,7 +300,7 @@ export class Groups implements AsyncDisposable {
     checkGroup(group);
     const left = this.#leaveLocal(group, this.#localPids(pids));
     if (left.length === 0) return false;
-    this.#tellPeers({ $pg: "leave", scope: proc.self, group, pids: left });
+    this.#tellPeers("leave", group, left);
     this.#notify(group, left, GroupLeave);
     return true;
   }
@@ -382,13 +400,13 @@ export class Groups implements AsyncDisposable {
 
   /** Stops the watch `ref` made; returns whether it was on. */
   demonitor(ref: Ref): boolean {
+    this.#self();
     if (!(ref instanceof Ref)) {
       throw new InvalidArgumentError(
         "ref",
         `expected a Ref, got ${describe(ref)}`,
       );
     }
-    this.#self();
     const sub = this.#subscriptions.get(ref.key);
     if (sub === undefined) return false;
     this.#subscriptions.delete(ref.key);
@@ -422,20 +440,40 @@ export class Groups implements AsyncDisposable {
   [HANDLE](message: unknown): void {
     if (message instanceof Down) return this.#down(message);
     if (message === null || typeof message !== "object") return;
-    const m = message as Record<string, unknown>;
+    try {
+      this.#fromPeer(message as Record<string, unknown>);
+    } catch {
+      // A local sender's getter or Proxy that throws: not a scope's message.
+    }
+  }
+
+  #fromPeer(m: Record<string, unknown>): void {
     const scope = m.scope;
     // Another connected node's scope, or nothing: a scope hears only from
     // its peers, and a scope of a bare runtime from none.
     if (
       !(scope instanceof Pid) || scope.node === this.#runtime.node ||
-      !this.#connected(scope.node)
+      this.#node?.stats(scope.node)?.creation !== scope.creation
     ) return;
     switch (m.$pg) {
       case "discover":
         return this.#discovered(scope);
       case "sync": {
         const groups = syncGroups(m.groups, scope);
-        if (groups !== undefined) this.#synced(scope, groups);
+        if (groups === undefined) return;
+        // Parts of one sync, gathered by node: a part 0 starts afresh.
+        const before = this.#partial.get(scope.node);
+        const gathered = m.part === 0 || before === undefined ||
+            !before.scope.equals(scope)
+          ? new Map<string, Pid[]>()
+          : before.groups;
+        for (const [group, pids] of groups) append(gathered, group, pids);
+        if (m.more === true) {
+          this.#partial.set(scope.node, { scope, groups: gathered });
+        } else {
+          this.#partial.delete(scope.node);
+          this.#synced(scope, gathered);
+        }
         return;
       }
       case "join":
@@ -498,21 +536,53 @@ export class Groups implements AsyncDisposable {
     });
   }
 
-  #tellPeers(message: Record<string, unknown>): void {
+  /** Tells the connected scopes, in messages of at most MAX_PIDS pids. */
+  #tellPeers(op: "join" | "leave", group: string, pids: readonly Pid[]): void {
+    const self = this.#proc!.self;
     for (const remote of this.#remote.values()) {
-      if (this.#connected(remote.scope.node)) {
-        this.#proc!.send(remote.scope, message);
+      if (!this.#connected(remote.scope.node)) continue;
+      for (let i = 0; i < pids.length; i += MAX_PIDS) {
+        this.#proc!.send(remote.scope, {
+          $pg: op,
+          scope: self,
+          group,
+          pids: pids.slice(i, i + MAX_PIDS),
+        });
       }
     }
   }
 
-  /** Another node's scope asks: answer with ours, and learn of it. */
+  /**
+   * Another node's scope asks: answer with ours, and learn of it. A large
+   * membership goes in parts of at most MAX_PIDS pids (`part` counts from 0,
+   * `more` says another follows), so no message outgrows a frame; the peer
+   * applies them together.
+   */
   #discovered(scope: Pid): void {
-    this.#proc!.send(scope, {
-      $pg: "sync",
-      scope: this.#proc!.self,
-      groups: [...this.#local],
-    });
+    const self = this.#proc!.self;
+    let part = 0;
+    let chunk: [string, Pid[]][] = [];
+    let size = 0;
+    const flush = (more: boolean) => {
+      this.#proc!.send(scope, {
+        $pg: "sync",
+        scope: self,
+        groups: chunk,
+        part: part++,
+        more,
+      });
+      chunk = [];
+      size = 0;
+    };
+    for (const [group, members] of this.#local) {
+      for (let i = 0; i < members.length; i += MAX_PIDS) {
+        const piece = members.slice(i, i + MAX_PIDS);
+        if (size + piece.length > MAX_PIDS) flush(true);
+        chunk.push([group, piece]);
+        size += piece.length;
+      }
+    }
+    flush(false);
     if (!this.#remote.has(scope.key)) {
       this.#known(scope);
       this.#discover(scope.node); // so that it learns ours too
@@ -585,19 +655,19 @@ export class Groups implements AsyncDisposable {
     const watched = this.#watched.get(pid.key);
     if (watched !== undefined && watched.monitor.equals(down.ref)) {
       this.#watched.delete(pid.key);
-      const key = pid.key;
-      for (const [group, members] of [...this.#local]) {
-        const left = members.filter((p) => p.key === key);
-        if (left.length === 0) continue;
-        const rest = members.filter((p) => p.key !== key);
-        if (rest.length === 0) this.#local.delete(group);
-        else this.#local.set(group, rest);
-        this.#tellPeers({
-          $pg: "leave",
-          scope: this.#proc!.self,
-          group,
-          pids: left,
-        });
+      // First the view, then the news: telling runs receive matchers, which
+      // may change groups (a leave of this pid elsewhere finds it gone).
+      const changes: [string, Pid[]][] = [];
+      for (const [group, times] of watched.groups) {
+        const members = this.#local.get(group);
+        if (members === undefined) continue;
+        // It is in there `times` times: take them out where they are.
+        const left = removeEach(members, new Array<Pid>(times).fill(pid));
+        if (members.length === 0) this.#local.delete(group);
+        if (left.length > 0) changes.push([group, left]);
+      }
+      for (const [group, left] of changes) {
+        this.#tellPeers("leave", group, left);
         this.#notify(group, left, GroupLeave);
       }
     }
@@ -614,7 +684,11 @@ export class Groups implements AsyncDisposable {
     const left = removeEach(members, pids);
     if (members.length === 0) this.#local.delete(group);
     for (const pid of left) {
-      const watched = this.#watched.get(pid.key)!;
+      const watched = this.#watched.get(pid.key);
+      if (watched === undefined) continue;
+      const n = (watched.groups.get(group) ?? 1) - 1;
+      if (n === 0) watched.groups.delete(group);
+      else watched.groups.set(group, n);
       if (--watched.joins === 0) {
         this.#watched.delete(pid.key);
         this.#proc!.demonitor(watched.monitor, { flush: true });
@@ -633,6 +707,7 @@ export class Groups implements AsyncDisposable {
     const list = Object.freeze([...pids]);
     // A snapshot: a send runs receive matchers, which may watch anew.
     for (const sub of [...this.#subscriptions.values()]) {
+      if (!this.#subscriptions.has(sub.ref.key)) continue; // demonitored meanwhile
       if (sub.group === undefined || sub.group === group) {
         this.#proc!.send(sub.pid, new Event(sub.ref, group, list));
       }
@@ -699,11 +774,23 @@ function counts(pids: readonly Pid[]): Map<string, number> {
 }
 
 /**
- * Removes one occurrence of each of `pids` from `members`, in place, in one
- * pass (a leave of many from a large group stays linear); returns those
- * removed.
+ * Removes one occurrence of each of `pids` from `members`, in place; for
+ * many pids in one pass (a leave of many from a large group stays linear).
+ * Returns those removed.
  */
 function removeEach(members: Pid[], pids: readonly Pid[]): Pid[] {
+  // The usual case, one pid (a member's exit, seen from another node): a
+  // search that stops where it finds it, with no key strings built.
+  if (pids.length <= 16) {
+    const removed: Pid[] = [];
+    for (const pid of pids) {
+      const i = members.findIndex((p) => p.equals(pid));
+      if (i < 0) continue;
+      members.splice(i, 1);
+      removed.push(pid);
+    }
+    return removed;
+  }
   const wanted = counts(pids);
   const removed: Pid[] = [];
   let kept = 0;

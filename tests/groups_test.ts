@@ -351,29 +351,40 @@ Deno.test("D10: groups: malformed scope messages are ignored, as are pids of ano
   assert.deepEqual(watcher.seen, []);
 });
 
-Deno.test("groups: large groups stay whole: 130 000 members in one join reach the other node", async () => {
-  const { a, ga, gb, watcher, ref, ...rest } = await groupsPair("big");
+Deno.test("groups: large groups stay whole: 130 000 members in one join reach the other node, in parts", async () => {
+  const { a, b, ga, gb, watcher, ref, ...rest } = await groupsPair("big");
   await using _ = rest;
+  /** Events of `kind` until they add up to `n` pids (a large change comes in parts). */
+  const total = async (kind: string, n: number) => {
+    let got = 0;
+    while (got < n) {
+      const [k, group, pids] = await nextEvent(watcher, ref);
+      assert.deepEqual([k, group], [kind, "big"]);
+      got += pids.length;
+    }
+    assert.equal(got, n);
+  };
   const x = idle(a.runtime);
   const many = new Array<Pid>(130_000).fill(x); // one pid, joined 130 000 times
   ga.join("big", many);
-  const [kind, , pids] = await nextEvent(watcher, ref);
-  assert.equal(kind, "join");
-  assert.equal(pids.length, 130_000);
+  await total("join", 130_000);
   assert.equal(gb.members("big").length, 130_000);
-  const fresh = await probe(
-    gb.members("big").length > 0 ? a.runtime : a.runtime,
-  );
+  const fresh = await probe(a.runtime);
   assert.equal(ga.monitor(fresh.pid, "big").members.length, 130_000);
   assert.equal(ga.leave("big", many.slice(0, 65_000)), true);
-  assert.deepEqual((await nextEvent(watcher, ref)).slice(0, 2), [
-    "leave",
-    "big",
-  ]);
+  await total("leave", 65_000);
+  assert.equal(gb.members("big").length, 65_000);
+  // The members leave with the connection, and come back with the sync
+  // that follows the reconnect, which comes in parts.
+  assert.ok(b.disconnect(a.name));
+  await total("leave", 65_000);
+  await b.connect(a.name, a.address!);
+  await total("join", 65_000);
   assert.equal(gb.members("big").length, 65_000);
   a.runtime.send(x, "stop");
-  assert.equal((await nextEvent(watcher, ref))[2].length, 65_000);
+  await total("leave", 65_000);
   assert.deepEqual(gb.members("big"), []);
+  assert.deepEqual(watcher.seen, []);
 });
 
 Deno.test("groups: scopes never open a connection: a join right after a disconnect does not bring the node back", async () => {
@@ -462,4 +473,61 @@ Deno.test("groups: a node restarted under its name while its old connection hang
   } finally {
     await Promise.all([a.stop(), b.stop(), b2?.stop()]);
   }
+});
+
+Deno.test("groups: a sync larger than the peer's frame limit comes in parts, and the connection stays", async () => {
+  const small = { cookie: COOKIE, maxFrameBytes: 64 * 1024 };
+  const a = await startNode({ name: nodeName("a"), ...small });
+  const b = await startNode({ name: nodeName("b"), ...small });
+  try {
+    const ga = await startGroups(a);
+    const pids = Array.from({ length: 50 }, () => idle(a.runtime));
+    for (let g = 0; g < 100; g++) ga.join(`g${g}`, pids); // 5 000 memberships
+    const gb = await startGroups(b);
+    const watcher = await probe(b.runtime);
+    const { ref } = gb.monitor(watcher.pid);
+    await b.connect(a.name, a.address!);
+    let joined = 0;
+    while (joined < 5_000) joined += (await nextEvent(watcher, ref))[2].length;
+    assert.equal(gb.whichGroups().length, 100);
+    assert.deepEqual(b.nodes(), [a.name]);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("groups: a watcher whose receive matcher leaves a group while a member's exit is told keeps every view right", async () => {
+  const { a, ga, gb, watcher, ref, ...rest } = await groupsPair("g2");
+  await using _ = rest;
+  const x = idle(a.runtime);
+  ga.join("g1", x);
+  ga.join("g2", x);
+  assert.deepEqual(await nextEvent(watcher, ref), ["join", "g2", [x.key]]);
+  const matched = Promise.withResolvers<boolean>();
+  const watching = Promise.withResolvers<void>();
+  a.runtime.spawn(async (proc) => {
+    ga.monitor(proc.self, "g1");
+    watching.resolve();
+    // Runs as the scope tells of x's exit, between its groups.
+    await proc.receive((m) => {
+      if (!(m instanceof GroupLeave)) return false;
+      matched.resolve(ga.leave("g2", x));
+      return true;
+    });
+  });
+  await watching.promise;
+  a.runtime.send(x, "stop");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const left = await Promise.race([
+    matched.promise,
+    new Promise<"timeout">((r) =>
+      timer = setTimeout(() => r("timeout"), 5_000)
+    ),
+  ]);
+  clearTimeout(timer);
+  assert.equal(left, false, "x had left g2 already");
+  assert.deepEqual(await nextEvent(watcher, ref), ["leave", "g2", [x.key]]);
+  assert.deepEqual(ga.members("g2"), []);
+  assert.deepEqual(gb.members("g2"), []);
+  assert.deepEqual(ga.whichGroups(), []);
 });
