@@ -34,45 +34,34 @@ import type { Node } from "./node.ts";
 import { NodeUp } from "./messages.ts";
 
 /**
- * Sent to a process that monitors a group (or the whole scope) when
- * processes join it: `ref` is what {@linkcode Groups.monitor} returned.
+ * What a process that monitors a group (or the whole scope) is sent when
+ * the group changes: {@linkcode GroupJoin} or {@linkcode GroupLeave}.
  */
-export class GroupJoin {
-  /** The monitor's reference. */
+export abstract class GroupEvent {
+  /** The monitor's reference: what {@linkcode Groups.monitor} returned. */
   readonly ref: Ref;
-  /** The group joined. */
+  /** The group that changed. */
   readonly group: string;
-  /** The processes that joined, once for each time they joined. */
+  /** The processes that joined or left, once for each time they did. */
   readonly pids: readonly Pid[];
 
-  /** Builds a `GroupJoin`; the scope does this. */
+  /** Builds an event; the scope does this. */
   constructor(ref: Ref, group: string, pids: readonly Pid[]) {
     this.ref = ref;
     this.group = group;
     this.pids = pids;
   }
 }
+
+/** Processes joined a group a process monitors. */
+export class GroupJoin extends GroupEvent {}
 
 /**
- * Sent to a process that monitors a group (or the whole scope) when
- * processes leave it, whether by {@linkcode Groups.leave}, by exiting, or
- * because their node's connection or scope went.
+ * Processes left a group a process monitors, whether by
+ * {@linkcode Groups.leave}, by exiting, or because their node's connection
+ * or scope went.
  */
-export class GroupLeave {
-  /** The monitor's reference. */
-  readonly ref: Ref;
-  /** The group left. */
-  readonly group: string;
-  /** The processes that left, once for each time they had joined. */
-  readonly pids: readonly Pid[];
-
-  /** Builds a `GroupLeave`; the scope does this. */
-  constructor(ref: Ref, group: string, pids: readonly Pid[]) {
-    this.ref = ref;
-    this.group = group;
-    this.pids = pids;
-  }
-}
+export class GroupLeave extends GroupEvent {}
 
 /** Options of {@linkcode startGroups}. */
 export interface GroupsOptions {
@@ -296,7 +285,7 @@ export class Groups implements AsyncDisposable {
    * them was a member. Throws as {@linkcode Groups.join} does.
    */
   leave(group: string, pids: Pid | readonly Pid[]): boolean {
-    const proc = this.#self();
+    this.#self();
     checkGroup(group);
     const left = this.#leaveLocal(group, this.#localPids(pids));
     if (left.length === 0) return false;

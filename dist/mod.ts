@@ -41,7 +41,13 @@ export { tcpTransport } from "./transport.ts";
 export type { Address, Connection, Listener, Transport } from "./transport.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export type { MemoryConnection } from "./memory_transport.ts";
-export { GroupJoin, GroupLeave, Groups, startGroups } from "./groups.ts";
+export {
+  GroupEvent,
+  GroupJoin,
+  GroupLeave,
+  Groups,
+  startGroups,
+} from "./groups.ts";
 export type { GroupsOptions } from "./groups.ts";
 export {
   GlobalNameTakenError,
