@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Down, Exit, Runtime } from "../mod.ts";
 import {
+  type MemoryConnection,
   MemoryTransport,
   type Node,
   NodeDown,
@@ -43,6 +44,24 @@ async function within<T>(promise: Promise<T>, what: string, ms = 3_000) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Freezes b (its end stalls), has `newcomer` connect to a under b's name, and
+ * resolves once a has sent b its probe, with the connect's promise (its
+ * rejection handled).
+ */
+async function whileFrozen(
+  pair: { a: Node; b: Node; bEnd: MemoryConnection },
+  newcomer: Node,
+): Promise<{ attempt: Promise<void> }> {
+  const { a, b, bEnd } = pair;
+  bEnd.stall(); // b is frozen: it does not see the probe
+  const sentBefore = a.stats(b.name)!.framesOut;
+  const attempt = newcomer.connect(a.name, a.address!);
+  attempt.catch(() => {});
+  await until(() => a.stats(b.name)!.framesOut > sentBefore, "a probes b");
+  return { attempt };
 }
 
 /** `a`, and `b` connected to it, on one in-memory transport. */
@@ -131,17 +150,13 @@ Deno.test("D3: a second node under a connected name is refused while the first a
   try {
     const events: NodeEvent[] = [];
     a.onNodeEvent((e) => events.push(e));
-    bEnd.stall(); // b is frozen: it does not see the probe
-    const sentBefore = a.stats(b.name)!.framesOut;
+    const { attempt: connecting } = await whileFrozen(
+      { a, b, bEnd },
+      twin,
+    );
     let settled = false;
-    const attempt = twin.connect(a.name, a.address!).finally(() =>
-      settled = true
-    );
+    const attempt = connecting.finally(() => settled = true);
     attempt.catch(() => {});
-    await until(
-      () => a.stats(b.name)!.framesOut > sentBefore,
-      "a probes b",
-    );
     for (let i = 0; i < 10; i++) {
       await new Promise<void>((resolve) => setTimeout(resolve, 0));
     }
@@ -231,11 +246,7 @@ Deno.test("D3: while one newcomer waits on a probe, a second under that name is 
   const first = await restart();
   const second = await restart();
   try {
-    bEnd.stall();
-    const sentBefore = a.stats(b.name)!.framesOut;
-    const attempt = first.connect(a.name, a.address!);
-    attempt.catch(() => {});
-    await until(() => a.stats(b.name)!.framesOut > sentBefore, "a probes b");
+    const { attempt } = await whileFrozen({ a, b, bEnd }, first);
     await assert.rejects(
       second.connect(a.name, a.address!),
       (e: unknown) =>
@@ -260,11 +271,7 @@ Deno.test("S1: a node stopped while it probes an old connection stops at once, a
   const { a, b, bEnd, restart } = await connected({ clock });
   const b2 = await restart();
   try {
-    bEnd.stall();
-    const sentBefore = a.stats(b.name)!.framesOut;
-    const attempt = b2.connect(a.name, a.address!);
-    attempt.catch(() => {});
-    await until(() => a.stats(b.name)!.framesOut > sentBefore, "a probes b");
+    const { attempt } = await whileFrozen({ a, b, bEnd }, b2);
     await within(a.stop(), "a.stop() (it waited on the probe)");
     bEnd.resume();
     await assert.rejects(attempt, NodeUnreachableError);
