@@ -162,8 +162,9 @@ export async function connectorHandshake(
 
 /**
  * The accepting side's script. `admit` is asked once the peer's name is
- * known, and `confirm` once it has proven the cookie, before it is told so;
- * each returns (or resolves with) a refusal reason, or `undefined` to go on.
+ * known, and `confirm` once it has proven the cookie, before it is told so:
+ * `admit` returns and `confirm` resolves with a refusal reason, or
+ * `undefined` to go on.
  */
 export async function acceptorHandshake(
   reader: FrameReader,
