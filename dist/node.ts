@@ -1285,32 +1285,28 @@ export class Node implements AsyncDisposable {
    * FIN, and the heartbeat takes the tick time), or a second node runs
    * under the same name. Ask the old connection: a node that answers (any
    * frame, within the probe window) is alive, and the newcomer a duplicate.
-   * Resolves with the refusal, or with `undefined` and the old session,
-   * which #sessionUp then replaces. Erlang takes the newcomer's word instead
+   * Resolves with the refusal, or `undefined`: #sessionUp then replaces the
+   * old session, as it does any of another creation. Erlang takes the newcomer's word instead
    * (the handshake's `alive` status).
    */
   async #confirm(
     identity: PeerIdentity,
     deadline: number,
-  ): Promise<{ refusal: string | undefined; silent?: Session }> {
+  ): Promise<string | undefined> {
     const old = this.#peers.get(identity.name)?.session;
     // None, or one of this incarnation that came up meanwhile (D4, which
     // #sessionUp settles).
     if (old === undefined || old.creation === identity.creation) {
-      return { refusal: undefined };
+      return undefined;
     }
     const window = Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4);
     const alive = await old.probe(
       Math.max(0, Math.min(window, deadline - this.#clock.now())),
     );
-    if (this.#stopped) return { refusal: "the node is stopping" };
-    if (alive) {
-      return {
-        refusal:
-          `duplicate name: ${identity.name} is already connected, and answers`,
-      };
-    }
-    return { refusal: undefined, silent: old };
+    if (this.#stopped) return "the node is stopping";
+    return alive
+      ? `duplicate name: ${identity.name} is already connected, and answers`
+      : undefined;
   }
 
   /** Runs the handshake under one deadline; on success the session starts. `expected` marks the connector side. */
@@ -1335,7 +1331,6 @@ export class Node implements AsyncDisposable {
       conn.close();
     }, this.#handshakeTimeout);
     let admitted: Peer | undefined;
-    let silent: Session | undefined;
     try {
       const identity = expected !== undefined
         ? await connectorHandshake(reader, write, self, this.#key, expected)
@@ -1352,14 +1347,10 @@ export class Node implements AsyncDisposable {
             }
             return refusal;
           },
-          async (peer) => {
-            const verdict = await this.#confirm(peer, deadline);
-            silent = verdict.silent;
-            return verdict.refusal;
-          },
+          (peer) => this.#confirm(peer, deadline),
         );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
-      this.#sessionUp(conn, decoder, identity, silent);
+      this.#sessionUp(conn, decoder, identity);
     } catch (error) {
       if (timedOut) {
         throw new HandshakeError(
@@ -1386,17 +1377,15 @@ export class Node implements AsyncDisposable {
     }
   }
 
-  /** `silent`: the old connection a probe found silent, which this one replaces. */
   #sessionUp(
     conn: Connection,
     decoder: FrameDecoder,
     identity: PeerIdentity,
-    silent: Session | undefined = undefined,
   ): void {
     const peer = this.#peer(identity.name);
     const old = peer.session;
     if (old !== undefined) {
-      if (old !== silent && old.creation === identity.creation) {
+      if (old.creation === identity.creation) {
         conn.close();
         return;
       }
