@@ -12,6 +12,32 @@ export async function settle(): Promise<void> {
   }
 }
 
+/**
+ * `promise`, or a rejection naming `what` after `ms` of real time: a safety
+ * net for a wait on an event, never a way to synchronise. The timer is
+ * always cleared, so Deno's sanitizers see none left.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms: number,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Timed out waiting for ${what}`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A process body that waits forever in `receive`. */
 export async function idle(proc: Process): Promise<void> {
   for (;;) await proc.receive();

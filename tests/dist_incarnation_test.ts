@@ -19,6 +19,7 @@ import {
 import { ManualClock } from "../actor/clock.ts";
 import { is, probe } from "./_probe.ts";
 import { nodeName } from "./_nodes.ts";
+import { within } from "./_util.ts";
 
 const COOKIE = "incarnation-cookie";
 
@@ -28,21 +29,6 @@ async function until(ok: () => boolean, what: string, ms = 5_000) {
   while (!ok()) {
     if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
-  }
-}
-
-/** `promise`, or a rejection after `ms` of real time (the timer is always cleared). */
-async function within<T>(promise: Promise<T>, what: string, ms = 3_000) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) =>
-        timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms)
-      ),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -256,7 +242,7 @@ Deno.test("D3: while one newcomer waits on a probe, a second under that name is 
     // The old connection goes for a reason of its own while the probe
     // waits (no clock time passes): the first newcomer is let in at once.
     a.disconnect(b.name);
-    await within(attempt, "the first newcomer let in");
+    await within(attempt, "the first newcomer let in", 3_000);
     assert.deepEqual(a.nodes(), [b.name]);
     assert.equal(a.stats(b.name)?.creation, first.creation);
   } finally {
@@ -272,7 +258,7 @@ Deno.test("S1: a node stopped while it probes an old connection stops at once, a
   const b2 = await restart();
   try {
     const { attempt } = await whileFrozen({ a, b, bEnd }, b2);
-    await within(a.stop(), "a.stop() (it waited on the probe)");
+    await within(a.stop(), "a.stop() (it waited on the probe)", 3_000);
     bEnd.resume();
     await assert.rejects(attempt, NodeUnreachableError);
     assert.deepEqual(b2.nodes(), []);

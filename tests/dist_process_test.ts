@@ -24,26 +24,14 @@ import {
   whichChildren,
 } from "../mod.ts";
 import { type ChildNode, spawnChildNode } from "../examples/node_child.ts";
+import { within as withinMs } from "./_util.ts";
 
 const COOKIE = "dist-process-test";
 const SAFETY_MS = 8_000;
 
-/** Rejects after `ms` unless `promise` settles first; the timer is always cleared. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out waiting for ${what}`)),
-          SAFETY_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Rejects after SAFETY_MS unless `promise` settles first. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withinMs(promise, what, SAFETY_MS);
 }
 
 /** Lets queued work run (no timing involved), so a test can check that something did NOT happen. */

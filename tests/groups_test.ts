@@ -15,6 +15,7 @@ import {
 } from "../dist/mod.ts";
 import { type Probe, probe } from "./_probe.ts";
 import { nodeName, nodePair } from "./_nodes.ts";
+import { within } from "./_util.ts";
 
 const COOKIE = "groups-cookie";
 
@@ -517,14 +518,7 @@ Deno.test("groups: a watcher whose receive matcher leaves a group while a member
   });
   await watching.promise;
   a.runtime.send(x, "stop");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const left = await Promise.race([
-    matched.promise,
-    new Promise<"timeout">((r) =>
-      timer = setTimeout(() => r("timeout"), 5_000)
-    ),
-  ]);
-  clearTimeout(timer);
+  const left = await within(matched.promise, "the matcher's leave", 5_000);
   assert.equal(left, false, "x had left g2 already");
   assert.deepEqual(await nextEvent(watcher, ref), ["leave", "g2", [x.key]]);
   assert.deepEqual(ga.members("g2"), []);
