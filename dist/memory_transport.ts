@@ -22,8 +22,29 @@ export interface MemoryConnection extends Connection {
    * end later (as a heartbeat timeout does) still ends the other end's
    * stream, as a live host's RST would; cut both ends for a peer that
    * vanished.
+   *
+   * With `closeUnseen`, closing this end later is not seen at the other end
+   * either, as when the FIN is lost in a partition: the other end learns of
+   * it only when it writes, which fails and ends its stream (the RST a host
+   * sends for a connection it has closed), unless that end is cut too.
+   *
+   * @example
+   * ```ts
+   * import { type MemoryConnection, MemoryTransport } from "./memory_transport.ts";
+   * const t = new MemoryTransport();
+   * const listener = await t.listen({ host: "mem", port: 0 });
+   * const client = await t.connect(listener.addr) as MemoryConnection;
+   * const server = (await listener.accept())!;
+   * client.cut({ closeUnseen: true });
+   * client.close(); // the server is not told...
+   * let failed = false;
+   * await server.write(new Uint8Array([1])).catch(() => failed = true);
+   * if (!failed) throw new Error(); // ...until it writes
+   * if (await server.read(new Uint8Array(8)) !== null) throw new Error();
+   * server.close(); listener.close();
+   * ```
    */
-  cut(): void;
+  cut(options?: { closeUnseen?: boolean }): void;
 }
 
 /** Bytes a pipe holds before its writer has to wait, like a TCP window. */
@@ -34,6 +55,8 @@ class Pipe {
   bytes = 0;
   ended = false;
   stalled = false;
+  // Its reader closed without the writer being told (cut, closeUnseen).
+  unseenClose = false;
   waiter: (() => void) | undefined;
   writers: (() => void)[] = [];
   wake(): void {
@@ -58,6 +81,7 @@ function end(
 ): MemoryConnection {
   let closed = false;
   let cut = false;
+  let closeUnseen = false;
   return {
     remoteAddr,
     async read(buffer: Uint8Array): Promise<number | null> {
@@ -78,9 +102,15 @@ function end(
       }
     },
     write(bytes: Uint8Array): Promise<void> {
-      if (closed || outbox.ended) {
-        return Promise.reject(new Error("connection closed"));
+      if (closed) return Promise.reject(new Error("connection closed"));
+      if (outbox.unseenClose) {
+        if (cut) return Promise.resolve();
+        // The peer's host answers with a RST: this end's stream ends too.
+        inbox.ended = true;
+        inbox.wake();
+        return Promise.reject(new Error("connection reset"));
       }
+      if (outbox.ended) return Promise.reject(new Error("connection closed"));
       if (cut) return Promise.resolve();
       outbox.chunks.push(bytes.slice());
       outbox.bytes += bytes.length;
@@ -91,9 +121,13 @@ function end(
     close(): void {
       if (closed) return;
       closed = true;
-      outbox.ended = true;
-      outbox.wake();
-      outbox.wakeWriters();
+      if (closeUnseen) {
+        inbox.unseenClose = true;
+      } else {
+        outbox.ended = true;
+        outbox.wake();
+        outbox.wakeWriters();
+      }
       inbox.wake();
       inbox.ended = true;
       // Nothing reads this end any more; what came in unread goes (the
@@ -110,8 +144,9 @@ function end(
       inbox.stalled = false;
       inbox.wake();
     },
-    cut(): void {
+    cut(options?: { closeUnseen?: boolean }): void {
       cut = true;
+      if (options?.closeUnseen === true) closeUnseen = true;
     },
   };
 }

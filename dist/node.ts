@@ -118,10 +118,10 @@ export interface NodeOptions {
   readonly tickTime?: number;
   /**
    * Deadline for a whole handshake, in ms. Default 5 000. A node that
-   * connects under a connected name with a new creation (restarted) waits
-   * up to half of it, or a quarter of `tickTime` if less, while the old
-   * connection is asked whether it still answers (docs/protocol.md, "A
-   * connected name").
+   * connects under a connected name (restarted, or reconnecting after it
+   * dropped the connection on its side) waits up to half of it, or a
+   * quarter of `tickTime` if less, while the old connection is asked
+   * whether it still answers (docs/protocol.md, "A connected name").
    */
   readonly handshakeTimeout?: number;
   /** Largest frame accepted, in bytes. Default 16 MiB. */
@@ -1265,9 +1265,10 @@ export class Node implements AsyncDisposable {
     const peer = this.#peers.get(identity.name);
     if (peer === undefined) return undefined;
     if (peer.session !== undefined) {
-      // The same incarnation twice is a confusion; another one may be the
-      // node restarted (#confirm). One newcomer at a time.
-      return peer.session.creation === identity.creation || peer.inbound > 0
+      // The node restarted, or it dropped the connection on its side and
+      // the close never reached us, or a second node claims the name:
+      // #confirm asks the old connection. One newcomer at a time.
+      return peer.inbound > 0
         ? `duplicate name: ${identity.name} is already connected`
         : undefined;
     }
@@ -1279,34 +1280,36 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * A newcomer that proved the cookie under the name of a connected node,
-   * with another creation: either that node restarted and its old
-   * connection has not yet been seen to go (a host that vanished sends no
-   * FIN, and the heartbeat takes the tick time), or a second node runs
-   * under the same name. Ask the old connection: a node that answers (any
-   * frame, within the probe window) is alive, and the newcomer a duplicate.
-   * Resolves with the refusal, or `undefined`: #sessionUp then replaces the
-   * old session, as it does any of another creation. Erlang takes the newcomer's word instead
-   * (the handshake's `alive` status).
+   * A newcomer that proved the cookie under the name of a node connected
+   * through `old` when it was admitted. Either that node restarted (another
+   * creation), or it dropped the connection on its side (the same one), and
+   * `old` has not yet been seen to go: a host that vanished sends no FIN, a
+   * FIN can be lost, and the heartbeat takes the tick time. Or a second node
+   * runs under the same name. Ask the old connection: a node that answers
+   * (any frame, within the probe window) is alive, and the newcomer a
+   * duplicate. Resolves with the refusal, or with no refusal and the old
+   * session if it stayed silent, for #sessionUp to replace. Erlang takes the
+   * newcomer's word instead (the handshake's `alive` status).
    */
   async #confirm(
+    old: Session | undefined,
     identity: PeerIdentity,
     deadline: number,
-  ): Promise<string | undefined> {
-    const old = this.#peers.get(identity.name)?.session;
-    // None, or one of this incarnation that came up meanwhile (D4, which
-    // #sessionUp settles).
-    if (old === undefined || old.creation === identity.creation) {
-      return undefined;
-    }
+  ): Promise<{ refusal?: string; silent?: Session }> {
+    // None, or it ended meanwhile: nothing to ask.
+    if (old === undefined || old.closed) return {};
     const window = Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4);
     const alive = await old.probe(
       Math.max(0, Math.min(window, deadline - this.#clock.now())),
     );
-    if (this.#stopped) return "the node is stopping";
-    return alive
-      ? `duplicate name: ${identity.name} is already connected, and answers`
-      : undefined;
+    if (this.#stopped) return { refusal: "the node is stopping" };
+    if (alive) {
+      return {
+        refusal:
+          `duplicate name: ${identity.name} is already connected, and answers`,
+      };
+    }
+    return { silent: old };
   }
 
   /** Runs the handshake under one deadline; on success the session starts. `expected` marks the connector side. */
@@ -1331,6 +1334,10 @@ export class Node implements AsyncDisposable {
       conn.close();
     }, this.#handshakeTimeout);
     let admitted: Peer | undefined;
+    // The connection the peer's name had when the newcomer was admitted,
+    // and the same if the probe found it silent.
+    let suspect: Session | undefined;
+    let silent: Session | undefined;
     try {
       const identity = expected !== undefined
         ? await connectorHandshake(reader, write, self, this.#key, expected)
@@ -1344,13 +1351,18 @@ export class Node implements AsyncDisposable {
             if (refusal === undefined) {
               admitted = this.#peer(peer.name);
               admitted.inbound++;
+              suspect = admitted.session;
             }
             return refusal;
           },
-          (peer) => this.#confirm(peer, deadline),
+          async (peer) => {
+            const verdict = await this.#confirm(suspect, peer, deadline);
+            silent = verdict.silent;
+            return verdict.refusal;
+          },
         );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
-      this.#sessionUp(conn, decoder, identity);
+      this.#sessionUp(conn, decoder, identity, silent);
     } catch (error) {
       if (timedOut) {
         throw new HandshakeError(
@@ -1377,19 +1389,26 @@ export class Node implements AsyncDisposable {
     }
   }
 
+  /**
+   * A connection that finished its handshake becomes the peer's session.
+   * One of the same incarnation already up wins (D4's race), unless it is
+   * the one the probe found `silent`: the peer dropped it on its side.
+   */
   #sessionUp(
     conn: Connection,
     decoder: FrameDecoder,
     identity: PeerIdentity,
+    silent?: Session,
   ): void {
     const peer = this.#peer(identity.name);
     const old = peer.session;
     if (old !== undefined) {
-      if (old.creation === identity.creation) {
+      if (old.creation === identity.creation && old !== silent) {
         conn.close();
         return;
       }
-      // The peer restarted: its old incarnation is gone (D1, D7).
+      // The peer restarted, or left this connection behind: it is gone
+      // (D1, D7).
       old.close("connection_closed");
     }
     this.#clock.clearTimeout(peer.graceTimer);

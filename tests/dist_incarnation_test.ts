@@ -165,30 +165,130 @@ Deno.test("D3: a second node under a connected name is refused while the first a
   }
 });
 
-Deno.test("D3: the same incarnation connecting twice is refused without a probe", async () => {
+Deno.test("D3: the same incarnation connecting again while its old connection answers is refused", async () => {
+  // No clock time passes: b's answer decides, not the probe's window.
   const clock = new ManualClock();
-  const transport = new MemoryTransport();
-  const common = { cookie: COOKIE, transport, host: "mem", clock };
-  const a = await startNode({ name: nodeName("a"), ...common });
-  const b = await startNode({ name: nodeName("b"), ...common });
-  // The same name and creation: what b would send if it forgot its connection.
+  const { transport, a, b } = await connected({ clock });
+  // The same name and creation as b, from a second node object.
   const same = await startNode({
-    ...common,
+    cookie: COOKIE,
+    transport,
+    host: "mem",
+    clock,
     runtime: new Runtime({ node: b.name, creation: b.creation, clock }),
   });
   try {
-    await b.connect(a.name, a.address!);
+    const events: NodeEvent[] = [];
+    a.onNodeEvent((e) => events.push(e));
     const sent = a.stats(b.name)!.framesOut;
     await assert.rejects(
       same.connect(a.name, a.address!),
       (e: unknown) =>
         e instanceof NodeUnreachableError &&
-        /already connected/.test(e.message) && !/answers/.test(e.message),
+        /duplicate name.*already connected, and answers/.test(e.message),
     );
-    assert.equal(a.stats(b.name)!.framesOut, sent, "no PING went to b");
+    assert.ok(a.stats(b.name)!.framesOut > sent, "a asked b (PING)");
+    assert.deepEqual(events, []);
     assert.deepEqual(a.nodes(), [b.name]);
+    const target = await probe(b.runtime);
+    a.runtime.send(target.pid, "still connected");
+    assert.equal(await target.next(), "still connected");
   } finally {
     await Promise.all([a.stop(), b.stop(), same.stop()]);
+  }
+});
+
+/**
+ * a and b linked and monitoring across their connection, which b then
+ * drops on its side with the close lost on the way (`aEnd` cut too: nothing
+ * a writes reaches b's host, so no reset comes back either).
+ */
+async function droppedByB(aEndCut: boolean, clock?: ManualClock) {
+  const pair = await connected(
+    clock === undefined ? { handshakeTimeout: 1_000 } : { clock },
+  );
+  const { a, b, aEnd, bEnd } = pair;
+  const events: NodeEvent[] = [];
+  a.onNodeEvent((e) => events.push(e));
+  const target = await probe(b.runtime, { trapExit: true });
+  const watcher = await probe(a.runtime, { trapExit: true });
+  watcher.proc.link(target.pid);
+  const ref = watcher.proc.monitor(target.pid);
+  a.monitorNode(watcher.pid, b.name);
+  watcher.proc.send(target.pid, "linked?");
+  assert.equal(await target.next(), "linked?");
+  bEnd.cut({ closeUnseen: true });
+  if (aEndCut) aEnd.cut();
+  b.disconnect(a.name);
+  assert.deepEqual(b.nodes(), []);
+  // b's side of the link went with its connection (D7).
+  const exit = await target.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(watcher.pid));
+  assert.equal(exit.reason, "noconnection");
+  assert.deepEqual(a.nodes(), [b.name], "a has not noticed");
+  return { ...pair, events, target, watcher, ref };
+}
+
+/** What a must have seen once b, back on a fresh connection, is let in. */
+async function assertReplaced(
+  { a, b, events, target, watcher, ref }: Awaited<
+    ReturnType<typeof droppedByB>
+  >,
+) {
+  const exit = await watcher.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(target.pid));
+  assert.equal(exit.reason, "noconnection");
+  const down = await watcher.next<Down>(is(Down));
+  assert.ok(down.ref.equals(ref));
+  assert.equal(down.reason, "noconnection");
+  assert.equal((await watcher.next<NodeDown>(is(NodeDown))).node, b.name);
+  assert.equal((await watcher.next<NodeUp>(is(NodeUp))).creation, b.creation);
+  assert.deepEqual(
+    events.map((e) => [e.constructor.name, e.node]),
+    [["NodeDown", b.name], ["NodeUp", b.name]],
+  );
+  assert.equal((events[0] as NodeDown).reason, "connection_closed");
+  assert.deepEqual(a.nodes(), [b.name]);
+  assert.deepEqual(b.nodes(), [a.name]);
+  // The fresh connection carries traffic both ways.
+  a.runtime.send(target.pid, "over the new connection");
+  assert.equal(await target.next(), "over the new connection");
+  b.runtime.send(watcher.pid, "back");
+  assert.equal(await watcher.next(), "back");
+  assert.deepEqual(watcher.seen, []);
+  assert.deepEqual(target.seen, []);
+}
+
+Deno.test("D3: a node that dropped its connection, its close lost, is let back in once the probe meets the reset; the old links and monitors fire noconnection", async () => {
+  // On a fake clock the probe's window never ends: the reset decides.
+  const clock = new ManualClock();
+  const dropped = await droppedByB(false, clock);
+  const { a, b } = dropped;
+  try {
+    await within(
+      b.connect(a.name, a.address!),
+      "b let back in with the same creation",
+      3_000,
+    );
+    await assertReplaced(dropped);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D3: a node that dropped its connection, its close lost and no reset coming back, is let back in after the probe's window", async () => {
+  // The default tick time: the heartbeat would take a minute.
+  const dropped = await droppedByB(true);
+  const { a, b } = dropped;
+  try {
+    const t0 = performance.now();
+    await b.connect(a.name, a.address!);
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 400, `let in after ${waited} ms, before the window`);
+    assert.ok(waited < 5_000, `let in after ${waited} ms, not a tick time`);
+    await assertReplaced(dropped);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
   }
 });
 
