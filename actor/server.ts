@@ -655,7 +655,9 @@ export function cast<Cast>(
  * exits. Resolves once it is gone with that reason; rejects with
  * {@linkcode CallError} if it was not running (`noproc`), its node was lost,
  * it exited with another reason (as gen_server's `stop`: a stop it took
- * before this one, or the crash of its `terminate`), it took longer than
+ * before this one, or the crash of its `terminate`; reasons are compared as
+ * terms, as the wire carries them, so a class instance or a null-prototype
+ * object equals the plain object it arrives as), it took longer than
  * `timeout` ms, or the caller is the server
  * itself (`calling_self`, at once, and nothing is sent, as gen_server's);
  * with `InvalidArgumentError`
@@ -1035,19 +1037,57 @@ async function stopIn(
   }
 }
 
-/** Whether two exit reasons are the same term (a reason may have crossed the wire). */
+/**
+ * Whether two exit reasons are the same term. A reason may have crossed the
+ * wire, so they are compared as the codec carries them: any other object
+ * crosses as its own enumerable fields, without its prototype (a null one,
+ * or a class), and NaN is NaN.
+ */
 function sameReason(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (typeof a === "number") return Number.isNaN(a) && Number.isNaN(b);
+  if (
+    typeof a !== "object" || typeof b !== "object" || a === null || b === null
+  ) return false;
   if (a instanceof Crash) return a.equals(b);
   if (a instanceof Pid || a instanceof Ref) return a.equals(b);
   if (Array.isArray(a)) {
     return Array.isArray(b) && a.length === b.length &&
       a.every((x, i) => sameReason(x, b[i]));
   }
+  if (a instanceof Uint8Array) {
+    return b instanceof Uint8Array && a.length === b.length &&
+      a.every((x, i) => x === b[i]);
+  }
+  if (a instanceof Date) {
+    return b instanceof Date && sameReason(a.getTime(), b.getTime());
+  }
+  // Reasons are small: pairing entries by search is fine.
+  if (a instanceof Map) {
+    if (!(b instanceof Map) || a.size !== b.size) return false;
+    const rest = [...b];
+    return [...a].every(([k, v]) => {
+      const i = rest.findIndex(([l, w]) =>
+        sameReason(k, l) && sameReason(v, w)
+      );
+      return i >= 0 && rest.splice(i, 1).length === 1;
+    });
+  }
+  if (a instanceof Set) {
+    if (!(b instanceof Set) || a.size !== b.size) return false;
+    const rest = [...b];
+    return [...a].every((x) => {
+      const i = rest.findIndex((y) => sameReason(x, y));
+      return i >= 0 && rest.splice(i, 1).length === 1;
+    });
+  }
+  if (a instanceof Error) {
+    return b instanceof Error && a.name === b.name && a.message === b.message;
+  }
   if (
-    a === null || b === null || typeof a !== "object" ||
-    typeof b !== "object" || Array.isArray(b) ||
-    Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)
+    Array.isArray(b) || b instanceof Crash || b instanceof Pid ||
+    b instanceof Ref || b instanceof Uint8Array || b instanceof Date ||
+    b instanceof Map || b instanceof Set || b instanceof Error
   ) return false;
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length &&

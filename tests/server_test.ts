@@ -29,6 +29,7 @@ import {
 } from "../actor/mod.ts";
 import { NodeDown, startNode } from "../dist/mod.ts";
 import { assertInstanceOf, idle, runGcFixture, settle } from "./_util.ts";
+import { nodeName } from "./_nodes.ts";
 
 type CounterCall = "get" | { add: number } | "crash" | { stop: string };
 type CounterCast = "inc" | "halt";
@@ -175,6 +176,30 @@ Deno.test("server: stopServer rejects with the reason the server went with when 
   gate.resolve();
   assert.equal(await held, 0);
   assert.equal((await stopping).reason, "earlier");
+  // Not the same term either: a Map with other entries.
+  const gate2 = Promise.withResolvers<void>();
+  const entered2 = Promise.withResolvers<void>();
+  const m = await startServer(rt, {
+    ...behaviour,
+    handleCall: async (_: unknown, __: unknown, n: number) => {
+      entered2.resolve();
+      await gate2.promise;
+      return { reply: n, state: n };
+    },
+    handleCast: (reason: ExitReason, n: number) => ({ stop: reason, state: n }),
+  }, 0);
+  const held2 = call(rt, m, "hold");
+  await entered2.promise;
+  const went = new Map([["k", 1]]);
+  cast(rt, m, went);
+  const stopping2 = callError(stopServer(rt, m, new Map([["k", 2]])));
+  for (let i = 0; (rt.processInfo(m)?.mailboxLength ?? 0) < 2; i++) {
+    assert.ok(i < 100, "the cast and the stop reach the server");
+    await settle();
+  }
+  gate2.resolve();
+  assert.equal(await held2, 0);
+  assert.equal((await stopping2).reason, went);
   // terminate crashed: the caller hears that crash.
   const b = await startServer(rt, behaviour, undefined);
   const crashed = await callError(stopServer(rt, b, "crash in terminate"));
@@ -537,6 +562,33 @@ Deno.test("server: a call across two nodes, by pid and by [name, node]", async (
   assert.equal(missing.reason, "noproc");
   await a.runtime.shutdown();
   await b.runtime.shutdown();
+});
+
+Deno.test("server: stopServer of a server on another node resolves when it went with the reason asked for, compared as the wire carries it", async () => {
+  await using a = await startNode({ name: nodeName("a"), cookie: "c" });
+  await using b = await startNode({ name: nodeName("b"), cookie: "c" });
+  await a.connect(b.name, b.address!);
+  class Why {
+    constructor(readonly code: number) {}
+  }
+  const bare = Object.assign(Object.create(null), { why: "bare" });
+  // Each crosses the wire in another shape (a plain object, a new Map...),
+  // and is still the same term.
+  const reasons: unknown[] = [
+    ["shutdown", { why: [1, "x"] }],
+    bare,
+    new Why(7),
+    NaN,
+    { at: new Date(0), bytes: new Uint8Array([1, 2, 3]) },
+    new Map<unknown, unknown>([["k", [1]], [2, { v: null }]]),
+    new Set(["x", 1]),
+  ];
+  for (const reason of reasons) {
+    const pid = await startServer(b.runtime, counter([]), 0);
+    const exited = b.runtime.whenExited(pid);
+    await stopServer(a.runtime, pid, reason as ExitReason);
+    assert.notEqual(await exited, undefined);
+  }
 });
 
 Deno.test("server: losing the server's node during a call rejects it at once with noconnection", async () => {
