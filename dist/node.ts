@@ -1286,10 +1286,17 @@ export class Node implements AsyncDisposable {
    * `old` has not yet been seen to go: a host that vanished sends no FIN, a
    * FIN can be lost, and the heartbeat takes the tick time. Or a second node
    * runs under the same name. Ask the old connection: a node that answers
-   * (any frame, within the probe window) is alive, and the newcomer a
-   * duplicate. Resolves with the refusal, or with no refusal and the old
-   * session if it stayed silent, for #sessionUp to replace. Erlang takes the
-   * newcomer's word instead (the handshake's `alive` status).
+   * within the probe window is alive, and the newcomer a duplicate.
+   * Resolves with the refusal, or with no refusal and the old session if it
+   * stayed silent, for #sessionUp to replace. Erlang takes the newcomer's
+   * word instead (the handshake's `alive` status).
+   *
+   * What answers: for another creation, any frame, since a live node's PONG
+   * may wait behind its traffic. For the same one, only the PONG: frames the
+   * node wrote before it dropped its side may still arrive, and no PONG can
+   * come from a socket it has closed. A busy node of the same creation that
+   * misses the window (D4's race, when it dialled too) loses nothing but
+   * the old connection: it takes the new one too (#sessionUp).
    */
   async #confirm(
     old: Session | undefined,
@@ -1301,6 +1308,7 @@ export class Node implements AsyncDisposable {
     const window = Math.min(this.#handshakeTimeout / 2, this.#tickTime / 4);
     const alive = await old.probe(
       Math.max(0, Math.min(window, deadline - this.#clock.now())),
+      old.creation === identity.creation,
     );
     if (this.#stopped) return { refusal: "the node is stopping" };
     if (alive) {
@@ -1362,7 +1370,7 @@ export class Node implements AsyncDisposable {
           },
         );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
-      this.#sessionUp(conn, decoder, identity, silent);
+      this.#sessionUp(conn, decoder, identity, expected !== undefined, silent);
     } catch (error) {
       if (timedOut) {
         throw new HandshakeError(
@@ -1391,19 +1399,25 @@ export class Node implements AsyncDisposable {
 
   /**
    * A connection that finished its handshake becomes the peer's session.
-   * One of the same incarnation already up wins (D4's race), unless it is
-   * the one the probe found `silent`: the peer dropped it on its side.
+   * When this node accepted it, one of the same incarnation already up wins
+   * (D4's race), unless it is the one the probe found `silent`: the peer
+   * dropped it on its side. When this node dialled it, the new one wins:
+   * an acceptor that held a connection to us answers only once its probe
+   * has let go of it, so keeping ours would leave the two nodes with none.
    */
   #sessionUp(
     conn: Connection,
     decoder: FrameDecoder,
     identity: PeerIdentity,
+    dialled: boolean,
     silent?: Session,
   ): void {
     const peer = this.#peer(identity.name);
     const old = peer.session;
     if (old !== undefined) {
-      if (old.creation === identity.creation && old !== silent) {
+      if (
+        old.creation === identity.creation && !dialled && old !== silent
+      ) {
         conn.close();
         return;
       }

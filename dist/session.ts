@@ -227,13 +227,13 @@ export class Session {
 
   /**
    * Asks the peer to answer (`PING`) and resolves with whether it did within
-   * `ms`: `true` as soon as any frame is read from it, `false` at the
-   * deadline or when the session ends first. A probe already under way is
-   * shared, with its own deadline. The node asks this when a new
-   * incarnation of the peer wants in: a peer that answers is alive, and the
-   * newcomer a duplicate.
+   * `ms`: `true` as soon as any frame is read from it (only its `PONG` if
+   * `pongOnly`), `false` at the deadline or when the session ends first. A
+   * probe already under way is shared, with its own deadline and mode. The
+   * node asks this when a newcomer under the peer's name wants in: a peer
+   * that answers is alive, and the newcomer a duplicate.
    */
-  probe(ms: number): Promise<boolean> {
+  probe(ms: number, pongOnly = false): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     if (this.#probing === undefined) {
       const { promise, resolve } = Promise.withResolvers<boolean>();
@@ -241,7 +241,7 @@ export class Session {
         () => this.#settleProbe(false),
         ms,
       );
-      this.#probing = { promise, resolve, timer };
+      this.#probing = { promise, resolve, timer, pongOnly };
       this.send({ tag: Tag.PING });
     }
     return this.#probing.promise;
@@ -251,6 +251,7 @@ export class Session {
       promise: Promise<boolean>;
       resolve: (alive: boolean) => void;
       timer: unknown;
+      pongOnly: boolean;
     }
     | undefined;
 
@@ -429,7 +430,9 @@ export class Session {
         }
         // Any frame answers a probe: a PONG may wait behind what the peer
         // queued before it, and a peer that keeps sending is alive.
-        if (frames > 0 && this.#probing !== undefined) this.#settleProbe(true);
+        if (
+          frames > 0 && this.#probing !== undefined && !this.#probing.pongOnly
+        ) this.#settleProbe(true);
         // Let the processes woken by these frames run first: what they send
         // in reply is then written (send starts the write at once) before
         // the next read is set up. Reads of a full socket outpace the

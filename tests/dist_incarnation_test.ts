@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Down, Exit, Runtime } from "../mod.ts";
 import {
+  type Address,
   type MemoryConnection,
   MemoryTransport,
   type Node,
@@ -19,7 +20,7 @@ import {
 import { ManualClock } from "../actor/clock.ts";
 import { is, probe } from "./_probe.ts";
 import { nodeName } from "./_nodes.ts";
-import { within } from "./_util.ts";
+import { settle, within } from "./_util.ts";
 
 const COOKIE = "incarnation-cookie";
 
@@ -287,6 +288,85 @@ Deno.test("D3: a node that dropped its connection, its close lost and no reset c
     assert.ok(waited >= 400, `let in after ${waited} ms, before the window`);
     assert.ok(waited < 5_000, `let in after ${waited} ms, not a tick time`);
     await assertReplaced(dropped);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("D4: a node whose own dial lands after the other's connection came up, and that is too busy to answer the probe, ends up with one connection, not none", async () => {
+  // x dials y but its address lookup is slow; y dials x meanwhile and x
+  // (sorting first) accepts. Then x's dial lands at y, which holds that
+  // connection up and probes it; x does not answer in time (its end is
+  // stalled). y lets x's second connection in, and x must take it too.
+  const clock = new ManualClock();
+  const transport = new MemoryTransport();
+  const common = { cookie: COOKIE, transport, host: "mem", clock };
+  const address = Promise.withResolvers<Address>();
+  const x = await startNode({
+    name: nodeName("a"),
+    ...common,
+    resolve: () => address.promise,
+  });
+  const y = await startNode({ name: nodeName("b"), ...common });
+  try {
+    const yEvents: string[] = [];
+    const xEvents: string[] = [];
+    y.onNodeEvent((e) => yEvents.push(e.constructor.name));
+    x.onNodeEvent((e) => xEvents.push(e.constructor.name));
+    const xDial = x.connect(y.name);
+    await y.connect(x.name, x.address!);
+    await xDial;
+    assert.deepEqual(x.nodes(), [y.name]);
+    const xEnd = transport.connections[1]!; // x's end of y's connection
+    xEnd.stall();
+    const sent = y.stats(x.name)!.framesOut;
+    address.resolve(y.address!);
+    await until(() => y.stats(x.name)!.framesOut > sent, "y probes x");
+    clock.advance(2_600); // the probe's window passes unanswered
+    // y moves to the new connection, and x reads its ACK there before the
+    // end of the old one, which waits behind x's stalled end.
+    await until(() => yEvents.length === 3, "y takes the new connection");
+    await settle();
+    xEnd.resume();
+    await until(
+      () => yEvents.length === 3 && xEvents.length === 3,
+      "both nodes move to the new connection",
+    );
+    assert.deepEqual(yEvents, ["NodeUp", "NodeDown", "NodeUp"]);
+    assert.deepEqual(xEvents, ["NodeUp", "NodeDown", "NodeUp"]);
+    assert.deepEqual(x.nodes(), [y.name]);
+    assert.deepEqual(y.nodes(), [x.name]);
+    const inbox = await probe(x.runtime);
+    y.runtime.send(inbox.pid, "one connection");
+    assert.equal(await inbox.next(), "one connection");
+  } finally {
+    address.resolve(y.address!);
+    await Promise.all([x.stop(), y.stop()]);
+  }
+});
+
+Deno.test("D3: a frame written before a node dropped its connection, arriving late, does not get that node's reconnection refused", async () => {
+  // b drops its side (FIN lost) while a frame of its is still on the way
+  // to a. No reset comes back for a's PING (a's writes there go nowhere):
+  // only a PONG would mean b is alive, and the stale frame is not one.
+  const { a, b, aEnd, bEnd } = await connected({ handshakeTimeout: 1_000 });
+  try {
+    const target = await probe(a.runtime);
+    aEnd.stall(); // what b sends now waits on the way
+    b.runtime.send(target.pid, "sent before b dropped");
+    bEnd.cut({ closeUnseen: true });
+    b.disconnect(a.name);
+    (aEnd as { write(bytes: Uint8Array): Promise<void> }).write = () =>
+      Promise.resolve(); // no reset reaches a
+    const sent = a.stats(b.name)!.framesOut;
+    const attempt = b.connect(a.name, a.address!);
+    await until(() => a.stats(b.name)!.framesOut > sent, "a probes b");
+    aEnd.resume(); // the stale frame arrives during the probe
+    assert.equal(await target.next(), "sent before b dropped");
+    await attempt;
+    assert.deepEqual(a.nodes(), [b.name]);
+    b.runtime.send(target.pid, "over the new connection");
+    assert.equal(await target.next(), "over the new connection");
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
