@@ -123,6 +123,10 @@ function end(
       closed = true;
       if (closeUnseen) {
         inbox.unseenClose = true;
+        // This end's own writes waiting for room end with it.
+        const writers = outbox.writers;
+        outbox.writers = [];
+        for (const w of writers) w();
       } else {
         outbox.ended = true;
         outbox.wake();
