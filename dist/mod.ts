@@ -1,6 +1,6 @@
 /**
- * Distribution for Mote: nodes that connect over TCP (or any
- * {@linkcode Transport}), so processes on different nodes send to, link to
+ * Distribution for Mote: nodes that connect over TCP, TLS
+ * ({@linkcode tlsTransport}) or any {@linkcode Transport}, so processes on different nodes send to, link to
  * and monitor each other, and a crash or a lost connection on one node
  * reaches the watchers on the other (`noconnection`, `NodeDown`). Global
  * names (`node.registerGlobal`, `whereisGlobal`, `sendGlobal`) name a process
@@ -38,6 +38,8 @@ export type { RemoteChildOptions } from "./remote_child.ts";
 export { GlobalNameConflict, NodeDown, NodeUp } from "./messages.ts";
 export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
+export { tlsTransport } from "./tls_transport.ts";
+export type { TlsTransportOptions } from "./tls_transport.ts";
 export type { Address, Connection, Listener, Transport } from "./transport.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export type { MemoryConnection } from "./memory_transport.ts";

@@ -4,11 +4,10 @@
  * see only these interfaces, so TCP, TLS (`Deno.listenTls`/`connectTls`), a
  * WebSocket or the in-memory transport of the tests plug in unchanged.
  *
- * A note for a TLS transport: Deno's `TlsConn` has no `setNoDelay`, and
- * Nagle's algorithm is on for it (two small writes then a read took 44 ms a
- * round here, against 43 µs over TCP with `TCP_NODELAY`). The connecting
- * side can avoid it (`Deno.connect`, `setNoDelay(true)`, then
- * `Deno.startTls`); the accepting side (`Deno.listenTls`) has no way to yet.
+ * TLS is `tlsTransport` (`tls_transport.ts`), on `node:tls`: Deno's own
+ * `TlsConn` has no `setNoDelay`, and with Nagle's algorithm on, two small
+ * writes then a read took 44 ms a round here, against 43 µs over TCP with
+ * `TCP_NODELAY`.
  *
  * @module
  */

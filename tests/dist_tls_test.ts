@@ -1,0 +1,249 @@
+// Distribution over TLS (tlsTransport): nodes with certificates from one CA
+// connect and keep every rule they keep over TCP; a peer whose certificate
+// does not verify, or that speaks no TLS, loses only its own connection
+// (D10). The certificates are test fixtures (tests/fixtures/tls/make.sh).
+import assert from "node:assert/strict";
+import { Crash, Down, Exit, InvalidArgumentError } from "../mod.ts";
+import {
+  type Node,
+  NodeDown,
+  NodeUnreachableError,
+  startNode,
+  tlsTransport,
+  type TlsTransportOptions,
+} from "../dist/mod.ts";
+import { is, probe } from "./_probe.ts";
+import { nodeName } from "./_nodes.ts";
+import { within } from "./_util.ts";
+
+const COOKIE = "tls-cookie";
+const fixture = (file: string) =>
+  Deno.readTextFileSync(new URL(`./fixtures/tls/${file}`, import.meta.url));
+const ca = fixture("ca.pem");
+const signed = { cert: fixture("node.pem"), key: fixture("node-key.pem"), ca };
+const rogue = { cert: fixture("rogue.pem"), key: fixture("rogue-key.pem"), ca };
+const elsewhere = {
+  cert: fixture("elsewhere.pem"),
+  key: fixture("elsewhere-key.pem"),
+  ca,
+};
+
+function tlsNode(
+  base: string,
+  options: TlsTransportOptions = signed,
+): Promise<Node> {
+  return startNode({
+    name: nodeName(base),
+    cookie: COOKIE,
+    transport: tlsTransport(options),
+  });
+}
+
+/** b (on the signed certificate) still reaches a and is answered. */
+async function stillServes(a: Node): Promise<void> {
+  const b = await tlsNode("friend");
+  try {
+    const inbox = await probe(a.runtime);
+    await b.connect(a.name, a.address!);
+    b.runtime.send(inbox.pid, "hello");
+    assert.equal(await inbox.next(), "hello");
+  } finally {
+    await b.stop();
+  }
+}
+
+Deno.test("TLS: two nodes connect over mutual TLS; messages, a link and a monitor cross, a crash reaches the other node, and a stop its NodeDown", async () => {
+  const a = await tlsNode("a");
+  const b = await tlsNode("b");
+  try {
+    await b.connect(a.name, a.address!);
+    assert.deepEqual(a.nodes(), [b.name]);
+    const target = await probe(a.runtime);
+    const watcher = await probe(b.runtime, { trapExit: true });
+    watcher.proc.link(target.pid);
+    const ref = watcher.proc.monitor(target.pid);
+    b.monitorNode(watcher.pid, a.name);
+    watcher.proc.send(target.pid, { from: watcher.pid, text: "over TLS" });
+    const got = await target.next<{ text: string }>();
+    assert.equal(got.text, "over TLS");
+    a.runtime.send(watcher.pid, "and back");
+    assert.equal(await watcher.next(), "and back");
+
+    a.runtime.exit(target.pid, new Crash("Error", "boom"));
+    const exit = await watcher.next<Exit>(is(Exit));
+    assert.ok(exit.from.equals(target.pid));
+    assert.ok(exit.reason instanceof Crash);
+    assert.equal(exit.reason.message, "boom");
+    const down = await watcher.next<Down>(is(Down));
+    assert.ok(down.ref.equals(ref));
+
+    await a.stop();
+    const nodeDown = await watcher.next<NodeDown>(is(NodeDown));
+    assert.equal(nodeDown.node, a.name);
+    assert.deepEqual(b.nodes(), []);
+    assert.deepEqual(watcher.seen, []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("TLS: D10: a node whose certificate does not chain to the CA is refused, either way round, and the node goes on serving", async () => {
+  const a = await tlsNode("a");
+  const intruder = await tlsNode("intruder", rogue);
+  try {
+    // It dials a: a asks for its certificate and refuses it.
+    await assert.rejects(
+      intruder.connect(a.name, a.address!),
+      NodeUnreachableError,
+    );
+    // a dials it: a refuses the certificate it shows.
+    const error = await a.connect(intruder.name, intruder.address!).then(
+      () => assert.fail("a accepted an untrusted certificate"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof NodeUnreachableError, String(error));
+    assert.match(String((error.cause as Error)?.message), /certificate/i);
+    assert.deepEqual(a.nodes(), []);
+    assert.deepEqual(intruder.nodes(), []);
+    await stillServes(a);
+  } finally {
+    await Promise.all([a.stop(), intruder.stop()]);
+  }
+});
+
+Deno.test("TLS: a certificate for another name than the address dialled is refused", async () => {
+  const a = await tlsNode("a");
+  const misnamed = await tlsNode("misnamed", elsewhere);
+  try {
+    const error = await a.connect(misnamed.name, misnamed.address!).then(
+      () => assert.fail("a accepted a certificate for another name"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof NodeUnreachableError, String(error));
+    assert.match(String((error.cause as Error)?.message), /127\.0\.0\.1/);
+    assert.deepEqual(a.nodes(), []);
+  } finally {
+    await Promise.all([a.stop(), misnamed.stop()]);
+  }
+});
+
+Deno.test("TLS: with verifyClient off, a node accepts one whose certificate it cannot verify; that node still checks the acceptor's", async () => {
+  const a = await tlsNode("a", { ...signed, verifyClient: false });
+  const other = await tlsNode("other", rogue);
+  try {
+    await other.connect(a.name, a.address!);
+    assert.deepEqual(a.nodes(), [other.name]);
+    const inbox = await probe(a.runtime);
+    other.runtime.send(inbox.pid, "unverified, but with the cookie");
+    assert.equal(await inbox.next(), "unverified, but with the cookie");
+  } finally {
+    await Promise.all([a.stop(), other.stop()]);
+  }
+});
+
+Deno.test("TLS: D10: plain bytes, and a TLS handshake that never finishes, cost only their own connections, and are told to onRefused; a node stopped meanwhile leaves nothing behind", async () => {
+  const refused: string[] = [];
+  const a = await tlsNode("a", {
+    ...signed,
+    onRefused: (error) => {
+      refused.push(error.message);
+      throw new Error("a callback that throws changes nothing");
+    },
+  });
+  try {
+    const port = a.address!.port;
+    // Not TLS at all: a drops it.
+    const plain = await Deno.connect({ hostname: "127.0.0.1", port });
+    await plain.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+    const buf = new Uint8Array(1024);
+    while ((await plain.read(buf).catch(() => null)) !== null) { /* drain */ }
+    plain.close();
+    await stillServes(a);
+    assert.equal(refused.length, 1, "the plain connection was refused");
+    // Silent after connecting: stopping a ends it.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    await stillServes(a);
+    await a.stop();
+    assert.equal(await silent.read(buf).catch(() => null), null);
+    silent.close();
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("TLS: a connection that never starts its TLS handshake is dropped after handshakeTimeout", async () => {
+  const refused: string[] = [];
+  const a = await tlsNode("a", {
+    ...signed,
+    handshakeTimeout: 200,
+    onRefused: (error) => void refused.push(error.message),
+  });
+  try {
+    const silent = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: a.address!.port,
+    });
+    const t0 = performance.now();
+    const n = await within(
+      silent.read(new Uint8Array(64)).catch(() => null),
+      "the silent connection dropped",
+      3_000,
+    );
+    silent.close();
+    assert.equal(n, null);
+    assert.ok(performance.now() - t0 >= 150, "not before the timeout");
+    assert.deepEqual(refused, ["TLS handshake timed out after 200 ms"]);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("TLS: a 4 MiB message and 20 000 small ones cross intact and in order", async () => {
+  const a = await tlsNode("a");
+  const b = await tlsNode("b");
+  try {
+    await b.connect(a.name, a.address!);
+    const big = new Uint8Array(4 << 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+    const done = Promise.withResolvers<{ big: Uint8Array; order: boolean }>();
+    const sink = a.runtime.spawn(async (proc) => {
+      const got = await proc.receive() as Uint8Array;
+      let order = true;
+      for (let i = 0; i < 20_000; i++) {
+        if (await proc.receive() !== i) order = false;
+      }
+      done.resolve({ big: got, order });
+    });
+    b.runtime.spawn((proc) => {
+      proc.send(sink, big);
+      for (let i = 0; i < 20_000; i++) proc.send(sink, i);
+    });
+    const { big: got, order } = await done.promise;
+    assert.equal(got.length, big.length);
+    assert.ok(got.every((x, i) => x === big[i]), "the bytes arrived intact");
+    assert.ok(order, "the small ones arrived in order");
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("TLS: bad options are InvalidArgumentErrors naming the option", () => {
+  const bad: [unknown, string][] = [
+    [undefined, "options"],
+    [{ key: signed.key }, "cert"],
+    [{ cert: signed.cert, key: "not a key" }, "key"],
+    [{ ...signed, ca: 42 }, "ca"],
+    [{ ...signed, ca: [ca, 42] }, "ca[1]"],
+    [{ ...signed, verifyClient: "yes" }, "verifyClient"],
+    [{ ...signed, handshakeTimeout: -1 }, "handshakeTimeout"],
+    [{ ...signed, onRefused: "log" }, "onRefused"],
+  ];
+  for (const [options, argument] of bad) {
+    assert.throws(
+      () => tlsTransport(options as TlsTransportOptions),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError && e.argument === argument,
+      argument,
+    );
+  }
+});
