@@ -6,7 +6,11 @@
  * Built on `node:tls`, not on `Deno.listenTls`: a `Deno.TlsConn` cannot turn
  * Nagle's algorithm off, and with it on a frame written right after another
  * waits for the peer's delayed ACK (44 ms a round trip here, against 0.14 ms
- * with `TCP_NODELAY`).
+ * with `TCP_NODELAY`). Deno's `node:tls` has flaws of its own, worked around
+ * here: it takes every write at once without limit, a paused socket never
+ * sees its peer close, and `destroy()` drops what it still holds. So the
+ * stream travels in records with credit (docs/protocol.md, "Over TLS"), the
+ * socket is never paused, and a connection closes with `end()`.
  *
  * @module
  */
@@ -14,6 +18,7 @@
 import tls from "node:tls";
 import type { TLSSocket } from "node:tls";
 import { describe, InvalidArgumentError } from "../actor/errors.ts";
+import { ProtocolError } from "./errors.ts";
 import type { Address, Connection, Listener, Transport } from "./transport.ts";
 
 /** Options of {@linkcode tlsTransport}. PEM text throughout. */
@@ -46,15 +51,11 @@ export interface TlsTransportOptions {
   /**
    * Called with each incoming connection dropped in its TLS handshake (a
    * certificate that does not verify, no TLS spoken, or too slow), and
-   * where from. These never reach the node, whose logger does not see them.
-   * Default: nothing.
+   * where from (`{ host: "", port: 0 }` if the peer had already gone). These
+   * never reach the node, whose logger does not see them. Default: nothing.
    */
   readonly onRefused?: (error: Error, from: Address) => void;
 }
-
-// Bytes read ahead of the session before the socket is paused: about one
-// read's worth, as the kernel's buffer would hold for a TCP connection.
-const HIGH_WATER = 256 * 1024;
 
 /**
  * A {@linkcode Transport} over TLS (`node:tls`), with `TCP_NODELAY` on both
@@ -309,26 +310,95 @@ function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(":");
 }
 
-/** A TLS socket as a {@linkcode Connection}: reads pull from what its events pushed. */
+// Inside TLS the stream is cut into records, so that each end can grant the
+// other credit: Deno's node:tls takes every write at once (no backpressure),
+// and a paused socket never sees its peer close, so flow control is done
+// here (docs/protocol.md, "Over TLS").
+const DATA = 0x00;
+const CREDIT = 0x01;
+const RECORD_HEADER = 5;
+/** Bytes an end may send beyond what the other has read. */
+const WINDOW = 4 << 20;
+/** Largest data record; a quarter of the window, so a waiting writer always gets credit. */
+const MAX_RECORD = WINDOW / 4;
+/** The reader grants credit once it has read this much since its last grant. */
+const GRANT_EVERY = WINDOW / 4;
+/** Data records up to this size are written with their header in one piece. */
+const JOIN_BYTES = 16 * 1024;
+/** How long a closing end waits for its last bytes to leave before it drops the socket. */
+const CLOSE_GRACE_MS = 2_000;
+
+function header(type: number, n: number): Uint8Array {
+  const h = new Uint8Array(RECORD_HEADER);
+  h[0] = type;
+  new DataView(h.buffer).setUint32(1, n);
+  return h;
+}
+
+/**
+ * A TLS socket as a {@linkcode Connection}: reads take from the data records
+ * its events delivered (at most a window ahead), writes wait for credit.
+ */
 function wrap(socket: TLSSocket): Connection {
   socket.setNoDelay(true);
+  const remoteAddr = {
+    host: socket.remoteAddress ?? "",
+    port: socket.remotePort ?? 0,
+  };
   const chunks: Uint8Array[] = [];
-  let buffered = 0;
   let ended = false;
   let closed = false;
-  let paused = false;
+  let failure: Error | undefined;
   let reader: (() => void) | undefined;
+  let writer: (() => void) | undefined;
   const wake = () => {
     const r = reader;
     reader = undefined;
     r?.();
+    const w = writer;
+    writer = undefined;
+    w?.();
+  };
+  // Flow control, in data bytes: what we sent and what the peer granted;
+  // what arrived, what the session read, and what we granted of it.
+  let sent = 0;
+  let granted = WINDOW;
+  let arrived = 0;
+  let read = 0;
+  let grantedPeer = WINDOW;
+  // The record being parsed.
+  const head = new Uint8Array(RECORD_HEADER);
+  let headBytes = 0;
+  let dataLeft = 0;
+  const broken = (message: string) => {
+    failure ??= new ProtocolError(
+      `${remoteAddr.host}:${remoteAddr.port}`,
+      `TLS stream: ${message}`,
+    );
+    socket.destroy();
+    wake();
   };
   socket.on("data", (data: Uint8Array) => {
-    chunks.push(data);
-    buffered += data.length;
-    if (buffered >= HIGH_WATER && !paused) {
-      paused = true;
-      socket.pause();
+    let at = 0;
+    while (at < data.length && failure === undefined) {
+      if (dataLeft > 0) {
+        const take = Math.min(dataLeft, data.length - at);
+        chunks.push(data.subarray(at, at + take));
+        dataLeft -= take;
+        arrived += take;
+        at += take;
+        if (arrived > grantedPeer) {
+          return broken("data beyond the credit given");
+        }
+        continue;
+      }
+      head[headBytes++] = data[at++]!;
+      if (headBytes < RECORD_HEADER) continue;
+      headBytes = 0;
+      const n = new DataView(head.buffer).getUint32(1);
+      if (head[0] === DATA && n > 0 && n <= MAX_RECORD) dataLeft = n;
+      else if (head[0] === CREDIT && n > 0 && n <= WINDOW) granted += n;
+      else return broken(`bad record (type ${head[0]}, ${n} bytes)`);
     }
     wake();
   });
@@ -340,11 +410,12 @@ function wrap(socket: TLSSocket): Connection {
   socket.on("close", end);
   // The stream just ends: the session reports the connection as closed.
   socket.on("error", end);
+  const put = (bytes: Uint8Array): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      socket.write(bytes, (error) => error ? reject(error) : resolve());
+    });
   return {
-    remoteAddr: {
-      host: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    },
+    remoteAddr,
     readsInHostTurns: true,
     async read(buffer: Uint8Array): Promise<number | null> {
       for (;;) {
@@ -362,31 +433,56 @@ function wrap(socket: TLSSocket): Connection {
             if (take === chunk.length) chunks.shift();
             else chunks[0] = chunk.subarray(take);
           }
-          buffered -= n;
-          if (paused && buffered < HIGH_WATER / 2) {
-            paused = false;
-            socket.resume();
+          read += n;
+          const due = read + WINDOW - grantedPeer;
+          if (due >= GRANT_EVERY && !ended) {
+            grantedPeer += due;
+            socket.write(header(CREDIT, due));
           }
           return n;
         }
+        if (failure !== undefined) throw failure;
         if (ended) return null;
         await new Promise<void>((r) => reader = r);
       }
     },
-    write(bytes: Uint8Array): Promise<void> {
-      if (closed || ended || socket.destroyed) {
-        return Promise.reject(new Error("connection closed"));
+    async write(bytes: Uint8Array): Promise<void> {
+      for (let at = 0; at < bytes.length;) {
+        const n = Math.min(MAX_RECORD, bytes.length - at);
+        while (!closed && !ended && sent + n > granted) {
+          await new Promise<void>((r) => writer = r);
+        }
+        if (closed || ended || socket.destroyed) {
+          throw failure ?? new Error("connection closed");
+        }
+        sent += n;
+        const piece = bytes.subarray(at, at + n);
+        let last: Promise<void>;
+        if (n <= JOIN_BYTES) {
+          // One TLS record rather than two: a copy costs less than a record.
+          const record = new Uint8Array(RECORD_HEADER + n);
+          record.set(header(DATA, n));
+          record.set(piece, RECORD_HEADER);
+          last = put(record);
+        } else {
+          socket.write(header(DATA, n));
+          last = put(piece);
+        }
+        at += n;
+        if (at === bytes.length) return last;
       }
-      return new Promise<void>((resolve, reject) => {
-        socket.write(bytes, (error) => error ? reject(error) : resolve());
-      });
     },
     close(): void {
       if (closed) return;
       closed = true;
       chunks.length = 0;
-      socket.destroy();
       wake();
+      // A FIN after what was written (destroy would drop what node:tls
+      // still holds, even after "finish"); the socket closes when the
+      // peer's FIN answers it, or is dropped after a grace period.
+      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      socket.once("close", () => clearTimeout(timer));
+      socket.end();
     },
   };
 }

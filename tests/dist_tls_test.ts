@@ -4,10 +4,13 @@
 // (D10). The certificates are test fixtures (tests/fixtures/tls/make.sh).
 import assert from "node:assert/strict";
 import { Crash, Down, Exit, InvalidArgumentError } from "../mod.ts";
+import tls from "node:tls";
 import {
+  type Connection,
   type Node,
   NodeDown,
   NodeUnreachableError,
+  ProtocolError,
   startNode,
   tlsTransport,
   type TlsTransportOptions,
@@ -245,5 +248,135 @@ Deno.test("TLS: bad options are InvalidArgumentErrors naming the option", () => 
         e instanceof InvalidArgumentError && e.argument === argument,
       argument,
     );
+  }
+});
+
+/** A connected pair of tlsTransport connections, and their listener. */
+async function connectionPair() {
+  const transport = tlsTransport(signed);
+  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    transport.connect(listener.addr),
+    listener.accept(),
+  ]);
+  return { listener, client, server: server! };
+}
+
+/** Reads `conn` to its end; resolves with the bytes and whether each byte was `byte(i)`. */
+async function readAll(
+  conn: Connection,
+  byte: (i: number) => number,
+): Promise<{ total: number; intact: boolean }> {
+  const buf = new Uint8Array(100_000);
+  let total = 0;
+  let intact = true;
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return { total, intact };
+    for (let i = 0; i < n; i++) if (buf[i] !== byte(total + i)) intact = false;
+    total += n;
+  }
+}
+
+const pattern = (i: number) => (i * 7) & 0xff;
+const patterned = (n: number) =>
+  Uint8Array.from({ length: n }, (_, i) => pattern(i));
+
+Deno.test("TLS: what is written before close arrives whole, then the end, however far the reader is behind (4 MiB is one window)", async () => {
+  for (const size of [300_000, 3_000_000, 10_000_000]) {
+    const { listener, client, server } = await connectionPair();
+    try {
+      const reading = readAll(server, pattern);
+      await client.write(patterned(size));
+      client.close();
+      assert.deepEqual(await reading, { total: size, intact: true }, `${size}`);
+    } finally {
+      client.close();
+      server.close();
+      listener.close();
+    }
+  }
+});
+
+Deno.test("TLS: a writer waits while its peer does not read, a window ahead at most, and goes on once it does", async () => {
+  const { listener, client, server } = await connectionPair();
+  try {
+    let settled = false;
+    const writing = client.write(patterned(16 << 20)).finally(() =>
+      settled = true
+    );
+    // Nothing settles a write the peer has no room for: only time shows it.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(settled, false, "the write waits for the reader");
+    const reading = readAll(server, pattern);
+    await writing;
+    client.close();
+    assert.deepEqual(await reading, { total: 16 << 20, intact: true });
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+});
+
+Deno.test("TLS: D7: a node that sends a message larger than a window and stops is seen to go at once", async () => {
+  const a = await tlsNode("a");
+  const b = await tlsNode("b");
+  try {
+    await b.connect(a.name, a.address!);
+    const watcher = await probe(a.runtime);
+    a.monitorNode(watcher.pid, b.name);
+    b.runtime.send(watcher.pid, new Uint8Array(6 << 20));
+    await b.stop();
+    assert.equal((await watcher.next<Uint8Array>()).length, 6 << 20);
+    const down = await watcher.next<NodeDown>(is(NodeDown));
+    assert.equal(down.node, b.name);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+Deno.test("TLS: D10: a peer that breaks the record framing inside TLS loses its connection with a protocol error; the node goes on serving", async () => {
+  const refused: unknown[] = [];
+  const a = await startNode({
+    name: nodeName("a"),
+    cookie: COOKIE,
+    transport: tlsTransport(signed),
+    logger: {
+      error: () => {},
+      warn: (_: string, data?: Record<string, unknown>) =>
+        void refused.push(data?.error),
+    },
+  });
+  try {
+    const records = [
+      new Uint8Array([0x07, 0, 0, 0, 1, 0]), // an unknown record type
+      new Uint8Array([0x00, 0, 0, 0, 0]), // an empty data record
+      new Uint8Array([0x00, 0, 0x10, 0, 1]), // a data record over 1 MiB
+      new Uint8Array([0x01, 0, 0x40, 0, 1]), // credit beyond a window
+    ];
+    for (const bad of records) {
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: a.address!.port,
+        ca,
+        cert: signed.cert,
+        key: signed.key,
+      });
+      const closed = new Promise((resolve) => socket.once("close", resolve));
+      socket.on("error", () => {});
+      socket.on("data", () => {}); // flowing, or it would not see the end
+      await new Promise((resolve) => socket.once("secureConnect", resolve));
+      socket.write(bad);
+      await closed;
+    }
+    await stillServes(a);
+    assert.equal(refused.length, records.length);
+    for (const error of refused) {
+      assert.ok(error instanceof ProtocolError, String(error));
+      assert.match(error.message, /TLS stream: bad record/);
+    }
+  } finally {
+    await a.stop();
   }
 });
