@@ -981,6 +981,12 @@ export class Node implements AsyncDisposable {
     task.finally(() => this.#tasks.delete(task));
   }
 
+  /** Closes a connection no session owns; stop waits until it has closed. */
+  #drop(conn: Connection): void {
+    conn.close();
+    if (conn.closed !== undefined) this.#track(conn.closed);
+  }
+
   #peer(name: string): Peer {
     let peer = this.#peers.get(name);
     if (peer === undefined) {
@@ -1155,7 +1161,7 @@ export class Node implements AsyncDisposable {
       peer.dialing = false;
     } catch (error) {
       peer.dialing = false;
-      conn?.close();
+      if (conn !== undefined) this.#drop(conn);
       if (this.#stopped || peer.session !== undefined) return;
       if (
         error instanceof HandshakeRefusedError && error.reason === SIMULTANEOUS
@@ -1231,7 +1237,7 @@ export class Node implements AsyncDisposable {
       }
       if (conn === null) return;
       if (this.#stopped) {
-        conn.close();
+        this.#drop(conn);
         return;
       }
       this.#track(this.#accepted(conn));
@@ -1242,7 +1248,7 @@ export class Node implements AsyncDisposable {
     try {
       await this.#handshake(conn, undefined);
     } catch (error) {
-      conn.close();
+      this.#drop(conn);
       if (!this.#stopped) {
         this.#logger?.warn("Refused an incoming connection", {
           remote: conn.remoteAddr,
@@ -1418,7 +1424,7 @@ export class Node implements AsyncDisposable {
       if (
         old.creation === identity.creation && !dialled && old !== silent
       ) {
-        conn.close();
+        this.#drop(conn);
         return;
       }
       // The peer restarted, or left this connection behind: it is gone

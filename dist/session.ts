@@ -483,6 +483,7 @@ export class Session {
     } finally {
       await this.#writesDone();
       await this.#closing;
+      await this.#conn.closed;
     }
   }
 

@@ -410,6 +410,9 @@ function wrap(socket: TLSSocket): Connection {
   socket.on("close", end);
   // The stream just ends: the session reports the connection as closed.
   socket.on("error", end);
+  const gone = new Promise<void>((resolve) =>
+    socket.once("close", () => resolve())
+  );
   const put = (bytes: Uint8Array): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       socket.write(bytes, (error) => error ? reject(error) : resolve());
@@ -417,6 +420,7 @@ function wrap(socket: TLSSocket): Connection {
   return {
     remoteAddr,
     readsInHostTurns: true,
+    closed: gone,
     async read(buffer: Uint8Array): Promise<number | null> {
       for (;;) {
         if (closed) return null;

@@ -50,6 +50,14 @@ export interface Connection {
    * keep the host from its timers.
    */
   readonly readsInHostTurns?: boolean;
+  /**
+   * For a connection whose `close` takes time (TLS lets its last bytes
+   * leave first): resolves once it has closed, never rejects. A session
+   * counts as done, and a node as stopped, only after it resolves, so
+   * nothing of the connection outlives them. Leave it out if `close` is
+   * immediate.
+   */
+  readonly closed?: Promise<void>;
 }
 
 /**

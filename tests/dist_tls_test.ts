@@ -380,3 +380,52 @@ Deno.test("TLS: D10: a peer that breaks the record framing inside TLS loses its 
     await a.stop();
   }
 });
+
+Deno.test("TLS: S1: a node stopped while a peer that completed TLS says nothing stops at once, and leaves no socket or timer behind", async () => {
+  const a = await startNode({
+    name: nodeName("a"),
+    cookie: COOKIE,
+    transport: tlsTransport(signed),
+    handshakeTimeout: 200,
+  });
+  // Completes TLS, then neither speaks nor reads.
+  const mute = tls.connect({
+    host: "127.0.0.1",
+    port: a.address!.port,
+    ca,
+    cert: signed.cert,
+    key: signed.key,
+  });
+  mute.on("error", () => {});
+  try {
+    await new Promise((resolve) => mute.once("secureConnect", resolve));
+    const t0 = performance.now();
+    await within(a.stop(), "a.stop()", 5_000);
+    assert.ok(performance.now() - t0 < 4_000);
+  } finally {
+    mute.destroy();
+    await a.stop();
+  }
+});
+
+Deno.test("TLS: a close whose last bytes cannot leave (the peer reads nothing) gives up after a grace period; closed then resolves, and nothing is left behind", async () => {
+  const transport = tlsTransport(signed);
+  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
+  // Not flowing: it reads nothing, so what is sent to it stays queued.
+  const mute = tls.connect({
+    host: "127.0.0.1",
+    port: listener.addr.port,
+    ...signed,
+  });
+  mute.on("error", () => {});
+  try {
+    await new Promise((resolve) => mute.once("secureConnect", resolve));
+    const conn = (await listener.accept())!;
+    await conn.write(new Uint8Array(3 << 20));
+    conn.close();
+    await within(conn.closed!, "closed", 5_000);
+  } finally {
+    mute.destroy();
+    listener.close();
+  }
+});
