@@ -30,6 +30,8 @@ import type { GlobalFrame } from "./global.ts";
 
 /** A turn's frames are cut into writes of about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
+/** Longest a stopping node waits for its queued frames to leave, in ms. */
+const DRAIN_MS = 2_000;
 /** Room the reader offers each read, at least. */
 const READ_BYTES = 64 * 1024;
 // A read that brought this many frames waits for the processes it woke
@@ -281,6 +283,13 @@ export class Session {
   }
 
   async #drainAndClose(): Promise<void> {
+    // Nothing is read any more, so a peer stopping too, with as much queued
+    // for us, would hold both drains for good (its socket, or its credit
+    // over TLS, full): give it a while, then close, and the writes end.
+    const timer = this.#host.clock.setTimeout(
+      () => this.#conn.close(),
+      Math.min(DRAIN_MS, this.#host.tickTime / 4),
+    );
     try {
       await this.#writesDone();
       const rest = [...this.#queue];
@@ -289,6 +298,7 @@ export class Session {
     } catch {
       // The peer is gone already; nothing left to tell it.
     } finally {
+      this.#host.clock.clearTimeout(timer);
       this.#conn.close();
     }
   }

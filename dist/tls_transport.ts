@@ -335,6 +335,75 @@ function header(type: number, n: number): Uint8Array {
   return h;
 }
 
+/** Pieces below this size are copied together rather than kept as views. */
+const PACK_BELOW = 4096;
+/** Size of the buffers small pieces are packed into. */
+const PACK_BYTES = 64 * 1024;
+
+/**
+ * What arrived and was not yet read, in order: large pieces as views of
+ * what node:tls delivered, small ones packed into buffers of their own, so
+ * a window of tiny records costs its bytes, not an object each.
+ */
+class ByteQueue {
+  #parts: { buf: Uint8Array; start: number; end: number; packed: boolean }[] =
+    [];
+  #head = 0;
+  /** Bytes queued. */
+  size = 0;
+
+  push(piece: Uint8Array): void {
+    const n = piece.length;
+    this.size += n;
+    if (n >= PACK_BELOW) {
+      this.#parts.push({ buf: piece, start: 0, end: n, packed: false });
+      return;
+    }
+    const last = this.#parts.length > this.#head
+      ? this.#parts[this.#parts.length - 1]!
+      : undefined;
+    if (last?.packed && last.end + n <= last.buf.length) {
+      last.buf.set(piece, last.end);
+      last.end += n;
+      return;
+    }
+    const buf = new Uint8Array(PACK_BYTES);
+    buf.set(piece);
+    this.#parts.push({ buf, start: 0, end: n, packed: true });
+  }
+
+  /** Moves up to `buffer.length` bytes into `buffer`, from its start; returns how many. */
+  take(buffer: Uint8Array): number {
+    const parts = this.#parts;
+    let n = 0;
+    while (n < buffer.length && this.#head < parts.length) {
+      const part = parts[this.#head]!;
+      const k = Math.min(part.end - part.start, buffer.length - n);
+      buffer.set(part.buf.subarray(part.start, part.start + k), n);
+      part.start += k;
+      n += k;
+      if (part.start < part.end) break;
+      if (part.packed && this.#head === parts.length - 1) {
+        part.start = part.end = 0; // the newest packing buffer: refill it
+        break;
+      }
+      this.#head++;
+    }
+    if (this.#head === parts.length) {
+      parts.length = this.#head = 0;
+    } else if (this.#head >= 64 && this.#head * 2 >= parts.length) {
+      parts.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.size -= n;
+    return n;
+  }
+
+  clear(): void {
+    this.#parts.length = this.#head = this.size = 0;
+  }
+}
+
 /**
  * A TLS socket as a {@linkcode Connection}: reads take from the data records
  * its events delivered (at most a window ahead), writes wait for credit.
@@ -345,7 +414,7 @@ function wrap(socket: TLSSocket): Connection {
     host: socket.remoteAddress ?? "",
     port: socket.remotePort ?? 0,
   };
-  const chunks: Uint8Array[] = [];
+  const queue = new ByteQueue();
   let ended = false;
   let closed = false;
   let failure: Error | undefined;
@@ -375,6 +444,7 @@ function wrap(socket: TLSSocket): Connection {
       `${remoteAddr.host}:${remoteAddr.port}`,
       `TLS stream: ${message}`,
     );
+    queue.clear();
     socket.destroy();
     wake();
   };
@@ -383,13 +453,13 @@ function wrap(socket: TLSSocket): Connection {
     while (at < data.length && failure === undefined) {
       if (dataLeft > 0) {
         const take = Math.min(dataLeft, data.length - at);
-        chunks.push(data.subarray(at, at + take));
+        if (arrived + take > grantedPeer) {
+          return broken("data beyond the credit given");
+        }
+        queue.push(data.subarray(at, at + take));
         dataLeft -= take;
         arrived += take;
         at += take;
-        if (arrived > grantedPeer) {
-          return broken("data beyond the credit given");
-        }
         continue;
       }
       head[headBytes++] = data[at++]!;
@@ -424,19 +494,8 @@ function wrap(socket: TLSSocket): Connection {
     async read(buffer: Uint8Array): Promise<number | null> {
       for (;;) {
         if (closed) return null;
-        if (chunks.length > 0) {
-          let n = 0;
-          while (n < buffer.length && chunks.length > 0) {
-            const chunk = chunks[0]!;
-            const take = Math.min(chunk.length, buffer.length - n);
-            buffer.set(
-              take === chunk.length ? chunk : chunk.subarray(0, take),
-              n,
-            );
-            n += take;
-            if (take === chunk.length) chunks.shift();
-            else chunks[0] = chunk.subarray(take);
-          }
+        if (queue.size > 0) {
+          const n = queue.take(buffer);
           read += n;
           const due = read + WINDOW - grantedPeer;
           if (due >= GRANT_EVERY && !ended) {
@@ -479,8 +538,9 @@ function wrap(socket: TLSSocket): Connection {
     close(): void {
       if (closed) return;
       closed = true;
-      chunks.length = 0;
+      queue.clear();
       wake();
+      if (socket.closed) return; // the peer closed first: nothing to wait for
       // A FIN after what was written (destroy would drop what node:tls
       // still holds, even after "finish"); the socket closes when the
       // peer's FIN answers it, or is dropped after a grace period.

@@ -429,3 +429,103 @@ Deno.test("TLS: a close whose last bytes cannot leave (the peer reads nothing) g
     listener.close();
   }
 });
+
+Deno.test("TLS: records of every size, tiny ones by the hundred thousand, arrive in order and whole", async () => {
+  const transport = tlsTransport(signed);
+  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
+  const raw = tls.connect({
+    host: "127.0.0.1",
+    port: listener.addr.port,
+    ...signed,
+  });
+  raw.on("error", () => {});
+  raw.on("data", () => {}); // credit records: a raw peer ignores them
+  try {
+    await new Promise((resolve) => raw.once("secureConnect", resolve));
+    const conn = (await listener.accept())!;
+    // 100 000 one-byte records, then records of 1 to 5 000 bytes (some
+    // packed, some kept as views): 3.7 MB in all, within one window.
+    const sizes = [
+      ...Array.from({ length: 100_000 }, () => 1),
+      ...Array.from({ length: 1_500 }, (_, i) => 1 + (i * 337) % 5_000),
+    ];
+    const total = sizes.reduce((x, y) => x + y, 0);
+    const wire = new Uint8Array(sizes.length * 5 + total);
+    let at = 0;
+    let offset = 0;
+    for (const n of sizes) {
+      wire.set(
+        [0x00, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff],
+        at,
+      );
+      at += 5;
+      for (let i = 0; i < n; i++) wire[at++] = pattern(offset++);
+    }
+    raw.write(wire);
+    const buf = new Uint8Array(50_000);
+    let got = 0;
+    let intact = true;
+    while (got < total) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      for (let i = 0; i < n; i++) {
+        if (buf[i] !== pattern(got + i)) intact = false;
+      }
+      got += n;
+    }
+    assert.deepEqual({ got, intact }, { got: total, intact: true });
+    conn.close();
+    await conn.closed;
+  } finally {
+    raw.destroy();
+    listener.close();
+  }
+});
+
+Deno.test("TLS: D10: a peer that sends beyond the credit it was given loses its connection, and nothing of the excess is read", async () => {
+  const transport = tlsTransport(signed);
+  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
+  const raw = tls.connect({
+    host: "127.0.0.1",
+    port: listener.addr.port,
+    ...signed,
+  });
+  raw.on("error", () => {});
+  raw.on("data", () => {});
+  const rawClosed = new Promise((resolve) => raw.once("close", resolve));
+  try {
+    await new Promise((resolve) => raw.once("secureConnect", resolve));
+    const conn = (await listener.accept())!;
+    // A window of 4 MiB, unread, then 10 bytes more.
+    for (let i = 0; i < 4; i++) {
+      const record = new Uint8Array(5 + (1 << 20));
+      record.set([0x00, 0x00, 0x10, 0x00, 0x00]);
+      raw.write(record);
+    }
+    raw.write(new Uint8Array([0x00, 0, 0, 0, 10, ...new Uint8Array(10)]));
+    await rawClosed; // the excess ended the connection
+    await assert.rejects(conn.read(new Uint8Array(1 << 20)), ProtocolError);
+    conn.close();
+    await conn.closed;
+  } finally {
+    raw.destroy();
+    listener.close();
+  }
+});
+
+Deno.test("TLS: S1: two nodes stopped at once, each with more queued for the other than its credit allows, both stop", async () => {
+  const a = await tlsNode("a");
+  const b = await tlsNode("b");
+  await b.connect(a.name, a.address!);
+  const sinkA = a.runtime.spawn(async (p) => {
+    for (;;) await p.receive();
+  });
+  const sinkB = b.runtime.spawn(async (p) => {
+    for (;;) await p.receive();
+  });
+  for (let i = 0; i < 12; i++) {
+    a.runtime.send(sinkB, new Uint8Array(1 << 20));
+    b.runtime.send(sinkA, new Uint8Array(1 << 20));
+  }
+  await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
+});
