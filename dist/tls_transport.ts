@@ -489,7 +489,9 @@ function wrap(socket: TLSSocket): Connection {
     });
   return {
     remoteAddr,
-    readsInHostTurns: true,
+    // A read resolves at once (in a microtask) while records wait unread,
+    // so the runtime keeps its own timer to give the host turns.
+    readsInHostTurns: false,
     closed: gone,
     async read(buffer: Uint8Array): Promise<number | null> {
       for (;;) {
