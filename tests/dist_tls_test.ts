@@ -408,41 +408,53 @@ Deno.test("TLS: S1: a node stopped while a peer that completed TLS says nothing 
   }
 });
 
-Deno.test("TLS: a close whose last bytes cannot leave (the peer reads nothing) gives up after a grace period; closed then resolves, and nothing is left behind", async () => {
-  const transport = tlsTransport(signed);
-  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
-  // Not flowing: it reads nothing, so what is sent to it stays queued.
-  const mute = tls.connect({
+/**
+ * A tlsTransport listener with a raw `node:tls` peer connected to it, and
+ * the connection the listener accepted. The peer reads what comes (and
+ * ignores it) unless `reads` is false; `dispose` ends both.
+ */
+async function rawPeer(reads = true) {
+  const listener = await tlsTransport(signed).listen({
     host: "127.0.0.1",
-    port: listener.addr.port,
-    ...signed,
+    port: 0,
   });
-  mute.on("error", () => {});
-  try {
-    await new Promise((resolve) => mute.once("secureConnect", resolve));
-    const conn = (await listener.accept())!;
-    await conn.write(new Uint8Array(3 << 20));
-    conn.close();
-    await within(conn.closed!, "closed", 5_000);
-  } finally {
-    mute.destroy();
-    listener.close();
-  }
-});
-
-Deno.test("TLS: records of every size, tiny ones by the hundred thousand, arrive in order and whole", async () => {
-  const transport = tlsTransport(signed);
-  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
   const raw = tls.connect({
     host: "127.0.0.1",
     port: listener.addr.port,
     ...signed,
   });
   raw.on("error", () => {});
-  raw.on("data", () => {}); // credit records: a raw peer ignores them
+  if (reads) raw.on("data", () => {});
+  const rawClosed = new Promise((resolve) => raw.once("close", resolve));
+  const dispose = () => {
+    raw.destroy();
+    listener.close();
+  };
   try {
     await new Promise((resolve) => raw.once("secureConnect", resolve));
     const conn = (await listener.accept())!;
+    return { raw, rawClosed, conn, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}
+
+Deno.test("TLS: a close whose last bytes cannot leave (the peer reads nothing) gives up after a grace period; closed then resolves, and nothing is left behind", async () => {
+  // The peer reads nothing, so what is sent to it stays queued.
+  const { conn, dispose } = await rawPeer(false);
+  try {
+    await conn.write(new Uint8Array(3 << 20));
+    conn.close();
+    await within(conn.closed!, "closed", 5_000);
+  } finally {
+    dispose();
+  }
+});
+
+Deno.test("TLS: records of every size, tiny ones by the hundred thousand, arrive in order and whole", async () => {
+  const { raw, conn, dispose } = await rawPeer();
+  try {
     // 100 000 one-byte records, then records of 1 to 5 000 bytes (some
     // packed, some kept as views): 3.7 MB in all, within one window.
     const sizes = [
@@ -477,25 +489,13 @@ Deno.test("TLS: records of every size, tiny ones by the hundred thousand, arrive
     conn.close();
     await conn.closed;
   } finally {
-    raw.destroy();
-    listener.close();
+    dispose();
   }
 });
 
 Deno.test("TLS: D10: a peer that sends beyond the credit it was given loses its connection, and nothing of the excess is read", async () => {
-  const transport = tlsTransport(signed);
-  const listener = await transport.listen({ host: "127.0.0.1", port: 0 });
-  const raw = tls.connect({
-    host: "127.0.0.1",
-    port: listener.addr.port,
-    ...signed,
-  });
-  raw.on("error", () => {});
-  raw.on("data", () => {});
-  const rawClosed = new Promise((resolve) => raw.once("close", resolve));
+  const { raw, rawClosed, conn, dispose } = await rawPeer();
   try {
-    await new Promise((resolve) => raw.once("secureConnect", resolve));
-    const conn = (await listener.accept())!;
     // A window of 4 MiB, unread, then 10 bytes more.
     for (let i = 0; i < 4; i++) {
       const record = new Uint8Array(5 + (1 << 20));
@@ -508,8 +508,7 @@ Deno.test("TLS: D10: a peer that sends beyond the credit it was given loses its 
     conn.close();
     await conn.closed;
   } finally {
-    raw.destroy();
-    listener.close();
+    dispose();
   }
 });
 
