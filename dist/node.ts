@@ -945,10 +945,10 @@ export class Node implements AsyncDisposable {
    * Stops the node: closes the listener and every connection (D7 runs for
    * each with `node_stopped`), and resolves when every socket and timer is
    * released (S1). Frames already queued for a peer (the exit signals of
-   * processes stopped with the node) are written first, for at most 2 s or
-   * a quarter of the tick time; a peer that reads none of them does not
-   * hold the stop longer. A node that made its own runtime shuts that down
-   * too.
+   * processes stopped with the node) are written first, for as long as they
+   * keep moving; a peer that takes none of them for 2 s (or a quarter of
+   * the tick time, if less) does not hold the stop longer. A node that made
+   * its own runtime shuts that down too.
    */
   stop(): Promise<void> {
     return this.#owns ? this.runtime.shutdown() : this.#close();

@@ -30,7 +30,7 @@ import type { GlobalFrame } from "./global.ts";
 
 /** A turn's frames are cut into writes of about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
-/** Longest a stopping node waits for its queued frames to leave, in ms. */
+/** Longest a stopping node waits for its queued frames to move on, in ms. */
 const DRAIN_MS = 2_000;
 /** Room the reader offers each read, at least. */
 const READ_BYTES = 64 * 1024;
@@ -285,20 +285,32 @@ export class Session {
   async #drainAndClose(): Promise<void> {
     // Nothing is read any more, so a peer stopping too, with as much queued
     // for us, would hold both drains for good (its socket, or its credit
-    // over TLS, full): give it a while, then close, and the writes end.
-    const timer = this.#host.clock.setTimeout(
-      () => this.#conn.close(),
-      Math.min(DRAIN_MS, this.#host.tickTime / 4),
-    );
+    // over TLS, full). A drain that makes no progress for a while gives up:
+    // the connection closes, and the writes end. One that moves, however
+    // slowly, goes on.
+    const clock = this.#host.clock;
+    const patience = Math.min(DRAIN_MS, this.#host.tickTime / 4);
+    const giveUp = () => this.#conn.close();
+    let timer = clock.setTimeout(giveUp, patience);
+    const moved = () => {
+      clock.clearTimeout(timer);
+      timer = clock.setTimeout(giveUp, patience);
+    };
     try {
       await this.#writesDone();
+      moved();
       const rest = [...this.#queue];
       if (this.#writer.byteLength > 0) rest.push(this.#writer.take());
-      for (const bytes of rest) await this.#conn.write(bytes);
+      for (const bytes of rest) {
+        for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+          await this.#conn.write(bytes.subarray(at, at + CHUNK_BYTES));
+          moved();
+        }
+      }
     } catch {
       // The peer is gone already; nothing left to tell it.
     } finally {
-      this.#host.clock.clearTimeout(timer);
+      clock.clearTimeout(timer);
       this.#conn.close();
     }
   }

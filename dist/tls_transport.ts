@@ -337,7 +337,7 @@ function header(type: number, n: number): Uint8Array {
 
 /** Pieces below this size are copied together rather than kept as views. */
 const PACK_BELOW = 4096;
-/** Size of the buffers small pieces are packed into. */
+/** Largest buffer small pieces are packed into. */
 const PACK_BYTES = 64 * 1024;
 
 /**
@@ -349,6 +349,10 @@ class ByteQueue {
   #parts: { buf: Uint8Array; start: number; end: number; packed: boolean }[] =
     [];
   #head = 0;
+  // Size of the next packing buffer: it starts small after a large piece
+  // and doubles while small pieces keep coming, so packing costs at most
+  // about as much again as the bytes packed.
+  #packSize = PACK_BELOW;
   /** Bytes queued. */
   size = 0;
 
@@ -357,17 +361,21 @@ class ByteQueue {
     this.size += n;
     if (n >= PACK_BELOW) {
       this.#parts.push({ buf: piece, start: 0, end: n, packed: false });
+      this.#packSize = PACK_BELOW;
       return;
     }
     const last = this.#parts.length > this.#head
       ? this.#parts[this.#parts.length - 1]!
       : undefined;
-    if (last?.packed && last.end + n <= last.buf.length) {
-      last.buf.set(piece, last.end);
-      last.end += n;
-      return;
+    if (last?.packed) {
+      if (last.end + n <= last.buf.length) {
+        last.buf.set(piece, last.end);
+        last.end += n;
+        return;
+      }
+      this.#packSize = Math.min(PACK_BYTES, this.#packSize * 2);
     }
-    const buf = new Uint8Array(PACK_BYTES);
+    const buf = new Uint8Array(this.#packSize);
     buf.set(piece);
     this.#parts.push({ buf, start: 0, end: n, packed: true });
   }

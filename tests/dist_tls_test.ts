@@ -3,7 +3,7 @@
 // does not verify, or that speaks no TLS, loses only its own connection
 // (D10). The certificates are test fixtures (tests/fixtures/tls/make.sh).
 import assert from "node:assert/strict";
-import { Crash, Down, Exit, InvalidArgumentError } from "../mod.ts";
+import { Crash, Down, Exit, InvalidArgumentError, Pid } from "../mod.ts";
 import tls from "node:tls";
 import {
   type Connection,
@@ -527,4 +527,51 @@ Deno.test("TLS: S1: two nodes stopped at once, each with more queued for the oth
     b.runtime.send(sinkA, new Uint8Array(1 << 20));
   }
   await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
+});
+
+Deno.test("TLS: S1: a stopping node writes all it has queued to a peer that keeps reading, however long that takes, and the exit signals after it", async () => {
+  // A tick time of 400 ms: a drain that moved nothing for 100 ms would give
+  // up; 64 MiB over TLS takes longer than that, but keeps moving.
+  const options = { cookie: COOKIE, tickTime: 400 };
+  const a = await startNode({
+    name: nodeName("a"),
+    ...options,
+    transport: tlsTransport(signed),
+  });
+  const b = await startNode({
+    name: nodeName("b"),
+    ...options,
+    transport: tlsTransport(signed),
+  });
+  try {
+    await b.connect(a.name, a.address!);
+    let received = 0;
+    const sink = b.runtime.spawn(async (proc) => {
+      for (;;) {
+        await proc.receive();
+        received++;
+      }
+    });
+    const watcher = await probe(b.runtime, { trapExit: true });
+    const linked = a.runtime.spawn(async (proc) => {
+      for (;;) {
+        const from = await proc.receive();
+        if (from instanceof Pid) proc.send(from, "linked");
+      }
+    });
+    watcher.proc.link(linked);
+    // The answer comes after the link has reached a (D5).
+    watcher.proc.send(linked, watcher.pid);
+    assert.equal(await watcher.next(), "linked");
+    for (let i = 0; i < 64; i++) {
+      a.runtime.send(sink, new Uint8Array(1 << 20));
+    }
+    await within(a.stop(), "a.stop()", 20_000);
+    const exit = await watcher.next<Exit>(is(Exit));
+    assert.ok(exit.from.equals(linked));
+    assert.equal(exit.reason, "shutdown");
+    assert.equal(received, 64);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
 });
