@@ -1,6 +1,7 @@
 // Test helper: fresh node names and a connected pair of nodes over TCP on
 // 127.0.0.1 (port 0), shared by the distribution tests.
 import { type Node, startNode } from "../dist/mod.ts";
+import { within } from "./_util.ts";
 
 let seq = 0;
 
@@ -23,4 +24,27 @@ export async function nodePair(
     [Symbol.asyncDispose]: async () =>
       void await Promise.all([a.stop(), b.stop()]),
   };
+}
+
+/**
+ * Queues `mib` messages of 1 MiB each way between connected nodes `a` and
+ * `b` (to processes that take everything), then stops both at once; rejects
+ * if the stops take over 8 s.
+ */
+export async function stopBothLoaded(
+  a: Node,
+  b: Node,
+  mib: number,
+): Promise<void> {
+  const sinkA = a.runtime.spawn(async (p) => {
+    for (;;) await p.receive();
+  });
+  const sinkB = b.runtime.spawn(async (p) => {
+    for (;;) await p.receive();
+  });
+  for (let i = 0; i < mib; i++) {
+    a.runtime.send(sinkB, new Uint8Array(1 << 20));
+    b.runtime.send(sinkA, new Uint8Array(1 << 20));
+  }
+  await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
 }

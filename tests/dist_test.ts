@@ -21,8 +21,8 @@ import {
 import { ManualClock } from "../actor/clock.ts";
 import { UnencodableValueError } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
-import { assertInstanceOf, within } from "./_util.ts";
-import { nodeName, nodePair } from "./_nodes.ts";
+import { assertInstanceOf } from "./_util.ts";
+import { nodeName, nodePair, stopBothLoaded } from "./_nodes.ts";
 
 const COOKIE = "test-cookie";
 const name = nodeName;
@@ -581,19 +581,9 @@ Deno.test("S1: two nodes stopped at once, each with more queued for the other th
   const a = await startNode({ name: nodeName("a"), cookie: COOKIE });
   const b = await startNode({ name: nodeName("b"), cookie: COOKIE });
   await b.connect(a.name, a.address!);
-  const sinkA = a.runtime.spawn(async (p) => {
-    for (;;) await p.receive();
-  });
-  const sinkB = b.runtime.spawn(async (p) => {
-    for (;;) await p.receive();
-  });
   // 24 MiB each way: more than both sockets' buffers hold, so each drain
   // waits on a peer that no longer reads.
-  for (let i = 0; i < 24; i++) {
-    a.runtime.send(sinkB, new Uint8Array(1 << 20));
-    b.runtime.send(sinkA, new Uint8Array(1 << 20));
-  }
-  await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
+  await stopBothLoaded(a, b, 24);
 });
 
 Deno.test("D6: a remote demonitor leaves with the next frame, or on the next tick when nothing follows", async () => {

@@ -16,7 +16,7 @@ import {
   type TlsTransportOptions,
 } from "../dist/mod.ts";
 import { is, probe } from "./_probe.ts";
-import { nodeName } from "./_nodes.ts";
+import { nodeName, stopBothLoaded } from "./_nodes.ts";
 import { within } from "./_util.ts";
 
 const COOKIE = "tls-cookie";
@@ -516,17 +516,7 @@ Deno.test("TLS: S1: two nodes stopped at once, each with more queued for the oth
   const a = await tlsNode("a");
   const b = await tlsNode("b");
   await b.connect(a.name, a.address!);
-  const sinkA = a.runtime.spawn(async (p) => {
-    for (;;) await p.receive();
-  });
-  const sinkB = b.runtime.spawn(async (p) => {
-    for (;;) await p.receive();
-  });
-  for (let i = 0; i < 12; i++) {
-    a.runtime.send(sinkB, new Uint8Array(1 << 20));
-    b.runtime.send(sinkA, new Uint8Array(1 << 20));
-  }
-  await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
+  await stopBothLoaded(a, b, 12);
 });
 
 Deno.test("TLS: S1: a stopping node writes all it has queued to a peer that keeps reading, however long that takes, and the exit signals after it", async () => {
