@@ -80,6 +80,16 @@ const SIMULTANEOUS = "simultaneous connect";
  */
 const MAX_IDLE_PEERS = 1024;
 
+/**
+ * After a failed accept (out of file descriptors, say, while a flood of
+ * connections waits out its handshakes), the listener is tried again after
+ * a pause that starts here and doubles up to {@linkcode ACCEPT_RETRY_MAX_MS},
+ * as Go's net/http does: giving up would leave the node deaf for good, and
+ * trying at once would spin while the error lasts.
+ */
+const ACCEPT_RETRY_MIN_MS = 5;
+const ACCEPT_RETRY_MAX_MS = 1_000;
+
 /** Options for {@linkcode startNode}. */
 export interface NodeOptions {
   /**
@@ -132,7 +142,13 @@ export interface NodeOptions {
   readonly codec?: Codec;
   /** Clock for ticks and deadlines. Default: the runtime's clock. */
   readonly clock?: Clock;
-  /** Where protocol errors and refused handshakes are reported. Default: nowhere. */
+  /**
+   * Where protocol errors, refused handshakes and failed accepts are
+   * reported. Default: nowhere. A listener whose accept fails (out of file
+   * descriptors, say) is tried again after a pause of 5 ms doubling up to
+   * 1 s; the first failure of a spell is an error, the first accept after
+   * it a warning.
+   */
   readonly logger?: Logger;
   /**
    * The spawn allow-list: what other nodes may start here by name (see
@@ -985,6 +1001,20 @@ export class Node implements AsyncDisposable {
     task.finally(() => this.#tasks.delete(task));
   }
 
+  /** Resolves after `ms`, or at once when the node stops. */
+  #pause(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      this.#clock.clearTimeout(timer);
+      this.#wakers.delete(wake);
+      resolve();
+    };
+    const timer = this.#clock.setTimeout(wake, ms);
+    this.#wakers.add(wake);
+    return promise;
+  }
+
   /** Closes a connection no session owns; stop waits until it has closed. */
   #drop(conn: Connection): void {
     conn.close();
@@ -1230,14 +1260,31 @@ export class Node implements AsyncDisposable {
   // ---- inbound ----
 
   async #acceptLoop(listener: Listener): Promise<void> {
+    let failures = 0;
     for (;;) {
       let conn: Connection | null;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (this.#stopped) return;
-        this.#logger?.error("Accepting a connection failed", { error });
-        return;
+        const retryInMs = Math.min(
+          ACCEPT_RETRY_MAX_MS,
+          ACCEPT_RETRY_MIN_MS * 2 ** Math.min(failures, 16),
+        );
+        failures++;
+        // Once per spell of failures: the spell may last as long as a flood.
+        if (failures === 1) {
+          this.#logger?.error("Accepting a connection failed; trying again", {
+            error,
+            retryInMs,
+          });
+        }
+        await this.#pause(retryInMs);
+        continue;
+      }
+      if (failures > 0 && conn !== null) {
+        this.#logger?.warn("Accepting connections again", { failures });
+        failures = 0;
       }
       if (conn === null) return;
       if (this.#stopped) {

@@ -3,10 +3,16 @@
 // node keeps serving everyone else.
 import assert from "node:assert/strict";
 import { Down, Exit, Pid, Ref } from "../mod.ts";
-import { NodeDown, startNode } from "../dist/mod.ts";
+import {
+  NodeDown,
+  startNode,
+  tcpTransport,
+  type Transport,
+} from "../dist/mod.ts";
 import { encodeFrame, MsgpackCodec, Tag } from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
 import { rawPeer } from "./_raw_peer.ts";
+import { within } from "./_util.ts";
 
 const COOKIE = "hostile-test";
 let seq = 0;
@@ -215,4 +221,142 @@ Deno.test("D10: a LINK_NAME_REPLY with a pid of another node is a protocol error
   const exit = await linker.next<Exit>(is(Exit));
   assert.equal(exit.reason, "noconnection");
   assert.deepEqual(runtime.processInfo(linker.pid)!.links, []);
+});
+
+/** TCP, except that the listener's first `failures` accepts throw. */
+function failingAccepts(failures: number, error: Error): Transport {
+  const tcp = tcpTransport();
+  return {
+    connect: (addr) => tcp.connect(addr),
+    async listen(addr) {
+      const listener = await tcp.listen(addr);
+      let left = failures;
+      return {
+        addr: listener.addr,
+        accept: () => left-- > 0 ? Promise.reject(error) : listener.accept(),
+        close: () => listener.close(),
+      };
+    },
+  };
+}
+
+Deno.test("D10: a listener whose accepts fail (out of file descriptors) is tried again, and the node keeps accepting", async () => {
+  const { lines, logger } = recordingLogger();
+  await using node = await startNode({
+    name: `n${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+    transport: failingAccepts(
+      4,
+      new Error("Too many open files (os error 24)"),
+    ),
+  });
+  await stillServes(node);
+  assert.deepEqual(lines, [
+    "error: Accepting a connection failed; trying again",
+    "warn: Accepting connections again",
+  ]);
+});
+
+Deno.test("D10: a node whose listener keeps failing still stops at once, its retry timer cleared", async () => {
+  const { lines, logger } = recordingLogger();
+  const logged = Promise.withResolvers<void>();
+  const node = await startNode({
+    name: `n${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger: {
+      ...logger,
+      error: (m: string) => {
+        logger.error(m);
+        logged.resolve();
+      },
+    },
+    transport: failingAccepts(Infinity, new Error("broken listener")),
+  });
+  await within(logged.promise, "the failed accept to be logged", 5_000);
+  // The accept loop is pausing before it tries again; the sanitizers check
+  // that stop clears the pause's timer rather than leaving it behind.
+  await within(node.stop(), "the node to stop", 500);
+  assert.deepEqual(lines, [
+    "error: Accepting a connection failed; trying again",
+  ]);
+});
+
+/** The JSON lines a child process prints, one at a time. */
+function jsonLines(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const queued: string[] = [];
+  let rest = "";
+  return {
+    async next(): Promise<Record<string, unknown>> {
+      for (;;) {
+        const line = queued.shift();
+        if (line !== undefined) return JSON.parse(line);
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the child closed its stdout");
+        const parts = (rest + value).split("\n");
+        rest = parts.pop()!;
+        queued.push(...parts.filter((p) => p.length > 0));
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+Deno.test("D10: a flood of connections that runs a node out of file descriptors leaves it accepting once the flood has gone", async () => {
+  // A child node may open 64 files; 120 connections that never handshake
+  // take every descriptor it has left, and its accepts fail (EMFILE).
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'ulimit -n 64 && exec "$0" run --allow-net=127.0.0.1 "$1" "$2"',
+      Deno.execPath(),
+      new URL("./fixtures/few_fds_node.ts", import.meta.url).pathname,
+      COOKIE,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = jsonLines(child.stdout);
+  const flood: Deno.Conn[] = [];
+  try {
+    const { port } = await within(lines.next(), "the child to listen", 10_000);
+    assert.equal(typeof port, "number");
+    for (let i = 0; i < 120; i++) {
+      flood.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: port as number }),
+      );
+    }
+    for (;;) {
+      const line = await within(lines.next(), "the failed accept", 10_000);
+      if (line.level === "error") {
+        assert.equal(
+          line.message,
+          "Accepting a connection failed; trying again",
+        );
+        break;
+      }
+    }
+    for (const conn of flood.splice(0)) conn.close();
+    await using friend = await startNode({
+      name: `friend${++seq}@127.0.0.1`,
+      cookie: COOKIE,
+    });
+    const inbox = await probe(friend.runtime);
+    await within(
+      friend.connect("few_fds@127.0.0.1", {
+        host: "127.0.0.1",
+        port: port as number,
+      }),
+      "the connection after the flood",
+      10_000,
+    );
+    friend.runtime.send(["pong", "few_fds@127.0.0.1"], { from: inbox.pid });
+    assert.equal(await inbox.next(), "pong");
+  } finally {
+    for (const conn of flood) conn.close();
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+  }
 });
