@@ -10,7 +10,11 @@
  * here: it takes every write at once without limit, a paused socket never
  * sees its peer close, and `destroy()` drops what it still holds. So the
  * stream travels in records with credit (docs/protocol.md, "Over TLS"), the
- * socket is never paused, and a connection closes with `end()`.
+ * socket is never paused, and a connection closes with `end()`. One flaw is
+ * not worked around: a `node:net` server that once fails to accept for want
+ * of file descriptors stops accepting for good, with no `error` event (Deno
+ * 2.9.6), where the TCP transport's listener is tried again. Give a TLS node
+ * a file limit well above the connections it may see.
  *
  * @module
  */
