@@ -34,7 +34,9 @@ export interface PeerIdentity {
 export class FrameReader {
   readonly conn: Connection;
   readonly decoder: FrameDecoder;
-  readonly #buf = new Uint8Array(64 * 1024);
+  // Handshake frames are small, and one of these is made for every
+  // connection a peer opens, before it has proved anything.
+  readonly #buf = new Uint8Array(4096);
 
   /** A reader of `conn`, cutting frames with `decoder`. */
   constructor(conn: Connection, decoder: FrameDecoder) {

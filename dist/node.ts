@@ -10,6 +10,7 @@
 import {
   type Codec,
   Crash,
+  DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   type Frame,
   FrameDecoder,
@@ -88,6 +89,13 @@ const MAX_IDLE_PEERS = 1024;
  * trying at once would spin while the error lasts.
  */
 const ACCEPT_RETRY_MIN_MS = 5;
+/**
+ * Longest frame a peer may send before its handshake is done (the largest
+ * handshake frame is under 300 bytes). The decoder reserves room for a
+ * frame's declared length, so without this a peer that proved nothing could
+ * make the node reserve 16 MiB for 5 bytes, on every connection it opens.
+ */
+const HANDSHAKE_MAX_FRAME_BYTES = 4096;
 const ACCEPT_RETRY_MAX_MS = 1_000;
 
 /** Options for {@linkcode startNode}. */
@@ -134,7 +142,11 @@ export interface NodeOptions {
    * whether it still answers (docs/protocol.md, "A connected name").
    */
   readonly handshakeTimeout?: number;
-  /** Largest frame accepted, in bytes. Default 16 MiB. */
+  /**
+   * Largest frame accepted, in bytes. Default 16 MiB. Until a peer has
+   * passed the handshake, its frames may be no longer than 4 KiB
+   * (docs/protocol.md, "Handshake").
+   */
   readonly maxFrameBytes?: number;
   /** Byte streams. Default: TCP. */
   readonly transport?: Transport;
@@ -242,6 +254,7 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   // made: a refusal there would leave the listener open.
   positive(options.tickTime, 60_000, "tickTime");
   positive(options.handshakeTimeout, 5_000, "handshakeTimeout");
+  frameLimit(options.maxFrameBytes);
   const spawnables = options.spawnables ?? {};
   if (spawnables === null || typeof spawnables !== "object") {
     throw new InvalidArgumentError(
@@ -328,7 +341,7 @@ export class Node implements AsyncDisposable {
   #listener: Listener | undefined;
   #tickTime: number;
   #handshakeTimeout: number;
-  #maxFrameBytes: number | undefined;
+  #maxFrameBytes: number;
   #logger: Logger | undefined;
   #resolve: NodeOptions["resolve"];
   #mesh: boolean;
@@ -372,7 +385,7 @@ export class Node implements AsyncDisposable {
       5_000,
       "handshakeTimeout",
     );
-    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#maxFrameBytes = frameLimit(options.maxFrameBytes);
     this.#logger = options.logger;
     this.#resolve = options.resolve;
     this.#mesh = options.mesh !== false;
@@ -1383,12 +1396,10 @@ export class Node implements AsyncDisposable {
     expected: string | undefined,
   ): Promise<void> {
     const codec = this.#codec;
-    const decoder = new FrameDecoder(
-      codec,
-      this.#maxFrameBytes === undefined
-        ? undefined
-        : { maxFrameBytes: this.#maxFrameBytes },
-    );
+    // A peer that has proved nothing may not make this node reserve much.
+    const decoder = new FrameDecoder(codec, {
+      maxFrameBytes: Math.min(HANDSHAKE_MAX_FRAME_BYTES, this.#maxFrameBytes),
+    });
     const reader = new FrameReader(conn, decoder);
     const write = (frame: Frame) => conn.write(encodeFrame(frame, codec));
     const self = { name: this.name, creation: this.creation };
@@ -1427,6 +1438,7 @@ export class Node implements AsyncDisposable {
           },
         );
       if (this.#stopped) throw new NodeStoppedError("Handshake finished");
+      decoder.maxFrameBytes = this.#maxFrameBytes;
       this.#sessionUp(conn, decoder, identity, expected !== undefined, silent);
     } catch (error) {
       if (timedOut) {
@@ -1663,6 +1675,17 @@ function positive(
     throw new InvalidArgumentError(
       name,
       `expected a positive number of milliseconds, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function frameLimit(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isInteger(value) || value < 1 || value > 0xffff_ffff) {
+    throw new InvalidArgumentError(
+      "maxFrameBytes",
+      `expected an integer from 1 to 2^32-1, got ${describe(value)}`,
     );
   }
   return value;

@@ -9,7 +9,12 @@ import {
   tcpTransport,
   type Transport,
 } from "../dist/mod.ts";
-import { encodeFrame, MsgpackCodec, Tag } from "../wire/mod.ts";
+import {
+  encodeFrame,
+  FrameTooLargeError,
+  MsgpackCodec,
+  Tag,
+} from "../wire/mod.ts";
 import { is, probe } from "./_probe.ts";
 import { rawPeer } from "./_raw_peer.ts";
 import { within } from "./_util.ts";
@@ -221,6 +226,32 @@ Deno.test("D10: a LINK_NAME_REPLY with a pid of another node is a protocol error
   const exit = await linker.next<Exit>(is(Exit));
   assert.equal(exit.reason, "noconnection");
   assert.deepEqual(runtime.processInfo(linker.pid)!.links, []);
+});
+
+Deno.test("D10: before the handshake, a frame declaring more than 4 KiB is refused at once, and a handshake still works", async () => {
+  const refused = Promise.withResolvers<unknown>();
+  await using node = await startNode({
+    name: `n${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    // Far beyond the test's wait: only the frame limit can end it in time.
+    handshakeTimeout: 60_000,
+    logger: {
+      error: () => {},
+      warn: (_m: string, details?: Record<string, unknown>) =>
+        refused.resolve(details?.error),
+    },
+  });
+  // A header declaring 1 MiB (under the node's 16 MiB) and one byte of it:
+  // before, the node reserved the whole MiB and waited for the rest.
+  await within(
+    sendRaw(node.address!.port, new Uint8Array([0, 0x10, 0, 0, Tag.SEND])),
+    "the node to close the connection",
+    5_000,
+  );
+  const error = await refused.promise;
+  assert.ok(error instanceof FrameTooLargeError, Deno.inspect(error));
+  assert.equal(error.maxFrameBytes, 4096);
+  await stillServes(node);
 });
 
 /** TCP, except that the listener's first `failures` accepts throw. */

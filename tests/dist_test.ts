@@ -850,6 +850,9 @@ Deno.test("bad input: startNode refuses bad options with InvalidArgumentError, l
     null,
     { ...base, name: name("x"), tickTime: -1 },
     { ...base, name: name("x"), handshakeTimeout: "5" },
+    { ...base, name: name("x"), maxFrameBytes: 0 },
+    { ...base, name: name("x"), maxFrameBytes: 2 ** 32 },
+    { ...base, name: name("x"), maxFrameBytes: "1024" },
     { ...base, runtime: { node: "fake@127.0.0.1" } },
   ];
   // A transport that counts its open listeners.

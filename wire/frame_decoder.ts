@@ -427,6 +427,15 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number;
 }
 
+function checkMaxFrameBytes(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) {
+    throw new RangeError(
+      `maxFrameBytes must be an integer from 1 to 2^32-1, got ${max}`,
+    );
+  }
+  return max;
+}
+
 const EMPTY = new Uint8Array(0);
 const MIN_BUFFER = 256 * 1024;
 // Frames from this size up decide the size of a new buffer (#makeRoom).
@@ -461,7 +470,7 @@ const LARGE_FRAME = 4 * 1024;
  */
 export class FrameDecoder {
   readonly #codec: Codec;
-  readonly #max: number;
+  #max: number;
   #buf: Uint8Array = EMPTY;
   #start = 0;
   #end = 0;
@@ -479,14 +488,39 @@ export class FrameDecoder {
 
   /** A decoder for payloads of `codec`; see {@linkcode FrameDecoderOptions}. */
   constructor(codec: Codec, options?: FrameDecoderOptions) {
-    const max = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) {
-      throw new RangeError(
-        `maxFrameBytes must be an integer from 1 to 2^32-1, got ${max}`,
-      );
-    }
     this.#codec = codec;
-    this.#max = max;
+    this.#max = checkMaxFrameBytes(
+      options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    );
+  }
+
+  /**
+   * The largest accepted length field, as {@linkcode
+   * FrameDecoderOptions.maxFrameBytes}. It may be changed between frames: a
+   * node reads a handshake under a small limit, so that a peer that has
+   * proved nothing cannot make it reserve much memory, and raises the limit
+   * once the handshake is done. While the limit is small, so are the
+   * decoder's buffers. Setting anything but an integer from 1 to 2^32-1
+   * throws `RangeError`.
+   *
+   * @example
+   * ```ts
+   * import { encodeFrame, FrameDecoder, MsgpackCodec, Tag } from "./mod.ts";
+   * const codec = new MsgpackCodec();
+   * const decoder = new FrameDecoder(codec, { maxFrameBytes: 64 });
+   * decoder.push(encodeFrame({ tag: Tag.TICK }, codec));
+   * if (decoder.next()?.tag !== Tag.TICK) throw new Error();
+   * decoder.maxFrameBytes = 1 << 20;
+   * decoder.push(encodeFrame({ tag: Tag.HANDSHAKE_REFUSE, reason: "x".repeat(100) }, codec));
+   * if (decoder.next()?.tag !== Tag.HANDSHAKE_REFUSE) throw new Error();
+   * ```
+   */
+  get maxFrameBytes(): number {
+    return this.#max;
+  }
+
+  set maxFrameBytes(max: number) {
+    this.#max = checkMaxFrameBytes(max);
   }
 
   /** Appends bytes of the stream; `chunk` is copied, so it may be reused. */
@@ -554,7 +588,9 @@ export class FrameDecoder {
     if (!this.#lent && need <= buf.length) {
       buf.copyWithin(0, start, this.#end);
     } else {
-      let size = Math.max(need, MIN_BUFFER, unread * 2);
+      // A decoder under a small limit (a handshake's) needs no more.
+      const floor = Math.min(MIN_BUFFER, this.#max + 4);
+      let size = Math.max(need, floor, unread * 2);
       // A new buffer starts at a frame. Sized to a whole number of large
       // frames like the last, a stream of them ends each buffer at a frame
       // boundary, and no frame is left to copy into the next.

@@ -394,6 +394,54 @@ Deno.test("FrameDecoder: options are checked", () => {
   );
 });
 
+Deno.test("FrameDecoder: maxFrameBytes may be raised between frames, and is checked", () => {
+  const to = new Pid("a@h", 1, 1);
+  const big = encodeFrame(
+    { tag: Tag.SEND, to, message: new Uint8Array(10_000) },
+    codec,
+  );
+  const refused = new FrameDecoder(codec, { maxFrameBytes: 4096 });
+  refused.push(big);
+  assert.throws(() => refused.next(), FrameTooLargeError);
+
+  const d = new FrameDecoder(codec, { maxFrameBytes: 4096 });
+  assert.equal(d.maxFrameBytes, 4096);
+  d.push(encodeFrame({ tag: Tag.TICK }, codec));
+  d.push(big);
+  assert.equal(d.next()?.tag, Tag.TICK);
+  d.maxFrameBytes = 1 << 20;
+  assert.equal(d.maxFrameBytes, 1 << 20);
+  const frame = d.next();
+  assert.equal(frame?.tag, Tag.SEND);
+  assert.equal((frame as { message: Uint8Array }).message.length, 10_000);
+
+  for (const bad of [0, -1, 1.5, 2 ** 32, NaN, "4096" as unknown as number]) {
+    assert.throws(() => d.maxFrameBytes = bad, RangeError);
+  }
+  assert.equal(d.maxFrameBytes, 1 << 20, "a refused value changes nothing");
+});
+
+Deno.test("stream: under a small limit, a declared length reserves no more than the limit allows", () => {
+  const d = new FrameDecoder(codec, { maxFrameBytes: 4096 });
+  // What a peer that has proved nothing may send: a header declaring 1 MiB,
+  // and one byte of it.
+  const room = d.writable(5);
+  room.set([0, 0x10, 0, 0, Tag.SEND]);
+  d.commit(5);
+  assert.throws(() => d.next(), FrameTooLargeError);
+  assert.ok(room.buffer.byteLength <= 4100, `${room.buffer.byteLength}`);
+
+  const h = new FrameDecoder(codec, { maxFrameBytes: 4096 });
+  h.push(new Uint8Array([0, 0, 0x0f, 0xff, Tag.HANDSHAKE_REFUSE]));
+  assert.equal(h.next(), undefined);
+  assert.ok(h.writable(1).buffer.byteLength <= 2 * 4100);
+  h.maxFrameBytes = 16 << 20;
+  h.push(new Uint8Array(0x0ffe).fill(0x61));
+  assert.equal(h.next()?.tag, Tag.HANDSHAKE_REFUSE);
+  // Raised, the limit brings the usual buffers back once one is outgrown.
+  assert.ok(h.writable(8192).buffer.byteLength >= 256 * 1024);
+});
+
 Deno.test("stream: reading straight into writable() gives the same frames, split anywhere", () => {
   const rand = prng(7);
   const d = new FrameDecoder(codec);
