@@ -89,14 +89,21 @@ const MAX_IDLE_PEERS = 1024;
  * trying at once would spin while the error lasts.
  */
 const ACCEPT_RETRY_MIN_MS = 5;
+const ACCEPT_RETRY_MAX_MS = 1_000;
+/**
+ * A spell of failed accepts is logged when it starts and again every this
+ * many failures (about a minute at the longest pause), so a listener broken
+ * for good is not forgotten after one line.
+ */
+const ACCEPT_FAILURES_PER_LOG = 64;
+
 /**
  * Longest frame a peer may send before its handshake is done (the largest
- * handshake frame is under 300 bytes). The decoder reserves room for a
+ * handshake frame is about 310 bytes). The decoder reserves room for a
  * frame's declared length, so without this a peer that proved nothing could
  * make the node reserve 16 MiB for 5 bytes, on every connection it opens.
  */
 const HANDSHAKE_MAX_FRAME_BYTES = 4096;
-const ACCEPT_RETRY_MAX_MS = 1_000;
 
 /** Options for {@linkcode startNode}. */
 export interface NodeOptions {
@@ -158,8 +165,8 @@ export interface NodeOptions {
    * Where protocol errors, refused handshakes and failed accepts are
    * reported. Default: nowhere. A listener whose accept fails (out of file
    * descriptors, say) is tried again after a pause of 5 ms doubling up to
-   * 1 s; the first failure of a spell is an error, the first accept after
-   * it a warning.
+   * 1 s; the first failure of a spell is an error (and every 64th after
+   * it), the first accept after it a warning.
    */
   readonly logger?: Logger;
   /**
@@ -1285,10 +1292,11 @@ export class Node implements AsyncDisposable {
           ACCEPT_RETRY_MIN_MS * 2 ** Math.min(failures, 16),
         );
         failures++;
-        // Once per spell of failures: the spell may last as long as a flood.
-        if (failures === 1) {
+        // Not at every failure: a spell may last as long as a flood.
+        if (failures % ACCEPT_FAILURES_PER_LOG === 1) {
           this.#logger?.error("Accepting a connection failed; trying again", {
             error,
+            failures,
             retryInMs,
           });
         }

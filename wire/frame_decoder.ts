@@ -454,7 +454,8 @@ const LARGE_FRAME = 4 * 1024;
  * length is known gets its whole room reserved at once, so a large frame
  * arriving in small pieces is not re-copied. Binary payload values are views
  * of that buffer (never overwritten afterwards), so holding one keeps its
- * buffer (256 KiB to 512 KiB, or the frame's size) alive.
+ * buffer (256 KiB to 512 KiB, or the frame's size; under a `maxFrameBytes`
+ * below 256 KiB, about that limit) alive.
  *
  * @example
  * ```ts
@@ -555,7 +556,10 @@ export class FrameDecoder {
     if (!Number.isInteger(min) || min < 1) {
       throw new RangeError(`writable needs a positive integer, got ${min}`);
     }
-    if (this.#end + min > this.#buf.length) this.#makeRoom(min);
+    const buf = this.#buf;
+    if (this.#end + min > buf.length || buf.length < this.#floor()) {
+      this.#makeRoom(min);
+    }
     return this.#buf.subarray(this.#end);
   }
 
@@ -569,6 +573,15 @@ export class FrameDecoder {
       );
     }
     this.#end += n;
+  }
+
+  /**
+   * The smallest buffer worth making. A decoder under a small limit (a
+   * handshake's) needs no more; one whose limit was raised since moves to a
+   * buffer of the usual size at its next read.
+   */
+  #floor(): number {
+    return Math.min(MIN_BUFFER, this.#max + 4);
   }
 
   #makeRoom(n: number): void {
@@ -585,11 +598,10 @@ export class FrameDecoder {
         unit = 4 + length;
       }
     }
-    if (!this.#lent && need <= buf.length) {
+    const floor = this.#floor();
+    if (!this.#lent && need <= buf.length && buf.length >= floor) {
       buf.copyWithin(0, start, this.#end);
     } else {
-      // A decoder under a small limit (a handshake's) needs no more.
-      const floor = Math.min(MIN_BUFFER, this.#max + 4);
       let size = Math.max(need, floor, unread * 2);
       // A new buffer starts at a frame. Sized to a whole number of large
       // frames like the last, a stream of them ends each buffer at a frame
