@@ -40,7 +40,13 @@ export type { NodeDownReason, NodeEvent } from "./messages.ts";
 export { tcpTransport } from "./transport.ts";
 export { tlsTransport } from "./tls_transport.ts";
 export type { TlsTransportOptions } from "./tls_transport.ts";
-export type { Address, Connection, Listener, Transport } from "./transport.ts";
+export type {
+  Address,
+  Connection,
+  Listener,
+  Transport,
+  TransportConnectOptions,
+} from "./transport.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export type { MemoryConnection } from "./memory_transport.ts";
 export {

@@ -133,6 +133,8 @@ export interface NodeOptions {
    * Asked for the address of a node not otherwise known. Of the nodes it is
    * not connected to, a node remembers the addresses learnt from peer lists
    * for the 1024 that went last; one forgotten is asked for here again.
+   * An answer that takes longer than `handshakeTimeout` is not waited for:
+   * the node counts as unreachable.
    */
   readonly resolve?: (
     node: string,
@@ -142,7 +144,11 @@ export interface NodeOptions {
   /** D9: a connection silent this long (ms) is lost. Default 60 000, as Erlang's net_ticktime. */
   readonly tickTime?: number;
   /**
-   * Deadline for a whole handshake, in ms. Default 5 000. A node that
+   * Deadline for setting a connection up, in ms: for the whole handshake,
+   * and, when this node dials, for finding the node (`resolve`) and making
+   * the connection as well, as Erlang's `net_setuptime` (a host that drops
+   * packets would otherwise hold a dial for minutes). Default 5 000. A node
+   * that
    * connects under a connected name (restarted, or reconnecting after it
    * dropped the connection on its side) waits up to half of it, or a
    * quarter of `tickTime` if less, while the old connection is asked
@@ -468,7 +474,9 @@ export class Node implements AsyncDisposable {
   /**
    * Connects to `node` (at `address`, or where it is known to be) and
    * resolves once the handshake is done. Rejects with
-   * {@linkcode NodeUnreachableError} if it cannot, with
+   * {@linkcode NodeUnreachableError} if it cannot (within
+   * `handshakeTimeout`), with {@linkcode NodeStoppedError} if this node
+   * stops first, with
    * `InvalidArgumentError` if `node` is not a node name or `address` is not
    * `{ host, port }` with a host of 1 to 255 bytes and a port from 1 to
    * 65535.
@@ -1198,8 +1206,21 @@ export class Node implements AsyncDisposable {
   async #connectTo(peer: Peer): Promise<void> {
     let conn: Connection | undefined;
     let address: Address | undefined;
+    // One deadline for finding the node, connecting and the handshake, as
+    // Erlang's net_setuptime: a host that drops our SYNs would hold a
+    // connect for minutes.
+    const deadline = this.#clock.now() + this.#handshakeTimeout;
     try {
-      address = peer.address ?? await this.#resolve?.(peer.name);
+      const resolve = this.#resolve;
+      // Never synchronously: a connect(name, address) made in the same turn
+      // as the send or monitorNode that set off this dial gives the address.
+      address = peer.address ??
+        await (resolve === undefined ? undefined : this.#bounded(
+          async () => await resolve(peer.name),
+          deadline,
+          peer.name,
+          "resolving its address",
+        ));
       if (address === undefined) {
         throw new NodeUnreachableError(
           peer.name,
@@ -1210,8 +1231,15 @@ export class Node implements AsyncDisposable {
         checkAddress(address, `address resolve gave for ${peer.name}`);
       }
       if (this.#stopped) return;
-      conn = await this.#transport.connect(address);
-      await this.#handshake(conn, peer.name);
+      const at = address;
+      conn = await this.#bounded(
+        (signal) => this.#transport.connect(at, { signal }),
+        deadline,
+        peer.name,
+        `connecting to ${at.host}:${at.port}`,
+        (late) => this.#drop(late),
+      );
+      await this.#handshake(conn, peer.name, deadline);
       peer.dialing = false;
     } catch (error) {
       peer.dialing = false;
@@ -1246,6 +1274,49 @@ export class Node implements AsyncDisposable {
         return;
       }
       this.#unreachable(peer, error);
+    }
+  }
+
+  /**
+   * What `work` gives, given up at `deadline` (a NodeUnreachableError for
+   * `node` saying `what` timed out) or when the node stops; `work` is told
+   * through its signal. What it gives after that goes to `late`.
+   */
+  async #bounded<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    deadline: number,
+    node: string,
+    what: string,
+    late?: (value: T) => void,
+  ): Promise<T> {
+    const abort = new AbortController();
+    const gaveUp = Promise.withResolvers<never>();
+    const giveUp = (error: Error) => {
+      abort.abort(error);
+      gaveUp.reject(error);
+    };
+    const timer = this.#clock.setTimeout(
+      () =>
+        giveUp(
+          new NodeUnreachableError(
+            node,
+            `${what} timed out after ${this.#handshakeTimeout} ms`,
+          ),
+        ),
+      Math.max(0, deadline - this.#clock.now()),
+    );
+    const wake = () =>
+      giveUp(new NodeStoppedError(`Cannot connect to ${node}`));
+    this.#wakers.add(wake);
+    const working = work(abort.signal);
+    try {
+      return await Promise.race([working, gaveUp.promise]);
+    } catch (error) {
+      working.then((value) => late?.(value), () => {});
+      throw error;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#wakers.delete(wake);
     }
   }
 
@@ -1402,6 +1473,7 @@ export class Node implements AsyncDisposable {
   async #handshake(
     conn: Connection,
     expected: string | undefined,
+    deadline = this.#clock.now() + this.#handshakeTimeout,
   ): Promise<void> {
     const codec = this.#codec;
     // A peer that has proved nothing may not make this node reserve much.
@@ -1412,11 +1484,10 @@ export class Node implements AsyncDisposable {
     const write = (frame: Frame) => conn.write(encodeFrame(frame, codec));
     const self = { name: this.name, creation: this.creation };
     let timedOut = false;
-    const deadline = this.#clock.now() + this.#handshakeTimeout;
     const timer = this.#clock.setTimeout(() => {
       timedOut = true;
       conn.close();
-    }, this.#handshakeTimeout);
+    }, Math.max(0, deadline - this.#clock.now()));
     let admitted: Peer | undefined;
     // The connection the peer's name had when the newcomer was admitted,
     // and the same if the probe found it silent.

@@ -23,7 +23,13 @@ import tls from "node:tls";
 import type { TLSSocket } from "node:tls";
 import { describe, InvalidArgumentError } from "../actor/errors.ts";
 import { ProtocolError } from "./errors.ts";
-import type { Address, Connection, Listener, Transport } from "./transport.ts";
+import type {
+  Address,
+  Connection,
+  Listener,
+  Transport,
+  TransportConnectOptions,
+} from "./transport.ts";
 
 /** Options of {@linkcode tlsTransport}. PEM text throughout. */
 export interface TlsTransportOptions {
@@ -100,14 +106,17 @@ export function tlsTransport(options: TlsTransportOptions): Transport {
         onRefused,
       );
     },
-    connect(addr: Address): Promise<Connection> {
+    connect(
+      addr: Address,
+      options?: TransportConnectOptions,
+    ): Promise<Connection> {
       return connectTls(addr, {
         // Shown when the acceptor asks (mutual TLS).
         cert,
         key,
         ...(ca === undefined ? {} : { ca }),
         timeout: handshakeTimeout,
-      });
+      }, options?.signal);
     },
   };
 }
@@ -282,8 +291,13 @@ function listenTls(
 function connectTls(
   addr: Address,
   options: tls.ConnectionOptions & { timeout: number },
+  signal: AbortSignal | undefined,
 ): Promise<Connection> {
   return new Promise<Connection>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const socket = tls.connect({
       ...options,
       host: addr.host,
@@ -291,10 +305,13 @@ function connectTls(
       // SNI takes a host name, never an IP address.
       ...(isIp(addr.host) ? {} : { servername: addr.host }),
     });
+    const abort = () => fail(signal!.reason);
     const fail = (error: Error) => {
+      signal?.removeEventListener("abort", abort);
       socket.destroy();
       reject(error);
     };
+    signal?.addEventListener("abort", abort);
     socket.setTimeout(options.timeout, () =>
       fail(
         new Error(
@@ -303,6 +320,7 @@ function connectTls(
       ));
     socket.once("error", fail);
     socket.once("secureConnect", () => {
+      signal?.removeEventListener("abort", abort);
       socket.setTimeout(0);
       socket.off("error", fail);
       resolve(wrap(socket));

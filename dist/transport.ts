@@ -73,12 +73,26 @@ export interface Listener {
   close(): void;
 }
 
+/** Options of {@linkcode Transport.connect}. */
+export interface TransportConnectOptions {
+  /**
+   * Aborted when the node gives up on this connection: its setup deadline
+   * (`handshakeTimeout`) has passed, or the node is stopping. The transport
+   * should then stop trying and reject. A node does not wait for that: a
+   * connection that comes after it gave up is closed at once.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Listens and connects. */
 export interface Transport {
   /** Starts listening on `addr`. */
   listen(addr: Address): Promise<Listener>;
   /** Opens a connection to `addr`; rejects if it cannot. */
-  connect(addr: Address): Promise<Connection>;
+  connect(
+    addr: Address,
+    options?: TransportConnectOptions,
+  ): Promise<Connection>;
 }
 
 /**
@@ -123,12 +137,16 @@ export function tcpTransport(): Transport {
         },
       });
     },
-    async connect(addr: Address): Promise<Connection> {
+    async connect(
+      addr: Address,
+      options?: TransportConnectOptions,
+    ): Promise<Connection> {
       return wrapTcp(
         await Deno.connect({
           hostname: addr.host,
           port: addr.port,
           transport: "tcp",
+          ...(options?.signal === undefined ? {} : { signal: options.signal }),
         }),
       );
     },

@@ -10,18 +10,22 @@ import {
   Runtime,
 } from "../mod.ts";
 import {
+  type Connection,
   MemoryTransport,
   NodeDown,
   type NodeEvent,
+  NodeStoppedError,
   NodeUnreachableError,
   NodeUp,
   startNode,
+  tcpTransport,
+  tlsTransport,
   type Transport,
 } from "../dist/mod.ts";
 import { ManualClock } from "../actor/clock.ts";
 import { UnencodableValueError } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
-import { assertInstanceOf } from "./_util.ts";
+import { assertInstanceOf, settle, within } from "./_util.ts";
 import { nodeName, nodePair, stopBothLoaded } from "./_nodes.ts";
 
 const COOKIE = "test-cookie";
@@ -977,4 +981,171 @@ Deno.test("D7: a node stopped while it dials a peer gives noconnection to links 
   } finally {
     await runtime.shutdown();
   }
+});
+
+/**
+ * A transport whose connections never come: connect settles only when its
+ * signal aborts (or, with `ignoreSignal`, never; `deliver` hands one over
+ * late). It records each signal it was given.
+ */
+function hangingTransport(ignoreSignal = false) {
+  const signals: (AbortSignal | undefined)[] = [];
+  const late: ((conn: Connection) => void)[] = [];
+  const transport: Transport = {
+    listen: () => Promise.reject(new Error("not listening")),
+    connect: (_addr, options) => {
+      signals.push(options?.signal);
+      const { promise, resolve, reject } = Promise.withResolvers<
+        Connection
+      >();
+      late.push(resolve);
+      if (!ignoreSignal) {
+        options?.signal?.addEventListener(
+          "abort",
+          () => reject(options.signal!.reason),
+        );
+      }
+      return promise;
+    },
+  };
+  return { transport, signals, late };
+}
+
+Deno.test("D2: a connection that is not made within handshakeTimeout (a host that drops SYNs) fails with NodeUnreachableError, and the transport is told to stop", async () => {
+  const clock = new ManualClock();
+  const { transport, signals } = hangingTransport();
+  await using a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    listen: false,
+    handshakeTimeout: 2_000,
+  });
+  const watcher = await probe(a.runtime);
+  const target = name("z");
+  a.monitorNode(watcher.pid, target);
+  const connecting = a.connect(target, { host: "10.0.0.9", port: 4369 });
+  const outcome = connecting.then(() => "connected", (e: unknown) => e);
+  await settle();
+  assert.equal(signals.length, 1);
+  clock.advance(1_999);
+  await settle();
+  assert.equal(signals[0]!.aborted, false, "not before the deadline");
+  clock.advance(1);
+  const error = await outcome;
+  assertInstanceOf(error, NodeUnreachableError);
+  assert.match(
+    error.message,
+    /connecting to 10\.0\.0\.9:4369 timed out after 2000 ms/,
+  );
+  assert.equal(signals[0]!.aborted, true);
+  const down = await watcher.next<NodeDown>(is(NodeDown));
+  assert.equal(down.reason, "unreachable");
+});
+
+Deno.test("S1: stop does not wait for a connection being made; the transport is told to stop", async () => {
+  const clock = new ManualClock(); // its timers never fire on their own
+  const { transport, signals } = hangingTransport();
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    listen: false,
+  });
+  const outcome = a.connect(name("z"), { host: "10.0.0.9", port: 4369 })
+    .then(() => "connected", (e: unknown) => e);
+  await settle();
+  await within(a.stop(), "the stop", 1_000);
+  assertInstanceOf(await outcome, NodeStoppedError);
+  assert.equal(signals[0]!.aborted, true);
+});
+
+Deno.test("D2: a connection the transport hands over after the node gave up on it is closed", async () => {
+  const clock = new ManualClock();
+  const { transport, late } = hangingTransport(true);
+  await using a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    listen: false,
+    handshakeTimeout: 100,
+  });
+  const outcome = a.connect(name("z"), { host: "10.0.0.9", port: 4369 })
+    .then(() => "connected", (e: unknown) => e);
+  await settle();
+  clock.advance(100);
+  assertInstanceOf(await outcome, NodeUnreachableError);
+  let closed = 0;
+  late[0]!({
+    remoteAddr: { host: "10.0.0.9", port: 4369 },
+    read: () => new Promise(() => {}),
+    write: () => Promise.resolve(),
+    close: () => void closed++,
+  });
+  await settle();
+  assert.equal(closed, 1);
+});
+
+Deno.test("D2: the TCP and TLS transports give up a connect when its signal aborts", async () => {
+  const fixture = (file: string) =>
+    Deno.readTextFileSync(new URL(`./fixtures/tls/${file}`, import.meta.url));
+  const tls = tlsTransport({
+    cert: fixture("node.pem"),
+    key: fixture("node-key.pem"),
+    ca: fixture("ca.pem"),
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const addr = {
+    host: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  };
+  try {
+    for (const transport of [tcpTransport(), tls]) {
+      const reason = new Error("given up");
+      await assert.rejects(
+        transport.connect(addr, { signal: AbortSignal.abort(reason) }),
+        (e) => e === reason || (e as Error).name === "AbortError",
+      );
+    }
+    // Aborted while the TLS handshake waits on a peer that never answers.
+    const abort = new AbortController();
+    const connecting = tls.connect(addr, { signal: abort.signal });
+    const accepted = await listener.accept();
+    abort.abort(new Error("given up"));
+    await assert.rejects(connecting, /given up/);
+    accepted.close();
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("D2: a resolve that does not answer within handshakeTimeout makes the node unreachable, and does not hold a stop", async () => {
+  const clock = new ManualClock();
+  const asked: string[] = [];
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport: new MemoryTransport(),
+    clock,
+    listen: false,
+    handshakeTimeout: 500,
+    resolve: (node) => {
+      asked.push(node);
+      return new Promise(() => {});
+    },
+  });
+  const slow = a.connect(name("z")).then(() => "connected", (e: unknown) => e);
+  await settle();
+  clock.advance(500);
+  const error = await slow;
+  assertInstanceOf(error, NodeUnreachableError);
+  assert.match(error.message, /resolving its address timed out after 500 ms/);
+  const pending = a.connect(name("y")).then(() => "connected", (e) => e);
+  await settle();
+  assert.equal(asked.length, 2);
+  await within(a.stop(), "the stop", 1_000);
+  assertInstanceOf(await pending, NodeStoppedError);
 });
