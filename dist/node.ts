@@ -368,6 +368,8 @@ export class Node implements AsyncDisposable {
   #nodeMonitorExits = new Set<string>();
   #subscribers = new Set<(event: NodeEvent) => void>();
   #wakers = new Set<() => void>();
+  /** Connections in their handshake: a stop closes them rather than wait. */
+  #handshaking = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
   #stopped = false;
   #closing: Promise<void> | undefined;
@@ -987,7 +989,8 @@ export class Node implements AsyncDisposable {
 
   /**
    * Stops the node: closes the listener and every connection (D7 runs for
-   * each with `node_stopped`), and resolves when every socket and timer is
+   * each with `node_stopped`; one still in its handshake, or being made, is
+   * given up at once), and resolves when every socket and timer is
    * released (S1). Frames already queued for a peer (the exit signals of
    * processes stopped with the node) are written first, for as long as they
    * keep moving; a peer that takes none of them for 2 s (or a quarter of
@@ -1008,6 +1011,7 @@ export class Node implements AsyncDisposable {
       this.#stopped = true;
       this.#global.stop();
       this.#listener?.close();
+      for (const conn of this.#handshaking) conn.close();
       for (const peer of this.#peers.values()) {
         this.#clock.clearTimeout(peer.graceTimer);
         peer.pending = undefined;
@@ -1475,6 +1479,7 @@ export class Node implements AsyncDisposable {
     expected: string | undefined,
     deadline = this.#clock.now() + this.#handshakeTimeout,
   ): Promise<void> {
+    if (this.#stopped) throw new NodeStoppedError("Handshake not begun");
     const codec = this.#codec;
     // A peer that has proved nothing may not make this node reserve much.
     const decoder = new FrameDecoder(codec, {
@@ -1493,6 +1498,7 @@ export class Node implements AsyncDisposable {
     // and the same if the probe found it silent.
     let suspect: Session | undefined;
     let silent: Session | undefined;
+    this.#handshaking.add(conn);
     try {
       const identity = expected !== undefined
         ? await connectorHandshake(reader, write, self, this.#key, expected)
@@ -1531,6 +1537,7 @@ export class Node implements AsyncDisposable {
       }
       throw error;
     } finally {
+      this.#handshaking.delete(conn);
       this.#clock.clearTimeout(timer);
       if (admitted !== undefined) {
         admitted.inbound--;

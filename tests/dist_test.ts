@@ -23,7 +23,12 @@ import {
   type Transport,
 } from "../dist/mod.ts";
 import { ManualClock } from "../actor/clock.ts";
-import { UnencodableValueError } from "../wire/mod.ts";
+import {
+  encodeFrame,
+  MsgpackCodec,
+  Tag,
+  UnencodableValueError,
+} from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
 import { assertInstanceOf, settle, within } from "./_util.ts";
 import { nodeName, nodePair, stopBothLoaded } from "./_nodes.ts";
@@ -1148,4 +1153,41 @@ Deno.test("D2: a resolve that does not answer within handshakeTimeout makes the 
   assert.equal(asked.length, 2);
   await within(a.stop(), "the stop", 1_000);
   assertInstanceOf(await pending, NodeStoppedError);
+});
+
+Deno.test("S1: stop does not wait for handshakes in progress, accepted or dialled", async () => {
+  const codec = new MsgpackCodec();
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    handshakeTimeout: 60_000,
+  });
+  // Accepted: a peer that says its name, takes the challenge and goes quiet.
+  const quiet = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: a.address!.port,
+  });
+  // Dialled: a host that accepts a's connection and never says a word.
+  const mute = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await quiet.write(encodeFrame({
+      tag: Tag.HANDSHAKE_NAME,
+      name: name("q"),
+      creation: 1,
+      version: 1,
+    }, codec));
+    assert.ok((await quiet.read(new Uint8Array(512)) ?? 0) > 0, "challenged");
+    const dialled = a.connect(name("m"), {
+      host: "127.0.0.1",
+      port: (mute.addr as Deno.NetAddr).port,
+    }).then(() => "connected", (e: unknown) => e);
+    const accepted = await mute.accept();
+    await within(a.stop(), "the stop", 2_000);
+    assertInstanceOf(await dialled, NodeStoppedError);
+    assert.equal(await quiet.read(new Uint8Array(512)), null, "closed");
+    accepted.close();
+  } finally {
+    quiet.close();
+    mute.close();
+  }
 });
