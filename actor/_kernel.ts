@@ -28,6 +28,7 @@ import { addLink, dropLinks, removeLink, untrackAll } from "./link.ts";
 import { addMonitor, dropMonitors, removeMonitor } from "./monitor.ts";
 import { ReceiveTimers } from "./_receive_timers.ts";
 import { SendTimers } from "./_send_timers.ts";
+import { containLogger } from "./_logger.ts";
 
 /** Logger the runtime reports process crashes and protocol trouble to. */
 export interface Logger {
@@ -92,7 +93,7 @@ export class Kernel {
     this.creation = creation;
     this.clock = clock;
     this.receiveTimers = new ReceiveTimers(clock);
-    this.logger = logger;
+    this.logger = containLogger(logger);
     this.sendTimers = new SendTimers({
       clock,
       node,
@@ -200,23 +201,29 @@ export class Kernel {
     const body = proc.body;
     proc.body = undefined;
     if (!proc.alive || body === undefined) return;
-    let result: void | Promise<void>;
+    let result: unknown;
+    let then: unknown;
     try {
       result = body(proc);
+      // Whatever a body returns: null too, and a value whose `then` throws
+      // is a crash, as awaiting it would be.
+      then = result == null ? undefined : (result as { then?: unknown }).then;
     } catch (error) {
       this.exit(proc, Crash.from(error));
       return;
     }
-    if (
-      result !== undefined &&
-      typeof (result as Promise<void>).then === "function"
-    ) {
-      (result as Promise<void>).then(
-        () => this.exit(proc, "normal"),
-        (error) => this.exit(proc, Crash.from(error)),
-      );
-    } else {
+    if (typeof then !== "function") {
       this.exit(proc, "normal");
+      return;
+    }
+    try {
+      then.call(
+        result,
+        () => this.exit(proc, "normal"),
+        (error: unknown) => this.exit(proc, Crash.from(error)),
+      );
+    } catch (error) {
+      this.exit(proc, Crash.from(error));
     }
   }
 

@@ -6,6 +6,21 @@
  */
 import { Pid, Ref } from "../wire/terms.ts";
 
+/**
+ * `value instanceof type`, and false where asking throws: anything may be
+ * thrown at the runtime, a Proxy whose `getPrototypeOf` throws included.
+ */
+export function isInstance<T>(
+  value: unknown,
+  type: abstract new (...args: never[]) => T,
+): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 /** Base class of every error Mote throws; `name` is the class name. */
 export class MoteError extends Error {
   /** Builds the error; `cause` is passed through. */

@@ -15,6 +15,7 @@ import {
   ConcurrentReceiveError,
   describe,
   InvalidArgumentError,
+  isInstance,
   MoteError,
   NameTakenError,
   NotRegisteredError,
@@ -453,7 +454,7 @@ function serverBody<Args, State, Call, Reply, Cast>(
       const init = initWith(behaviour, input, proc);
       state = init instanceof Promise ? await init : init;
     } catch (error) {
-      const reason = error instanceof InitStop
+      const reason = isInstance(error, InitStop)
         ? error.reason
         : Crash.from(error);
       started.reject(new ServerStartError(reason, { cause: error }));

@@ -8,7 +8,12 @@
  * @module
  */
 import { Crash, type Pid } from "../wire/terms.ts";
-import { describe, InvalidArgumentError, MoteError } from "./errors.ts";
+import {
+  describe,
+  InvalidArgumentError,
+  isInstance,
+  MoteError,
+} from "./errors.ts";
 import { Down, Exit } from "./messages.ts";
 import { ProcessImpl } from "./_process.ts";
 import type { Dest, Process } from "./process.ts";
@@ -359,7 +364,7 @@ export async function startSupervisor(
       ...(options.link !== undefined ? { link: options.link } : {}),
     });
   } catch (error) {
-    const stop = error instanceof ServerStartError ? error.cause : undefined;
+    const stop = isInstance(error, ServerStartError) ? error.cause : undefined;
     if (stop instanceof FailedToStartChild) {
       throw new SupervisorStartError(stop.id, stop.childReason, {
         cause: stop.cause,
@@ -719,7 +724,7 @@ class FailedToStartChild extends InitStop {
  * with, anything else thrown is a crash.
  */
 function startReason(error: unknown): ExitReason {
-  return error instanceof ServerStartError ? error.reason : Crash.from(error);
+  return isInstance(error, ServerStartError) ? error.reason : Crash.from(error);
 }
 
 /** OTP's `count_children`. */

@@ -219,7 +219,7 @@ const B20 =
   "B20: the wire functions do not check argument types: TypeErrors (undefined input, Symbol/null-prototype values in RangeError messages), ignored non-object options, strings and look-alikes coerced, and MsgpackCodec.decode throws msgpack's own RangeError / DecodeError instead of a WireError";
 
 /** Bugs whose cases crash or wedge the test host: never run. */
-const NEVER_RUN = new Set([B2, B5]);
+const NEVER_RUN = new Set([B5]);
 
 // Groups of labels the entries below share.
 const NULLISH = ["undefined", "null"];
@@ -252,19 +252,6 @@ const RANDOM_PAYLOADS = Array.from(
  */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   // Runtime and processes
-  ...known("a process body returns value", ["null", "throwing proxy"], B1),
-  ...known("a process body throws value", ["throwing proxy"], B7),
-  ...known("an async process body rejects with value", ["throwing proxy"], B7),
-  ...known(
-    "a receive matcher throws value (the sender is unharmed)",
-    ["throwing proxy"],
-    B7,
-  ),
-  ...known(
-    "a logger whose methods throw value, while a process crashes",
-    HOSTILE_LABELS,
-    B2,
-  ),
   ...known("Process.receive(match, { timeout: 0 })", OBJECTS, B15),
   ...known("Process.demonitor(ref, options)", PRIMITIVES, B16),
   // Exit reasons
@@ -293,11 +280,6 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   ...known("handleCall returns { stop: reason }", ["throwing proxy"], B4),
   // Supervisors
   ...known("startChild(…, { start: () => value })", NAMES, B8),
-  ...known(
-    "startChild(…, { start: () => { throw value } })",
-    ["throwing proxy"],
-    B7,
-  ),
   // Names too long for the wire
   ...known("Node.spawn({ name })", LONG, B3),
   ...known("Runtime.send([name, node])", LONG, B3),
@@ -353,7 +335,6 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
     ["throwing proxy", "throwing toString", "null-prototype object"],
     B6,
   ),
-  ...known("a remote spawn body throws value", ["throwing proxy"], B7),
   ...known(
     "two TLS nodes connecting with { handshakeTimeout }",
     ["2**53"],

@@ -879,3 +879,68 @@ Deno.test("bad input: sleep while a receive is pending is a ConcurrentReceiveErr
   rt.send(pid, "go");
   assert.equal(await rt.whenExited(pid), "normal");
 });
+
+Deno.test("P2: a body that returns null ends normal, one that returns a value whose then throws ends with that crash (as await would), and the processes spawned with them start", async () => {
+  await using rt = new Runtime();
+  const badThen = new Proxy({}, {
+    get() {
+      throw new Error("then getter");
+    },
+  });
+  const a = rt.whenExited(rt.spawn(() => null as never));
+  const b = rt.whenExited(rt.spawn(() => badThen as never));
+  const started = Promise.withResolvers<void>();
+  rt.spawn(() => started.resolve());
+  assert.equal(await a, "normal");
+  const crash = await b;
+  assertInstanceOf(crash, Crash);
+  assert.equal(crash.message, "then getter");
+  await started.promise;
+});
+
+Deno.test("P2: a thrown value whose every trap throws ends the process with a Crash", async () => {
+  await using rt = new Runtime();
+  const hostile = new Proxy({}, {
+    getPrototypeOf() {
+      throw new Error("trap");
+    },
+    get() {
+      throw new Error("trap");
+    },
+  });
+  const sync = rt.whenExited(rt.spawn(() => {
+    throw hostile;
+  }));
+  const async = rt.whenExited(rt.spawn(() => Promise.reject(hostile)));
+  for (const exited of [sync, async]) {
+    const reason = await exited;
+    assertInstanceOf(reason, Crash);
+    assert.equal(reason.name, "Error");
+  }
+});
+
+Deno.test("P2: a logger that throws does not keep an exit from links, monitors and whenExited", async () => {
+  await using rt = new Runtime({
+    logger: {
+      error() {
+        throw new Error("log down");
+      },
+      warn() {
+        throw new Error("log down");
+      },
+    },
+  });
+  const watcher = Promise.withResolvers<unknown>();
+  const crasher = rt.spawn(async (p) => {
+    await p.receive();
+    throw new Error("crash");
+  });
+  rt.spawn(async (p) => {
+    p.monitor(crasher);
+    rt.send(crasher, "go");
+    watcher.resolve(await p.receive());
+  });
+  const reason = await rt.whenExited(crasher);
+  assertInstanceOf(reason, Crash);
+  assertInstanceOf(await watcher.promise, Down);
+});

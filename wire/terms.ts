@@ -106,6 +106,20 @@ export class Ref {
   }
 }
 
+/** `value` as text, whatever it is (a value whose conversions throw too). */
+function textOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return "[a value that cannot be shown]";
+    }
+  }
+}
+
 /**
  * The exit reason of a process whose body threw: the error's name, message
  * and stack, as a value that travels through links, monitors and the wire.
@@ -135,17 +149,20 @@ export class Crash {
 
   /** Turns anything a process body threw into a crash reason. */
   static from(thrown: unknown): Crash {
-    if (thrown instanceof Crash) return thrown;
-    if (thrown instanceof Error) {
-      return new Crash(thrown.name, thrown.message, thrown.stack);
-    }
-    let text: string;
+    // Anything may be thrown, a Proxy whose every trap throws included:
+    // this must still give a reason.
     try {
-      text = typeof thrown === "string" ? thrown : String(thrown);
-    } catch {
-      text = Object.prototype.toString.call(thrown);
-    }
-    return new Crash("Error", text);
+      if (thrown instanceof Crash) return thrown;
+      if (thrown instanceof Error) {
+        const { name, message, stack } = thrown;
+        return new Crash(
+          String(name),
+          String(message),
+          typeof stack === "string" ? stack : undefined,
+        );
+      }
+    } catch { /* described below, as any other value */ }
+    return new Crash("Error", textOf(thrown));
   }
 
   /** Whether `other` is a crash with the same name, message and stack. */
