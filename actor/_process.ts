@@ -334,6 +334,7 @@ export class ProcessImpl implements Process {
   }
 
   stop(reason: ExitReason = "normal"): Promise<never> {
+    checkExitReason(reason);
     this.kernel.exit(this, reason);
     return never();
   }
@@ -387,6 +388,23 @@ export function checkExitReason(reason: unknown): void {
     throw new InvalidArgumentError(
       "exit reason",
       'expected a reason (such as "shutdown" or "kill"), got undefined',
+    );
+  }
+  // A promise resolved with a thenable adopts it, so whenExited (and what
+  // is built on it) could never hand such a reason over.
+  let then: unknown;
+  try {
+    then = (reason as { then?: unknown } | null)?.then;
+  } catch {
+    throw new InvalidArgumentError(
+      "exit reason",
+      "expected a value whose then can be read, got one whose then throws",
+    );
+  }
+  if (typeof then === "function") {
+    throw new InvalidArgumentError(
+      "exit reason",
+      "expected a value that is not a thenable (it has a then method, which promises would call)",
     );
   }
 }

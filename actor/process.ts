@@ -137,10 +137,14 @@ export interface Process {
   trapExit(on: boolean): boolean;
   /**
    * Sends an exit signal to `dest` (L3): `"kill"` cannot be trapped. The
-   * reason is required: a missing one throws `InvalidArgumentError`.
+   * reason is required: a missing one, or a thenable, throws
+   * `InvalidArgumentError` (see {@linkcode ExitReason}).
    */
   exit(dest: Dest, reason: ExitReason): void;
-  /** Ends this process with `reason` (default `normal`); the returned promise never settles. */
+  /**
+   * Ends this process with `reason` (default `normal`); the returned promise
+   * never settles. A thenable reason throws `InvalidArgumentError`.
+   */
   stop(reason?: ExitReason): Promise<never>;
   /** Registers this process under `name` (N1). */
   register(name: string): void;

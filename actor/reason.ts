@@ -7,8 +7,11 @@
 import { Crash } from "../wire/terms.ts";
 
 /**
- * Why a process ended. Any value may be a reason (as in Erlang); these are
- * the ones the runtime itself produces:
+ * Why a process ended. Any value may be a reason (as in Erlang), but for
+ * `undefined` and a thenable (a value with a `then` method, which a promise
+ * such as `whenExited`'s would call instead of handing it over): those are
+ * refused with `InvalidArgumentError`. These are the ones the runtime itself
+ * produces:
  * - `"normal"`: the body returned;
  * - `"shutdown"`: the runtime or a supervisor stopped it;
  * - `"killed"`: it got an untrappable `"kill"` exit signal;

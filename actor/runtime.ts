@@ -238,7 +238,8 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Sends an exit signal to `dest` (L3); `"kill"` cannot be trapped. The
-   * reason is required: a missing one throws `InvalidArgumentError`.
+   * reason is required: a missing one, or a thenable, throws
+   * `InvalidArgumentError` (see {@linkcode ExitReason}).
    */
   exit(dest: Dest, reason: ExitReason): void {
     checkExitReason(reason);

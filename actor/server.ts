@@ -686,6 +686,11 @@ export function stopServer(
     optionsError("stopServer options", options) ??
     timeoutError("stop timeout", timeout);
   if (bad !== undefined) return Promise.reject(bad);
+  try {
+    checkExitReason(reason);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (!(caller instanceof Runtime)) {
     return stopIn(caller, server, reason, timeout);
   }

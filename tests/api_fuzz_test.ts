@@ -255,29 +255,6 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   ...known("Process.receive(match, { timeout: 0 })", OBJECTS, B15),
   ...known("Process.demonitor(ref, options)", PRIMITIVES, B16),
   // Exit reasons
-  ...known(
-    "Runtime.whenExited(pid) of a process ended with reason",
-    ["never-settling thenable"],
-    B4,
-  ),
-  ...known(
-    "registerGlobal, then the holder ends with reason: the name is released",
-    ["throwing proxy", "never-settling thenable"],
-    B4,
-  ),
-  ...known(
-    "monitorNode, then the watcher ends with reason",
-    ["throwing proxy"],
-    B4,
-  ),
-  ...known(
-    "startGroups, then the scope process ends with reason",
-    ["throwing proxy"],
-    B4,
-  ),
-  ...known("stopServer(server, reason)", ["throwing proxy"], B4),
-  ...known("stopServer(caller, server, reason)", ["throwing proxy"], B4),
-  ...known("handleCall returns { stop: reason }", ["throwing proxy"], B4),
   // Supervisors
   ...known("startChild(…, { start: () => value })", NAMES, B8),
   // Names too long for the wire

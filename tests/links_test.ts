@@ -1,6 +1,17 @@
 // Links and exit signals (L1–L5).
 import assert from "node:assert/strict";
-import { Crash, Exit, type Pid, type Process, Runtime } from "../mod.ts";
+import {
+  Crash,
+  Exit,
+  type ExitReason,
+  InitStop,
+  InvalidArgumentError,
+  type Pid,
+  type Process,
+  Runtime,
+  startServer,
+  stopServer,
+} from "../mod.ts";
 import { assertInstanceOf, idle, settle } from "./_util.ts";
 
 /** Spawns a process that runs `setup`, then reports every message it gets. */
@@ -449,4 +460,44 @@ Deno.test("L5: a chain of 10,000 spawnLinked processes dies at once, no stack ov
   assert.deepEqual(await Promise.all(exits), ["leaf crashed", "leaf crashed"]);
   assert.equal(rt.processCount, 0);
   for (const pid of all) assert.equal(rt.isAlive(pid), false);
+});
+
+Deno.test("L2: a thenable exit reason (which a promise would call, not hand over) is refused with InvalidArgumentError wherever a reason is given", async () => {
+  await using rt = new Runtime();
+  const thenables: ExitReason[] = [
+    { then() {} },
+    Promise.resolve("x"),
+    new Proxy({}, {
+      get() {
+        throw new Error("then getter");
+      },
+    }),
+  ];
+  const target = rt.spawn(idle);
+  const server = await startServer(rt, { init: () => 0 }, null);
+  for (const reason of thenables) {
+    assert.throws(() => rt.exit(target, reason), InvalidArgumentError);
+    assert.throws(() => new InitStop(reason), InvalidArgumentError);
+    await assert.rejects(stopServer(rt, server, reason), InvalidArgumentError);
+    const refused = Promise.withResolvers<unknown>();
+    rt.spawn((p) => {
+      try {
+        p.exit(target, reason);
+      } catch (error) {
+        try {
+          p.stop(reason);
+        } catch (again) {
+          refused.resolve([error, again]);
+        }
+      }
+    });
+    const [byExit, byStop] = await refused.promise as unknown[];
+    assertInstanceOf(byExit, InvalidArgumentError);
+    assertInstanceOf(byStop, InvalidArgumentError);
+  }
+  assert.ok(rt.isAlive(target) && rt.isAlive(server));
+  // A plain object with a then field that is no method is a reason like any.
+  const exited = rt.whenExited(target);
+  rt.exit(target, { then: 1 });
+  assert.deepEqual(await exited, { then: 1 });
 });
