@@ -17,6 +17,7 @@ import {
   NoProcessError,
   NotRegisteredError,
   RuntimeStoppedError,
+  wireNameFault,
 } from "./errors.ts";
 import { Exit } from "./messages.ts";
 import { type EntryKey, ProcessImpl } from "./_process.ts";
@@ -433,13 +434,23 @@ export class Kernel {
     this.router?.sendNamed(name, node, message, from);
   }
 
-  /** Validates `[name, node]`. */
+  /** Validates `[name, node]`; one on another node must fit the wire. */
   #remoteName(dest: unknown): [string, string] {
     if (
       Array.isArray(dest) && dest.length === 2 && typeof dest[0] === "string" &&
       typeof dest[1] === "string"
     ) {
-      return [dest[0], dest[1]];
+      const [name, node] = dest;
+      if (node !== this.node) {
+        const fault = wireNameFault(name) ?? wireNameFault(node);
+        if (fault !== undefined) {
+          throw new InvalidArgumentError(
+            "destination",
+            `a [name, node] on another node travels by name: ${fault}`,
+          );
+        }
+      }
+      return [name, node];
     }
     throw badDestination(dest);
   }

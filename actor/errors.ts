@@ -5,6 +5,7 @@
  * @module
  */
 import { Pid, Ref } from "../wire/terms.ts";
+import { MAX_NAME_BYTES } from "../wire/frame.ts";
 
 /**
  * `value instanceof type`, and false where asking throws: anything may be
@@ -128,14 +129,33 @@ export function describe(value: unknown): string {
     return value.name === "" ? "a function" : `a function (${value.name})`;
   }
   if (typeof value !== "object") return `${typeof value} ${String(value)}`;
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (value instanceof Pid) return `the pid ${value}`;
-  if (value instanceof Ref) return `the ref ${value}`;
+  // A Proxy may throw from any of these: the message must still be made.
   try {
+    if (Array.isArray(value)) return `an array of length ${value.length}`;
+    if (value instanceof Pid) return `the pid ${value}`;
+    if (value instanceof Ref) return `the ref ${value}`;
     return `an object (${value.constructor?.name ?? "Object"})`;
   } catch {
     return "an object";
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Why `name` cannot travel as a name on the wire (well-formed UTF-8 of at
+ * most 255 bytes), or `undefined` if it can.
+ */
+export function wireNameFault(name: string): string | undefined {
+  if (!name.isWellFormed()) {
+    // A lone surrogate would arrive as U+FFFD: another name.
+    return "expected well-formed Unicode (no lone surrogates)";
+  }
+  if (name.length * 3 <= MAX_NAME_BYTES) return undefined;
+  const n = encoder.encode(name).length;
+  return n > MAX_NAME_BYTES
+    ? `expected at most ${MAX_NAME_BYTES} bytes of UTF-8, got ${n}`
+    : undefined;
 }
 
 /** The error for something given where a `Dest` belongs. */

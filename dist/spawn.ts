@@ -20,7 +20,11 @@ import type { LocalGate } from "../actor/router.ts";
 import type { Process } from "../actor/process.ts";
 import type { ExitReason } from "../actor/reason.ts";
 import type { Runtime } from "../actor/runtime.ts";
-import { describe, InvalidArgumentError } from "../actor/errors.ts";
+import {
+  describe,
+  InvalidArgumentError,
+  wireNameFault,
+} from "../actor/errors.ts";
 import {
   checkBehaviour,
   type ServerBehaviour,
@@ -498,6 +502,10 @@ function checkRequest(request: RemoteSpawnRequest): {
       `expected a non-empty string, got ${describe(name)}`,
     );
   }
+  const fault = wireNameFault(node) ?? wireNameFault(name);
+  if (fault !== undefined) {
+    throw new InvalidArgumentError("spawn request", fault);
+  }
   return { node, name };
 }
 
@@ -539,8 +547,8 @@ export function checkSpawnable(name: unknown, spawnable: unknown): void {
 }
 
 /**
- * Checks a name for the spawn allow-list: a non-empty string of at most 255
- * UTF-8 bytes (what the SPAWN_REQUEST frame carries).
+ * Checks a name for the spawn allow-list: a non-empty, well-formed string
+ * of at most 255 UTF-8 bytes (what the SPAWN_REQUEST frame carries).
  */
 export function checkSpawnableName(name: unknown): asserts name is string {
   if (typeof name !== "string" || name.length === 0) {
@@ -549,11 +557,9 @@ export function checkSpawnableName(name: unknown): asserts name is string {
       `expected a non-empty string, got ${describe(name)}`,
     );
   }
-  if (new TextEncoder().encode(name).length > 255) {
-    throw new InvalidArgumentError(
-      "spawnable name",
-      `expected at most 255 bytes of UTF-8, got ${describe(name)}`,
-    );
+  const fault = wireNameFault(name);
+  if (fault !== undefined) {
+    throw new InvalidArgumentError("spawnable name", fault);
   }
 }
 

@@ -258,16 +258,6 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   // Supervisors
   ...known("startChild(…, { start: () => value })", NAMES, B8),
   // Names too long for the wire
-  ...known("Node.spawn({ name })", LONG, B3),
-  ...known("Runtime.send([name, node])", LONG, B3),
-  ...known("Process.link([name, node])", LONG, B3),
-  ...known("Process.monitor([name, node])", LONG, B3),
-  ...known("Process.exit([name, node], reason)", LONG, B3),
-  ...known("call([name, node])", LONG, B3),
-  ...known("cast([name, node])", LONG, B3),
-  ...known("Runtime.send(dest) on a node", ["[300-byte name, node]"], B3),
-  ...known("Process.link(dest) on a node", ["[300-byte name, node]"], B3),
-  ...known("Process.monitor(dest) on a node", ["[300-byte name, node]"], B3),
   ...known("Runtime.send(dest) on a node", ["garbage Pid"], B17),
   ...known("Process.link(dest) on a node", ["garbage Pid"], B17),
   ...known("Process.monitor(dest) on a node", ["garbage Pid"], B17),

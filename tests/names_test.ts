@@ -193,3 +193,37 @@ Deno.test("N3: a name on another node with no distribution attached: send is dro
   assert.equal(down.node, "b@elsewhere");
   await settle();
 });
+
+Deno.test("N3: a [name, node] on another node that cannot travel (over 255 bytes of UTF-8, or a lone surrogate) is refused with InvalidArgumentError", async () => {
+  await using rt = new Runtime({ node: "here@127.0.0.1" });
+  const tooLong = "n".repeat(256);
+  const lone = "\uD800x";
+  for (const name of [tooLong, lone]) {
+    const dest: [string, string] = [name, "there@127.0.0.1"];
+    assert.throws(() => rt.send(dest, "m"), InvalidArgumentError);
+    assert.throws(() => rt.exit(dest, "bye"), InvalidArgumentError);
+    const refused = Promise.withResolvers<unknown[]>();
+    rt.spawn((p) => {
+      const errors: unknown[] = [];
+      for (const act of [() => p.link(dest), () => p.monitor(dest)]) {
+        try {
+          act();
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      refused.resolve(errors);
+    });
+    const errors = await refused.promise;
+    assert.equal(errors.length, 2);
+    for (const e of errors) assertInstanceOf(e, InvalidArgumentError);
+  }
+  // 255 bytes travel; on this node any string names a process.
+  assert.doesNotThrow(() =>
+    rt.send(["é".repeat(127) + "x", "there@127.0.0.1"], "m")
+  );
+  assert.throws(
+    () => rt.send([tooLong, "here@127.0.0.1"], "m"),
+    NotRegisteredError,
+  );
+});
