@@ -165,3 +165,27 @@ export function badDestination(dest: unknown): InvalidArgumentError {
     `expected a Pid, a registered name or [name, node], got ${describe(dest)}`,
   );
 }
+
+/** Throws unless `value` is undefined or an object with these methods. */
+export function checkMethods(
+  what: string,
+  value: unknown,
+  methods: readonly string[],
+): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== "object") {
+    throw new InvalidArgumentError(
+      `${what} option`,
+      `expected an object with ${methods.join(", ")}, got ${describe(value)}`,
+    );
+  }
+  for (const method of methods) {
+    const fn = (value as Record<string, unknown>)[method];
+    if (typeof fn !== "function") {
+      throw new InvalidArgumentError(
+        `${what} option`,
+        `expected ${method} to be a function, got ${describe(fn)}`,
+      );
+    }
+  }
+}

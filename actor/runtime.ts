@@ -7,6 +7,7 @@
 import { Pid, type Ref } from "../wire/terms.ts";
 import { type Clock, realClock } from "./clock.ts";
 import {
+  checkMethods,
   describe,
   InvalidArgumentError,
   MoteError,
@@ -390,29 +391,5 @@ export class Runtime implements AsyncDisposable {
   /** Same as {@linkcode Runtime.shutdown}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
-  }
-}
-
-/** Throws unless `value` is undefined or an object with these methods. */
-function checkMethods(
-  what: string,
-  value: unknown,
-  methods: readonly string[],
-): void {
-  if (value === undefined) return;
-  if (value === null || typeof value !== "object") {
-    throw new InvalidArgumentError(
-      `${what} option`,
-      `expected an object with ${methods.join(", ")}, got ${describe(value)}`,
-    );
-  }
-  for (const method of methods) {
-    const fn = (value as Record<string, unknown>)[method];
-    if (typeof fn !== "function") {
-      throw new InvalidArgumentError(
-        `${what} option`,
-        `expected ${method} to be a function, got ${describe(fn)}`,
-      );
-    }
   }
 }

@@ -30,7 +30,14 @@ import type { Clock } from "../actor/clock.ts";
 import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
 import type { ExitReason } from "../actor/reason.ts";
 import type { Logger } from "../actor/runtime.ts";
-import { describe, InvalidArgumentError } from "../actor/errors.ts";
+import {
+  checkMethods,
+  describe,
+  InvalidArgumentError,
+  isInstance,
+  wireNameFault,
+} from "../actor/errors.ts";
+import { containLogger } from "../actor/_logger.ts";
 import { GlobalRegistry } from "./global.ts";
 import {
   type Address,
@@ -124,7 +131,7 @@ export interface NodeOptions {
   readonly listen?: boolean;
   /**
    * Known nodes and their addresses, for connecting on first use (D2). Each
-   * address is `{ host, port }`: a host of 1 to 255 bytes (what a peer list
+   * address is `{ host, port }`: a host of 1 to 255 bytes, with no spaces or control characters (what a peer list
    * carries), a port from 1 to 65535; anything else is refused with
    * `InvalidArgumentError`.
    */
@@ -268,6 +275,26 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   positive(options.tickTime, 60_000, "tickTime");
   positive(options.handshakeTimeout, 5_000, "handshakeTimeout");
   frameLimit(options.maxFrameBytes);
+  checkListenAddress(options.host, options.port);
+  checkMethods("transport", options.transport, ["listen", "connect"]);
+  checkMethods("codec", options.codec, ["encode", "decode"]);
+  checkMethods("logger", options.logger, ["error", "warn"]);
+  checkMethods("clock", options.clock, ["now", "setTimeout", "clearTimeout"]);
+  for (const flag of ["listen", "mesh"] as const) {
+    const value = options[flag];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new InvalidArgumentError(
+        `${flag} option`,
+        `expected a boolean, got ${describe(value)}`,
+      );
+    }
+  }
+  if (options.resolve !== undefined && typeof options.resolve !== "function") {
+    throw new InvalidArgumentError(
+      "resolve option",
+      `expected a function (node) => address, got ${describe(options.resolve)}`,
+    );
+  }
   const spawnables = options.spawnables ?? {};
   if (spawnables === null || typeof spawnables !== "object") {
     throw new InvalidArgumentError(
@@ -322,12 +349,17 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   }
   const transport = options.transport ?? tcpTransport();
   const key = await cookieKey(options.cookie);
-  const listener = options.listen === false
-    ? undefined
-    : await transport.listen({
+  let listener: Listener | undefined;
+  try {
+    // The transport's own error (the address is in use, say) comes through.
+    listener = options.listen === false ? undefined : await transport.listen({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
     });
+  } catch (error) {
+    if (owns) await runtime.shutdown();
+    throw error;
+  }
   try {
     return new Node(runtime, owns, transport, key, listener, options);
   } catch (error) {
@@ -401,7 +433,7 @@ export class Node implements AsyncDisposable {
       "handshakeTimeout",
     );
     this.#maxFrameBytes = frameLimit(options.maxFrameBytes);
-    this.#logger = options.logger;
+    this.#logger = containLogger(options.logger);
     this.#resolve = options.resolve;
     this.#mesh = options.mesh !== false;
     for (const [name, address] of Object.entries(options.peers ?? {})) {
@@ -480,7 +512,7 @@ export class Node implements AsyncDisposable {
    * `handshakeTimeout`), with {@linkcode NodeStoppedError} if this node
    * stops first, with
    * `InvalidArgumentError` if `node` is not a node name or `address` is not
-   * `{ host, port }` with a host of 1 to 255 bytes and a port from 1 to
+   * `{ host, port }` with a host of 1 to 255 bytes (no spaces or control characters) and a port from 1 to
    * 65535.
    */
   connect(node: string, address?: Address): Promise<void> {
@@ -1250,7 +1282,8 @@ export class Node implements AsyncDisposable {
       if (conn !== undefined) this.#drop(conn);
       if (this.#stopped || peer.session !== undefined) return;
       if (
-        error instanceof HandshakeRefusedError && error.reason === SIMULTANEOUS
+        isInstance(error, HandshakeRefusedError) &&
+        error.reason === SIMULTANEOUS
       ) {
         // D4: the peer's own connection to us wins; give it time to arrive.
         this.#clock.clearTimeout(peer.graceTimer);
@@ -1332,13 +1365,11 @@ export class Node implements AsyncDisposable {
       node: peer.name,
       error,
     });
-    const unreachable = error instanceof NodeUnreachableError
+    const unreachable = isInstance(error, NodeUnreachableError)
       ? error
-      : new NodeUnreachableError(
-        peer.name,
-        error instanceof Error ? error.message : String(error),
-        { cause: error },
-      );
+      : new NodeUnreachableError(peer.name, Crash.from(error).message, {
+        cause: error,
+      });
     this.#failWaiters(peer, unreachable);
     this.#spawner.unreachable(peer.name, unreachable);
     this.#gate.nodeDown(peer.name);
@@ -1613,9 +1644,7 @@ export class Node implements AsyncDisposable {
         peer,
         new NodeUnreachableError(
           peer.name,
-          `setting up the connection failed: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          `setting up the connection failed: ${Crash.from(error).message}`,
           { cause: error },
         ),
       );
@@ -1720,6 +1749,37 @@ export class Node implements AsyncDisposable {
  * Refuses an address that cannot be dialled, or sent in a peer list (whose
  * host field holds at most 255 bytes).
  */
+/** Why `host` cannot be a host name or IP address, or `undefined`. */
+function hostFault(host: unknown): string | undefined {
+  if (typeof host !== "string" || host.length === 0) {
+    return `expected a host name or IP address, got ${describe(host)}`;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x20\x7f]/.test(host)) {
+    return `expected no spaces or control characters, got ${describe(host)}`;
+  }
+  return wireNameFault(host);
+}
+
+/** The `host` and `port` options: where a node listens. */
+function checkListenAddress(host: unknown, port: unknown): void {
+  if (host !== undefined) {
+    const fault = hostFault(host);
+    // A host travels in peer lists, so it must fit the wire too.
+    if (fault !== undefined) throw new InvalidArgumentError("host", fault);
+  }
+  if (
+    port !== undefined &&
+    !(typeof port === "number" && Number.isInteger(port) && port >= 0 &&
+      port <= 65535)
+  ) {
+    throw new InvalidArgumentError(
+      "port",
+      `expected a port from 0 (any) to 65535, got ${describe(port)}`,
+    );
+  }
+}
+
 function checkAddress(
   address: unknown,
   what: string,
@@ -1731,14 +1791,9 @@ function checkAddress(
     );
   }
   const { host, port } = address as { host?: unknown; port?: unknown };
-  if (
-    typeof host !== "string" || host.length === 0 ||
-    new TextEncoder().encode(host).length > 255
-  ) {
-    throw new InvalidArgumentError(
-      what,
-      `expected a host of 1 to 255 bytes, got ${describe(host)}`,
-    );
+  const fault = hostFault(host);
+  if (fault !== undefined) {
+    throw new InvalidArgumentError(what, `host: ${fault}`);
   }
   if (
     typeof port !== "number" || !Number.isInteger(port) || port < 1 ||

@@ -120,6 +120,8 @@ Deno.test("D2: an address that cannot be dialled or sent in a peer list is refus
     { host: "127.0.0.1", port: 65536 },
     { host: "127.0.0.1", port: "4000" },
     { host: 127, port: 4000 },
+    { host: "a b", port: 4000 },
+    { host: "a\0b", port: 4000 },
   ];
   for (const address of bad) {
     await assert.rejects(
@@ -147,7 +149,7 @@ Deno.test("D2: an address that cannot be dialled or sent in a peer list is refus
     // From resolve, it fails the connection with a reason that names it.
     const error = await a.connect("c@h").catch((e) => e);
     assertInstanceOf(error, NodeUnreachableError);
-    assert.match(error.message, /host of 1 to 255 bytes/);
+    assert.match(error.message, /host: expected at most 255 bytes of UTF-8/);
     assert.equal(asked, 1);
   } finally {
     await a.stop();
@@ -862,6 +864,15 @@ Deno.test("bad input: startNode refuses bad options with InvalidArgumentError, l
     { ...base, name: name("x"), maxFrameBytes: 0 },
     { ...base, name: name("x"), maxFrameBytes: 2 ** 32 },
     { ...base, name: name("x"), maxFrameBytes: "1024" },
+    { ...base, name: name("x"), host: "" },
+    { ...base, name: name("x"), host: "a b" },
+    { ...base, name: name("x"), port: 1.5 },
+    { ...base, name: name("x"), port: 65536 },
+    { ...base, name: name("x"), codec: {} },
+    { ...base, name: name("x"), logger: { error() {} } },
+    { ...base, name: name("x"), resolve: 42 },
+    { ...base, name: name("x"), listen: "yes" },
+    { ...base, name: name("x"), clock: { now: () => 0 } },
     { ...base, runtime: { node: "fake@127.0.0.1" } },
   ];
   // A transport that counts its open listeners.
@@ -893,6 +904,14 @@ Deno.test("bad input: startNode refuses bad options with InvalidArgumentError, l
     );
   }
   assert.equal(open, 0, "refused before listening");
+  await assert.rejects(
+    startNode({
+      ...base,
+      name: name("x"),
+      transport: { listen() {} } as never,
+    }),
+    InvalidArgumentError,
+  );
   // A runtime that has a node already: refused after listening, and the
   // listener is closed again.
   await using first = await startNode({
