@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Crash, type Pid } from "../wire/terms.ts";
+import { Crash, Pid } from "../wire/terms.ts";
 import {
   describe,
   InvalidArgumentError,
@@ -801,7 +801,15 @@ async function restartFrom(
 }
 
 async function startOne(sup: Process, child: Child): Promise<void> {
-  const pid = await child.spec.start(sup);
+  const pid: unknown = await child.spec.start(sup);
+  // As OTP's supervisor, anything but a pid is a failed start (a name
+  // would be linked by name, and then taken for the child).
+  if (!(pid instanceof Pid)) {
+    throw new InvalidArgumentError(
+      `start result of child ${describe(child.spec.id)}`,
+      `expected a Pid, got ${describe(pid)}`,
+    );
+  }
   sup.link(pid);
   child.pid = pid;
 }

@@ -256,7 +256,6 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   ...known("Process.demonitor(ref, options)", PRIMITIVES, B16),
   // Exit reasons
   // Supervisors
-  ...known("startChild(…, { start: () => value })", NAMES, B8),
   // Names too long for the wire
   ...known("Runtime.send(dest) on a node", ["garbage Pid"], B17),
   ...known("Process.link(dest) on a node", ["garbage Pid"], B17),

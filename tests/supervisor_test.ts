@@ -933,3 +933,22 @@ Deno.test("supervisor: a linked starter hears of a failed start through the reje
   assert.equal(rt.processInfo(starter)?.mailboxLength, 0, "no Exit came");
   await rt.shutdown();
 });
+
+Deno.test("supervisor: a child start that returns anything but a pid (a name, say) fails that start; the supervisor keeps running", async () => {
+  await using rt = new Runtime();
+  const named = rt.spawn(idle, { name: "somebody" });
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [],
+  });
+  for (const result of ["somebody", ["somebody", rt.node], null, 42]) {
+    const error = await startChild(rt, sup, {
+      id: "c",
+      start: () => result as never,
+    }).catch((e) => e);
+    assertInstanceOf(error, SupervisorError);
+    assert.match(error.message, /expected a Pid/);
+  }
+  assert.ok(rt.isAlive(sup) && rt.isAlive(named));
+  assert.equal((await whichChildren(rt, sup)).length, 0);
+});
