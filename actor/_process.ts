@@ -312,6 +312,16 @@ export class ProcessImpl implements Process {
   }
 
   demonitor(ref: Ref, options?: DemonitorOptions): boolean {
+    if (options !== undefined) {
+      const bad = typeof options !== "object" || options === null ||
+        (options.flush !== undefined && typeof options.flush !== "boolean");
+      if (bad) {
+        throw new InvalidArgumentError(
+          "demonitor options",
+          `expected { flush?: boolean }, got ${describe(options)}`,
+        );
+      }
+    }
     return this.kernel.demonitor(this, ref, options?.flush === true);
   }
 

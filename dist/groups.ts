@@ -25,12 +25,12 @@
  * @module
  */
 import { Pid, Ref } from "../wire/mod.ts";
-import type { Runtime } from "../actor/runtime.ts";
+import { Runtime } from "../actor/runtime.ts";
 import type { Process } from "../actor/process.ts";
 import { Down } from "../actor/messages.ts";
 import { describe, InvalidArgumentError } from "../actor/errors.ts";
 import { GroupsStoppedError } from "./errors.ts";
-import type { Node } from "./node.ts";
+import { Node } from "./node.ts";
 import { NodeUp } from "./messages.ts";
 
 /**
@@ -117,6 +117,19 @@ export async function startGroups(
   host: Node | Runtime,
   options: GroupsOptions = {},
 ): Promise<Groups> {
+  const node = host instanceof Node ? host : undefined;
+  if (node === undefined && !(host instanceof Runtime)) {
+    throw new InvalidArgumentError(
+      "groups host",
+      `expected a Node or a Runtime, got ${describe(host)}`,
+    );
+  }
+  if (options === null || typeof options !== "object") {
+    throw new InvalidArgumentError(
+      "groups options",
+      `expected an object, got ${describe(options)}`,
+    );
+  }
   const scope = options.scope ?? "pg";
   if (typeof scope !== "string" || scope.length === 0) {
     throw new InvalidArgumentError(
@@ -124,7 +137,6 @@ export async function startGroups(
       `expected a non-empty string, got ${describe(scope)}`,
     );
   }
-  const node = "runtime" in host ? host : undefined;
   const runtime = node?.runtime ?? host as Runtime;
   const ready = Promise.withResolvers<Process>();
   const groups = new Groups(runtime, scope, node, PRIVATE);
@@ -200,7 +212,10 @@ export class Groups implements AsyncDisposable {
     key: symbol,
   ) {
     if (key !== PRIVATE) {
-      throw new TypeError("Groups are made by startGroups");
+      throw new InvalidArgumentError(
+        "Groups constructor",
+        "groups are made by startGroups",
+      );
     }
     this.#runtime = runtime;
     this.#node = node;

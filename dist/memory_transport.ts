@@ -5,6 +5,7 @@
  * @module
  */
 import type { Address, Connection, Listener, Transport } from "./transport.ts";
+import { describe, InvalidArgumentError } from "../actor/errors.ts";
 
 /** One end of an in-memory connection, with controls for tests. */
 export interface MemoryConnection extends Connection {
@@ -187,6 +188,8 @@ export class MemoryTransport implements Transport {
    * 65535 could not travel in a peer list).
    */
   listen(addr: Address): Promise<Listener> {
+    const bad = addressError(addr, true);
+    if (bad !== undefined) return Promise.reject(bad);
     const port = addr.port === 0 ? this.#freePort(addr.host) : addr.port;
     if (port === undefined) {
       return Promise.reject(new Error(`no free port on ${addr.host}`));
@@ -236,6 +239,8 @@ export class MemoryTransport implements Transport {
 
   /** Connects to a listener of this transport. */
   connect(addr: Address): Promise<Connection> {
+    const bad = addressError(addr, false);
+    if (bad !== undefined) return Promise.reject(bad);
     const state = this.#listeners.get(`${addr.host}:${addr.port}`);
     if (state === undefined || state.closed) {
       return Promise.reject(
@@ -255,4 +260,27 @@ export class MemoryTransport implements Transport {
     w?.();
     return Promise.resolve(client);
   }
+}
+
+/** Why `addr` is no `{ host, port }` (port 0 only to listen), or undefined. */
+function addressError(
+  addr: unknown,
+  listening: boolean,
+): InvalidArgumentError | undefined {
+  const { host, port } =
+    (typeof addr === "object" && addr !== null ? addr : {}) as {
+      host?: unknown;
+      port?: unknown;
+    };
+  if (
+    typeof host === "string" && host.length > 0 &&
+    typeof port === "number" && Number.isInteger(port) &&
+    port >= (listening ? 0 : 1) && port <= 65535
+  ) return undefined;
+  return new InvalidArgumentError(
+    "address",
+    `expected { host, port } with a host name and a port from ${
+      listening ? 0 : 1
+    } to 65535, got ${describe(addr)}`,
+  );
 }

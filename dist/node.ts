@@ -24,7 +24,12 @@ import {
   UnencodableValueError,
 } from "../wire/mod.ts";
 import type { Process } from "../actor/process.ts";
-import type { Caller, ServerBehaviour, ServerPid } from "../actor/server.ts";
+import {
+  type Caller,
+  checkOptions,
+  type ServerBehaviour,
+  type ServerPid,
+} from "../actor/server.ts";
 import { Runtime } from "../actor/runtime.ts";
 import type { Clock } from "../actor/clock.ts";
 import type { ExitCause, LocalGate, Router } from "../actor/router.ts";
@@ -774,6 +779,12 @@ export class Node implements AsyncDisposable {
    * ```
    */
   sendGlobal(name: string, message: unknown): void {
+    if (typeof name !== "string") {
+      throw new InvalidArgumentError(
+        "global name",
+        `expected a string, got ${describe(name)}`,
+      );
+    }
     const pid = this.#global.whereis(name);
     if (pid === undefined) throw new GlobalNotRegisteredError(name);
     this.runtime.send(pid, message);
@@ -837,6 +848,7 @@ export class Node implements AsyncDisposable {
     behaviour: ServerBehaviour<Args, State, Call, Reply, Cast>,
     options: { readonly trapExit?: boolean } = {},
   ): void {
+    checkOptions("allowServer options", options, { trapExit: "boolean" });
     this.#spawner.allow(name, {
       server: behaviour,
       ...(options.trapExit === true ? { trapExit: true } : {}),
@@ -940,6 +952,12 @@ export class Node implements AsyncDisposable {
     request: RemoteServerRequest,
   ): Promise<ServerPid<Call, Reply, Cast>> {
     const link = request?.link === true;
+    if (request?.link !== undefined && typeof request.link !== "boolean") {
+      throw new InvalidArgumentError(
+        "link option",
+        `expected a boolean, got ${describe(request.link)}`,
+      );
+    }
     const proc = caller instanceof Runtime ? undefined : caller;
     if (caller instanceof Runtime) {
       if (caller !== this.runtime) {

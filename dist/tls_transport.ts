@@ -89,7 +89,11 @@ export interface TlsTransportOptions {
 export function tlsTransport(options: TlsTransportOptions): Transport {
   const { cert, key, ca } = checkOptions(options);
   const verifyClient = options.verifyClient ?? true;
-  const handshakeTimeout = options.handshakeTimeout ?? 5_000;
+  // Longer than a timer can wait is as good as never.
+  const handshakeTimeout = Math.min(
+    options.handshakeTimeout ?? 5_000,
+    MAX_TIMEOUT_MS,
+  );
   const onRefused = options.onRefused;
   return {
     listen(addr: Address): Promise<Listener> {
@@ -349,6 +353,8 @@ const GRANT_EVERY = WINDOW / 4;
 const JOIN_BYTES = 16 * 1024;
 /** How long a closing end waits for its last bytes to leave before it drops the socket. */
 const CLOSE_GRACE_MS = 2_000;
+/** Timers wait at most this (about 24.8 days): node:tls fires a longer one at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 function header(type: number, n: number): Uint8Array {
   const h = new Uint8Array(RECORD_HEADER);

@@ -253,7 +253,6 @@ const RANDOM_PAYLOADS = Array.from(
 const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   // Runtime and processes
   ...known("Process.receive(match, { timeout: 0 })", OBJECTS, B15),
-  ...known("Process.demonitor(ref, options)", PRIMITIVES, B16),
   // Exit reasons
   // Supervisors
   // Names too long for the wire
@@ -261,30 +260,7 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   ...known("Process.link(dest) on a node", ["garbage Pid"], B17),
   ...known("Process.monitor(dest) on a node", ["garbage Pid"], B17),
   // Nodes
-  ...known("Node.sendGlobal(name)", UNPRINTABLE, B12),
-  ...known(
-    "Node.allowServer(name, behaviour, options)",
-    ["null", ...PRIMITIVES],
-    B13,
-  ),
-  ...known(
-    "Node.startServer(caller, { link })",
-    allBut(...NULLISH, "true"),
-    B14,
-  ),
-  ...known(
-    "two TLS nodes connecting with { handshakeTimeout }",
-    ["2**53"],
-    B11,
-  ),
-  ...known("MemoryTransport.listen(addr)", NULLISH, B19),
-  ...known("MemoryTransport.listen({ host })", UNPRINTABLE, B19),
-  ...known("MemoryTransport.listen({ port })", UNPRINTABLE, B19),
-  ...known("MemoryTransport.connect(addr)", NULLISH, B19),
   // Process groups
-  ...known("startGroups(host)", allBut("throwing proxy"), B9),
-  ...known("startGroups(host, options)", ["null", ...PRIMITIVES], B9),
-  ...known("new Groups(…, key)", HOSTILE_LABELS, B18),
   // Wire
   ...known("decodeFrame(bytes)", NULLISH, B20),
   ...known(
