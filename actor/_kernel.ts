@@ -415,6 +415,7 @@ export class Kernel {
         }
         return;
       }
+      checkForeignPid(dest);
       this.router?.send(dest, message);
       return;
     }
@@ -460,6 +461,7 @@ export class Kernel {
     dest: Dest,
   ): { pid: Pid | undefined; name: string | undefined; node: string } {
     if (dest instanceof Pid) {
+      if (dest.node !== this.node) checkForeignPid(dest);
       return { pid: dest, name: undefined, node: dest.node };
     }
     if (typeof dest === "string") {
@@ -741,5 +743,23 @@ export class Kernel {
     // Host turns asked for still come (and find nothing to do); the
     // runtime's shutdown waits for them.
     this.#deferred = [];
+  }
+}
+
+/**
+ * A pid of another node goes to the router as it is, and the Pid
+ * constructor checks nothing: one the wire cannot carry is refused here.
+ */
+function checkForeignPid(pid: Pid): void {
+  if (
+    typeof pid.node !== "string" || typeof pid.id !== "number" ||
+    typeof pid.creation !== "number"
+  ) {
+    throw new InvalidArgumentError(
+      "pid",
+      `expected a node name, an id and a creation, got node ${
+        describe(pid.node)
+      }, id ${describe(pid.id)}, creation ${describe(pid.creation)}`,
+    );
   }
 }

@@ -168,9 +168,19 @@ export class ProcessImpl implements Process {
         return Promise.reject(badReceiveOptions("receive options", options));
       }
     } else if (
-      matchOrOptions === undefined || typeof matchOrOptions === "object"
+      matchOrOptions == null ||
+      (typeof matchOrOptions === "object" && maybeOptions === undefined)
     ) {
       options = matchOrOptions ?? maybeOptions;
+    } else if (typeof matchOrOptions === "object") {
+      return Promise.reject(
+        new InvalidArgumentError(
+          "receive matcher",
+          `expected a function before the options, got ${
+            describe(matchOrOptions)
+          } (for options alone, pass them first)`,
+        ),
+      );
     } else {
       return Promise.reject(
         badReceiveOptions("receive matcher", matchOrOptions),

@@ -252,13 +252,9 @@ const RANDOM_PAYLOADS = Array.from(
  */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
   // Runtime and processes
-  ...known("Process.receive(match, { timeout: 0 })", OBJECTS, B15),
   // Exit reasons
   // Supervisors
   // Names too long for the wire
-  ...known("Runtime.send(dest) on a node", ["garbage Pid"], B17),
-  ...known("Process.link(dest) on a node", ["garbage Pid"], B17),
-  ...known("Process.monitor(dest) on a node", ["garbage Pid"], B17),
   // Nodes
   // Process groups
   // Wire
