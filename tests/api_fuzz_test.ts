@@ -5,7 +5,8 @@
 // with the other arguments valid. Each call must succeed (where the JSDoc
 // allows the value) or throw / reject with a MoteError with a message (the
 // wire layer, which imports nothing of ours: its WireError,
-// UnencodableValueError or documented RangeError); it must not hang, leave
+// UnencodableValueError, documented RangeError, or a TypeError naming the
+// argument of the wrong type); it must not hang, leave
 // an unhandled rejection or uncaught error, or stop the runtime, node,
 // connection, server or supervisor it used from working. Callbacks that
 // throw or return hostile values, and hostile exit reasons, are checked the
@@ -15,7 +16,7 @@
 // error come back to the caller who passed it: the caller's own exception,
 // passed through. Where a callback produced the value, it may not.
 //
-// Cases the runtime gets wrong today are in KNOWN_FAILURES (key
+// Cases the runtime gets wrong (none today) go in KNOWN_FAILURES (key
 // `<function>(<argument>) ← <value>`, with the bug) and are skipped.
 // MOTE_FUZZ_KNOWN=1 runs them anyway and lists the ones that pass now;
 // MOTE_FUZZ_ONLY=<text> runs the cases whose key contains it;
@@ -155,144 +156,15 @@ function hostile(rt: Runtime, dead: Pid): Value[] {
 
 // --- Known failures -------------------------------------------------------
 
-/** The labels of the hostile table, in order. */
-const HOSTILE_LABELS: readonly string[] = hostile(
-  { node: "x@y", creation: 1 } as Runtime,
-  new Pid("x@y", 1, 1),
-).map(([label]) => label);
-
-/** Every hostile label but these. */
-function allBut(...except: string[]): string[] {
-  return HOSTILE_LABELS.filter((label) => !except.includes(label));
-}
-
-/** KNOWN_FAILURES entries for `position` with `labels`, all for `why`. */
-function known(
-  position: string,
-  labels: readonly string[],
-  why: string,
-): [string, string][] {
-  return labels.map((label) => [`${position} ← ${label}`, why]);
-}
-
-// The bugs behind KNOWN_FAILURES, one line each (the report has a
-// reproduction for each).
-const B1 =
-  "B1: a process body that returns null (or a value whose `then` getter throws) throws inside the kernel's start loop: uncaught TypeError, the process never exits, and the processes spawned in the same turn never start";
-const B2 =
-  "B2: a logger whose error() throws breaks Kernel.exit: the error escapes uncaught, the dying process's links, monitors and whenExited waiters are never told, and processes spawned in the same turn never start";
-const B3 =
-  "B3: a name over 255 UTF-8 bytes in [name, node] (or a spawn request) is not refused with InvalidArgumentError: send/link/exit/cast throw UnencodableValueError, Node.spawn rejects with it, monitor throws it uncaught later, and call leaves it as an unhandled rejection and never settles";
-const B4 =
-  "B4: an exit reason that is a thenable (or whose `then` getter throws) goes through Runtime.whenExited's promise: whenExited never settles, and the runtime's own whenExited(...).then(...) (startServer, monitorNode, global names, groups) leaves an unhandled rejection or never runs (a global name is never released)";
-const B5 =
-  "B5: startNode takes any logger; one without warn() makes a failed dial an unhandled rejection (this[#logger]?.warn is not a function), and connect never settles";
-const B6 =
-  "B6: a resolve option that throws a value String() cannot render (null-prototype object, throwing toString, Proxy) makes the dial an unhandled rejection, and connect never settles";
-const B7 =
-  "B7: a thrown Proxy (whose getPrototypeOf throws) breaks Crash.from / instanceof in the runtime's catch blocks: uncaught error or unhandled rejection, the process never exits, a receive matcher's throw reaches the sender's send(), a child start's throw kills its supervisor";
-const B8 =
-  "B8: a child start() that returns a name or [name, node] instead of a Pid is accepted: startChild resolves with it, and the supervisor then crashes (TypeError: c.pid?.equals is not a function) on its next Exit";
-const B9 =
-  "B9: startGroups does not check its host (TypeError: Cannot use 'in' operator / runtime.spawn is not a function) nor its options (null: TypeError; a primitive: ignored)";
-const B10 =
-  "B10: startNode does not check host, port, transport, resolve, codec or logger: Deno's URIError / NotCapable / TypeError / RangeError come through, `transport.listen is not a function`, and a bad codec is only found at the first send";
-const B11 =
-  "B11: tlsTransport accepts a handshakeTimeout above 2^31-1 (an integer > 0), which node:tls truncates to 1 ms: every TLS connection then fails";
-const B12 =
-  "B12: Node.sendGlobal with a Symbol or null-prototype name throws TypeError while building GlobalNotRegisteredError's message";
-const B13 =
-  "B13: Node.allowServer(name, behaviour, null) throws TypeError; other non-object options are ignored";
-const B14 =
-  "B14: Node.startServer takes a non-boolean link option as false, where startServer refuses it with InvalidArgumentError";
-const B15 =
-  "B15: receive(object, options) takes the object as the options and drops the second argument (so receive({}, { timeout }) can wait for ever)";
-const B16 =
-  "B16: Process.demonitor ignores options that are not an object, where spawn refuses them";
-const B17 =
-  "B17: a Pid whose node is not a string (the Pid constructor checks nothing) is sent to the router, which throws UnencodableValueError instead of InvalidArgumentError";
-const B18 =
-  "B18: new Groups(...) throws a plain TypeError (by design, but not a MoteError)";
-const B19 =
-  "B19: MemoryTransport.listen/connect do not check the address: TypeError for undefined, null, a Symbol or a null-prototype host or port";
-const B20 =
-  "B20: the wire functions do not check argument types: TypeErrors (undefined input, Symbol/null-prototype values in RangeError messages), ignored non-object options, strings and look-alikes coerced, and MsgpackCodec.decode throws msgpack's own RangeError / DecodeError instead of a WireError";
-
-/** Bugs whose cases crash or wedge the test host: never run. */
-const NEVER_RUN = new Set<string>([]);
-
-// Groups of labels the entries below share.
-const NULLISH = ["undefined", "null"];
-const LONG = ["300-byte string", "1 MB string"];
-const UNPRINTABLE = ["Symbol()", "null-prototype object"];
-/** Values that are not objects (null and undefined aside). */
-const PRIMITIVES = [
-  ...["0", "-1", "-0", "1.5", "NaN", "Infinity", "-Infinity", "2**53"],
-  ...["1e-9", '""', '"x"', ...LONG, "lone surrogate", "string with NUL"],
-  ...["true", "Symbol()", "function", "10n"],
-];
-/** Objects, the throwing Proxy aside. */
-const OBJECTS = HOSTILE_LABELS.filter((label) =>
-  ![...NULLISH, ...PRIMITIVES, "throwing proxy"].includes(label)
-);
-/** Strings and [name, node] pairs: destinations that are not pids. */
-const NAMES = [
-  ...['""', '"x"', ...LONG, "lone surrogate", "string with NUL"],
-  ...["[name, unconnected node]", "[300-byte name, node]"],
-];
-const RANDOM_PAYLOADS = Array.from(
-  { length: 11 },
-  (_, i) => `random payload ${i + 1}`,
-);
-
 /**
- * Cases that fail today because of runtime bugs, with why. The tests skip
- * them (some hang, leak or crash the host); delete an entry once its bug is
- * fixed. `MOTE_FUZZ_KNOWN=1` runs them anyway and lists those that pass.
+ * Cases that fail because of a runtime bug not fixed yet, keyed
+ * `<function>(<argument>) ← <value label>`, with why; the tests skip them.
+ * Empty: the 20 bugs this file found when it was written are fixed.
+ * `MOTE_FUZZ_KNOWN=1` runs listed cases anyway and lists those that pass.
  */
-const KNOWN_FAILURES: Readonly<Record<string, string>> = Object.fromEntries([
-  // Runtime and processes
-  // Exit reasons
-  // Supervisors
-  // Names too long for the wire
-  // Nodes
-  // Process groups
-  // Wire
-  ...known("decodeFrame(bytes)", NULLISH, B20),
-  ...known(
-    "FrameDecoder.push(chunk) and next()",
-    [...NULLISH, '""', '"x"', "lone surrogate", "string with NUL", "function"],
-    B20,
-  ),
-  ...known("new FrameDecoder(codec, options)", PRIMITIVES, B20),
-  ...known("new FrameDecoder(codec, { maxFrameBytes })", UNPRINTABLE, B20),
-  ...known("FrameDecoder.maxFrameBytes = value", UNPRINTABLE, B20),
-  ...known("FrameDecoder.writable(min)", UNPRINTABLE, B20),
-  ...known("FrameDecoder.commit(n)", UNPRINTABLE, B20),
-  ...known("encodeFrame(frame)", NULLISH, B20),
-  ...known("encodeFrame({ tag })", [...UNPRINTABLE, "10n"], B20),
-  ...known(
-    "encodeFrame({ tag: SEND, to })",
-    ["Symbol()", "pid look-alike", "foreign Ref"],
-    B20,
-  ),
-  ...known("new MsgpackCodec(options)", PRIMITIVES, B20),
-  ...known("new MsgpackCodec({ maxDepth })", UNPRINTABLE, B20),
-  ...known("MsgpackCodec.decode(bytes)", [
-    ...allBut("throwing proxy"),
-    ...[
-      "msgpack 0xc1",
-      "an array32 of 2^32-1 items",
-      "a str32 of 2^32-1 bytes",
-    ],
-    ...["10 000 nested arrays", ...RANDOM_PAYLOADS],
-  ], B20),
-  ...known(
-    "MsgpackCodec.decodeRange(bytes, start)",
-    ["null", "1e-9", '""', "[]", ...UNPRINTABLE],
-    B20,
-  ),
-]);
+const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
+/** Reasons in KNOWN_FAILURES whose cases crash or wedge the host: never run. */
+const NEVER_RUN = new Set<string>();
 
 // --- What is acceptable ---------------------------------------------------
 
@@ -2040,10 +1912,15 @@ Deno.test("bad input: the wire functions refuse hostile input with the wire's ow
   ];
   // Bytes, or an array of byte values (array-likes are taken as such).
   const isBytes: Accept = (v) => v instanceof Uint8Array || Array.isArray(v);
+  // Documented: an argument of the wrong type is a TypeError that names it
+  // and says what was expected ("decodeFrame bytes: expected a Uint8Array").
+  const wrongType = (e: unknown) =>
+    e instanceof TypeError && /^[\w.]+( \w+)?: expected /.test(e.message);
   const wire = (e: unknown) =>
-    e instanceof WireError || e instanceof UnencodableValueError;
+    e instanceof WireError || e instanceof UnencodableValueError ||
+    wrongType(e);
   // Documented: a limit, a size or a range out of bounds is a RangeError.
-  const range = (e: unknown) => e instanceof RangeError;
+  const range = (e: unknown) => e instanceof RangeError || wrongType(e);
   const writer = new FrameWriter(codec);
   const positions: Position[] = [
     P("decodeFrame(bytes)", isBytes, (v) => decodeFrame(v, codec), {

@@ -25,9 +25,14 @@ import {
   NameCache,
   U32_MAX,
 } from "./_bytes.ts";
-import { UnencodableValueError } from "./errors.ts";
+import {
+  FrameDecodeError,
+  UnencodableValueError,
+  WireError,
+} from "./errors.ts";
 import { MAX_NAME_BYTES } from "./frame.ts";
 import { Crash, Pid, Ref } from "./terms.ts";
+import { checkBytes, checkOptions, shown } from "./_shown.ts";
 
 /**
  * Turns payload values into bytes and back.
@@ -229,10 +234,11 @@ export class MsgpackCodec implements Codec {
 
   /** Builds a codec; `options.maxDepth` bounds nesting (default 100). */
   constructor(options?: MsgpackCodecOptions) {
+    checkOptions(options, "MsgpackCodec options");
     const maxDepth = options?.maxDepth ?? 100;
     if (!Number.isInteger(maxDepth) || maxDepth < 1) {
       throw new RangeError(
-        `maxDepth must be a positive integer, got ${maxDepth}`,
+        `maxDepth must be a positive integer, got ${shown(maxDepth)}`,
       );
     }
     this.#maxDepth = maxDepth;
@@ -287,14 +293,23 @@ export class MsgpackCodec implements Codec {
 
   /** Decodes exactly one value from all of `bytes`; throws if malformed. */
   decode(bytes: Uint8Array): unknown {
+    checkBytes(bytes, "MsgpackCodec.decode bytes");
     return this.decodeRange(bytes, 0, bytes.length);
   }
 
   /** Like {@linkcode MsgpackCodec.decode} on `buf.subarray(start, end)`. */
   decodeRange(buf: Uint8Array, start: number, end: number): unknown {
-    if (!(0 <= start && start <= end && end <= buf.length)) {
+    // Cheap, as every payload comes this way: a Symbol fails the typeof.
+    if (
+      !(buf instanceof Uint8Array && typeof start === "number" &&
+        typeof end === "number" && start >>> 0 === start &&
+        end >>> 0 === end && start <= end && end <= buf.length)
+    ) {
+      checkBytes(buf, "MsgpackCodec.decode bytes");
       throw new RangeError(
-        `decodeRange(${start}, ${end}) is outside the ${buf.length} bytes given`,
+        `decodeRange(${shown(start)}, ${
+          shown(end)
+        }) is outside the ${buf.length} bytes given`,
       );
     }
     const small = this.#small.decode(buf, start, end);
@@ -304,6 +319,15 @@ export class MsgpackCodec implements Codec {
       : buf.subarray(start, end);
     try {
       return this.#decoders[0]!.decode(bytes);
+    } catch (error) {
+      if (error instanceof WireError) throw error;
+      // msgpack's own RangeError or DecodeError: named as the wire's.
+      throw new FrameDecodeError(
+        `the payload does not decode: ${
+          error instanceof Error ? error.message : shown(error)
+        }`,
+        { offset: start, cause: error },
+      );
     } finally {
       this.#decodeLevel = 0;
     }

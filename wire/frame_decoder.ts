@@ -90,6 +90,7 @@ import {
 import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
 import { Tag, tagName } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
+import { checkBytes, checkOptions, shown } from "./_shown.ts";
 
 /** Default {@linkcode FrameDecoderOptions.maxFrameBytes}: 16 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES: number = 16 * 1024 * 1024;
@@ -133,7 +134,7 @@ function payload(r: ByteReader, codec: Codec, what: string): unknown {
       : codec.decode(r.buf.subarray(at, r.end));
   } catch (e) {
     throw new FrameDecodeError(
-      `${what} does not decode: ${(e as Error)?.message ?? e}`,
+      `${what} does not decode: ${messageOf(e)}`,
       { tag: r.tag, offset: r.base + at, cause: e },
     );
   }
@@ -392,6 +393,7 @@ function carriesPayload(tag: number): boolean {
  * ```
  */
 export function decodeFrame(bytes: Uint8Array, codec: Codec): Frame {
+  checkBytes(bytes, "decodeFrame bytes");
   if (bytes.length < 4) {
     throw new TruncatedFrameError(
       `${bytes.length} bytes cannot hold a length prefix`,
@@ -430,7 +432,7 @@ export interface FrameDecoderOptions {
 function checkMaxFrameBytes(max: number): number {
   if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) {
     throw new RangeError(
-      `maxFrameBytes must be an integer from 1 to 2^32-1, got ${max}`,
+      `maxFrameBytes must be an integer from 1 to 2^32-1, got ${shown(max)}`,
     );
   }
   return max;
@@ -489,6 +491,7 @@ export class FrameDecoder {
 
   /** A decoder for payloads of `codec`; see {@linkcode FrameDecoderOptions}. */
   constructor(codec: Codec, options?: FrameDecoderOptions) {
+    checkOptions(options, "FrameDecoder options");
     this.#codec = codec;
     this.#max = checkMaxFrameBytes(
       options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -526,6 +529,7 @@ export class FrameDecoder {
 
   /** Appends bytes of the stream; `chunk` is copied, so it may be reused. */
   push(chunk: Uint8Array): void {
+    checkBytes(chunk, "FrameDecoder.push chunk");
     const n = chunk.length;
     if (n === 0) return;
     if (this.#end + n > this.#buf.length) this.#makeRoom(n);
@@ -554,7 +558,9 @@ export class FrameDecoder {
    */
   writable(min: number): Uint8Array {
     if (!Number.isInteger(min) || min < 1) {
-      throw new RangeError(`writable needs a positive integer, got ${min}`);
+      throw new RangeError(
+        `writable needs a positive integer, got ${shown(min)}`,
+      );
     }
     const buf = this.#buf;
     if (this.#end + min > buf.length || buf.length < this.#floor()) {
@@ -567,7 +573,7 @@ export class FrameDecoder {
   commit(n: number): void {
     if (!Number.isInteger(n) || n < 0 || this.#end + n > this.#buf.length) {
       throw new RangeError(
-        `commit of ${n} bytes exceeds the ${
+        `commit of ${shown(n)} bytes exceeds the ${
           this.#buf.length - this.#end
         } writable`,
       );
@@ -651,7 +657,7 @@ export class FrameDecoder {
     } catch (e) {
       throw this.#fail(
         e instanceof WireError ? e : new InvalidFieldError(
-          `unexpected failure: ${(e as Error)?.message ?? e}`,
+          `unexpected failure: ${messageOf(e)}`,
           { tag, offset: this.#consumed, cause: e },
         ),
       );
@@ -699,4 +705,12 @@ export class FrameDecoder {
   get buffered(): number {
     return this.#end - this.#start;
   }
+}
+
+/** What a codec threw, as text (anything may be thrown). */
+function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message);
+  } catch { /* as any other value */ }
+  return shown(error);
 }

@@ -21,7 +21,8 @@ import {
   SPAWN_OK,
 } from "./frame.ts";
 import { Tag } from "./tags.ts";
-import type { Pid, Ref } from "./terms.ts";
+import { Pid, Ref } from "./terms.ts";
+import { shown } from "./_shown.ts";
 
 /** Discriminator byte of a `Pid | null` field. */
 export const OPT_NONE = 0x00;
@@ -30,12 +31,26 @@ export const OPT_PID = 0x01;
 /** Discriminator byte of a `Pid | string` field holding a registered name. */
 export const OPT_NAME = 0x02;
 
-function pid(w: ByteWriter, p: Pid | Ref, path: string): void {
-  if (typeof p !== "object" || p === null) {
-    throw new UnencodableValueError(`expected a pid or ref, got ${p}`, {
+function pid(w: ByteWriter, p: Pid, path: string): void {
+  // A Ref has a pid's layout: a frame must not carry one for the other.
+  if (!(p instanceof Pid)) {
+    throw new UnencodableValueError(`expected a Pid, got ${shown(p)}`, {
       path,
     });
   }
+  term(w, p, path);
+}
+
+function ref(w: ByteWriter, r: Ref, path: string): void {
+  if (!(r instanceof Ref)) {
+    throw new UnencodableValueError(`expected a Ref, got ${shown(r)}`, {
+      path,
+    });
+  }
+  term(w, r, path);
+}
+
+function term(w: ByteWriter, p: Pid | Ref, path: string): void {
   w.name8(p.node, `${path}.node`);
   const { id, creation } = p;
   if (!Number.isSafeInteger(id) || id < 0) {
@@ -200,7 +215,7 @@ function exit2(w: ByteWriter, f: FrameOf<typeof Tag.EXIT2>, c: Codec): void {
 
 function linkName(w: ByteWriter, f: FrameOf<typeof Tag.LINK_NAME>): void {
   pid(w, f.from, "from");
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
   w.name8(f.name, "name");
 }
 
@@ -208,7 +223,7 @@ function linkNameReply(
   w: ByteWriter,
   f: FrameOf<typeof Tag.LINK_NAME_REPLY>,
 ): void {
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
   if (f.pid === null) w.u8(OPT_NONE);
   else {
     w.u8(OPT_PID);
@@ -222,7 +237,7 @@ function monitor(
 ): void {
   pid(w, f.from, "from");
   pidOrName(w, f.to, "to");
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
 }
 
 function monitorExit(
@@ -232,7 +247,7 @@ function monitorExit(
 ): void {
   pidOrName(w, f.from, "from");
   pid(w, f.to, "to");
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
   payload(w, c, f.reason, "reason");
 }
 
@@ -242,7 +257,7 @@ function spawnRequest(
   c: Codec,
 ): void {
   pid(w, f.from, "from");
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
   if (typeof f.link !== "boolean" || typeof f.monitor !== "boolean") {
     throw new UnencodableValueError("expected booleans", {
       path: typeof f.link !== "boolean" ? "link" : "monitor",
@@ -259,7 +274,7 @@ function spawnReply(
   c: Codec,
 ): void {
   pid(w, f.to, "to");
-  pid(w, f.ref, "ref");
+  ref(w, f.ref, "ref");
   if (f.ok === true) {
     w.u8(SPAWN_OK);
     pid(w, f.pid, "pid");
@@ -364,7 +379,7 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
     default: {
       const unknown: never = f;
       throw new UnencodableValueError(
-        `unknown tag ${(unknown as { tag: unknown }).tag}`,
+        `unknown tag ${shown((unknown as { tag: unknown }).tag)}`,
         { path: "tag" },
       );
     }
@@ -373,6 +388,20 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
 
 // Appends one whole frame to `w`; on failure `w` is left as it was.
 function writeFrame(w: ByteWriter, f: Frame, c: Codec): void {
+  const given: unknown = f;
+  if (
+    typeof given !== "object" || given === null ||
+    typeof (given as { tag?: unknown }).tag !== "number"
+  ) {
+    throw new UnencodableValueError(
+      `expected a frame { tag, … } with a numeric tag, got ${
+        typeof given === "object" && given !== null
+          ? `tag ${shown((given as { tag?: unknown }).tag)}`
+          : shown(given)
+      }`,
+      { path: "" },
+    );
+  }
   const at = w.pos;
   try {
     w.ensure(5);

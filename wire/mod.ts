@@ -6,7 +6,12 @@
  * {@linkcode MsgpackCodec}. The full layout and the handshake are in
  * `docs/protocol.md`.
  *
- * This module depends on nothing else of Mote.
+ * This module depends on nothing else of Mote, and so has errors of its own:
+ * bad bytes are a {@linkcode WireError} (the connection they came from
+ * should be closed), a value or frame that cannot be sent an
+ * {@linkcode UnencodableValueError}, a limit or range out of bounds a
+ * `RangeError`, and an argument of the wrong type a `TypeError` that names
+ * it and says what was expected.
  *
  * @example
  * ```ts

@@ -1,0 +1,42 @@
+/**
+ * Values in error messages. The wire layer imports nothing of the runtime,
+ * so it has its own: whatever a caller passes (a Symbol, a Proxy whose
+ * traps throw), making the message must not throw.
+ *
+ * @module
+ */
+
+/** `value` in a few words. */
+export function shown(value: unknown): string {
+  try {
+    if (typeof value === "string") {
+      return JSON.stringify(
+        value.length > 40 ? value.slice(0, 40) + "…" : value,
+      );
+    }
+    if (typeof value === "object" && value !== null) {
+      return Array.isArray(value) ? "an array" : "an object";
+    }
+    if (typeof value === "function") return "a function";
+    return String(value);
+  } catch {
+    return "a value that cannot be shown";
+  }
+}
+
+/** Throws a TypeError naming `what` unless `value` is a Uint8Array. */
+export function checkBytes(
+  value: unknown,
+  what: string,
+): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`${what}: expected a Uint8Array, got ${shown(value)}`);
+  }
+}
+
+/** Throws a TypeError naming `what` unless `value` is undefined or an object. */
+export function checkOptions(value: unknown, what: string): void {
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new TypeError(`${what}: expected an object, got ${shown(value)}`);
+  }
+}
