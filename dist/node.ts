@@ -146,10 +146,12 @@ export interface NodeOptions {
    * not connected to, a node remembers the addresses learnt from peer lists
    * for the 1024 that went last; one forgotten is asked for here again.
    * An answer that takes longer than `handshakeTimeout` is not waited for:
-   * the node counts as unreachable.
+   * the node counts as unreachable, and `signal` aborts (as it does when
+   * the node stops), so a lookup in flight can be given up.
    */
   readonly resolve?: (
     node: string,
+    options: { readonly signal: AbortSignal },
   ) => Address | undefined | Promise<Address | undefined>;
   /** Connect to the nodes that peers list, forming a full mesh. Default `true`. */
   readonly mesh?: boolean;
@@ -281,7 +283,11 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   positive(options.handshakeTimeout, 5_000, "handshakeTimeout");
   frameLimit(options.maxFrameBytes);
   checkListenAddress(options.host, options.port);
-  checkMethods("transport", options.transport, ["listen", "connect"]);
+  checkMethods(
+    "transport",
+    options.transport,
+    options.listen === false ? ["connect"] : ["listen", "connect"],
+  );
   checkMethods("codec", options.codec, ["encode", "decode"]);
   checkMethods("logger", options.logger, ["error", "warn"]);
   checkMethods("clock", options.clock, ["now", "setTimeout", "clearTimeout"]);
@@ -1270,7 +1276,7 @@ export class Node implements AsyncDisposable {
       // as the send or monitorNode that set off this dial gives the address.
       address = peer.address ??
         await (resolve === undefined ? undefined : this.#bounded(
-          async () => await resolve(peer.name),
+          (signal) => Promise.resolve(resolve(peer.name, { signal })),
           deadline,
           peer.name,
           "resolving its address",
@@ -1363,12 +1369,15 @@ export class Node implements AsyncDisposable {
     const wake = () =>
       giveUp(new NodeStoppedError(`Cannot connect to ${node}`));
     this.#wakers.add(wake);
-    const working = work(abort.signal);
+    // Never synchronously: a transport or resolve that throws at once must
+    // still clear the timer.
+    const working = (async () => await work(abort.signal))();
     try {
       return await Promise.race([working, gaveUp.promise]);
     } catch (error) {
       working.then((value) => late?.(value), () => {});
-      throw error;
+      // Ours, rather than what the work made of being aborted.
+      throw abort.signal.aborted ? abort.signal.reason : error;
     } finally {
       this.#clock.clearTimeout(timer);
       this.#wakers.delete(wake);
@@ -1763,10 +1772,6 @@ export class Node implements AsyncDisposable {
   }
 }
 
-/**
- * Refuses an address that cannot be dialled, or sent in a peer list (whose
- * host field holds at most 255 bytes).
- */
 /** Why `host` cannot be a host name or IP address, or `undefined`. */
 function hostFault(host: unknown): string | undefined {
   if (typeof host !== "string" || host.length === 0) {
@@ -1798,6 +1803,10 @@ function checkListenAddress(host: unknown, port: unknown): void {
   }
 }
 
+/**
+ * Refuses an address that cannot be dialled, or sent in a peer list (whose
+ * host field holds at most 255 bytes).
+ */
 function checkAddress(
   address: unknown,
   what: string,

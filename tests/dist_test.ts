@@ -1210,3 +1210,51 @@ Deno.test("S1: stop does not wait for handshakes in progress, accepted or dialle
     mute.close();
   }
 });
+
+Deno.test("D2: a transport whose connect throws at once fails the dial, and nothing is left to fire at the deadline", async () => {
+  const clock = new ManualClock();
+  await using a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    clock,
+    listen: false,
+    handshakeTimeout: 300,
+    // A connect-only transport: with listen: false, listen is not needed.
+    transport: {
+      connect: () => {
+        throw new Error("no route");
+      },
+    } as unknown as Transport,
+  });
+  const error = await a.connect(name("z"), { host: "10.0.0.9", port: 9 })
+    .catch((e) => e);
+  assertInstanceOf(error, NodeUnreachableError);
+  assert.match(error.message, /no route/);
+  // Before, the deadline's timer was left set, and rejected unhandled.
+  clock.advance(300);
+  await settle();
+});
+
+Deno.test("D2: resolve is given a signal that aborts when the dial gives up", async () => {
+  const clock = new ManualClock();
+  const signals: AbortSignal[] = [];
+  await using a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport: new MemoryTransport(),
+    clock,
+    listen: false,
+    handshakeTimeout: 200,
+    resolve: (_node, { signal }) => {
+      signals.push(signal);
+      return new Promise(() => {});
+    },
+  });
+  const dial = a.connect(name("z")).catch((e) => e);
+  await settle();
+  assert.equal(signals.length, 1);
+  assert.equal(signals[0]!.aborted, false);
+  clock.advance(200);
+  assertInstanceOf(await dial, NodeUnreachableError);
+  assert.equal(signals[0]!.aborted, true);
+});
