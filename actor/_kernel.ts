@@ -632,7 +632,15 @@ export class Kernel {
     this.#draining = true;
     try {
       for (let i = 0; i < this.#exitQueue.length; i++) {
-        this.#propagate(this.#exitQueue[i]!);
+        const dying = this.#exitQueue[i]!;
+        try {
+          this.#propagate(dying);
+        } catch (error) {
+          // A bug, but the other exits in the queue must still be told.
+          this.logger?.error(`Propagating the exit of ${dying.self} failed`, {
+            error,
+          });
+        }
       }
     } finally {
       this.#exitQueue = [];

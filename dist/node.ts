@@ -21,7 +21,6 @@ import {
   Pid,
   type Ref,
   Tag,
-  UnencodableValueError,
 } from "../wire/mod.ts";
 import type { Process } from "../actor/process.ts";
 import {
@@ -1224,7 +1223,8 @@ export class Node implements AsyncDisposable {
     try {
       this.#emit(node, frame, false);
     } catch (error) {
-      if (!(error instanceof UnencodableValueError)) throw error;
+      // A reason that cannot travel (or whose encoding threw anything at
+      // all) still ends the link or monitor: as a Crash saying why.
       this.#emit(node, { ...frame, reason: Crash.from(error) }, false);
     }
   }

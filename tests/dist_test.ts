@@ -1258,3 +1258,37 @@ Deno.test("D2: resolve is given a signal that aborts when the dial gives up", as
   assertInstanceOf(await dial, NodeUnreachableError);
   assert.equal(signals[0]!.aborted, true);
 });
+
+Deno.test("D7: an exit reason whose encoding throws anything still ends its links, local and remote (a Crash crosses the wire)", async () => {
+  await using n = await pair();
+  const { a, b } = n;
+  const thrown = new Proxy({}, {
+    getPrototypeOf() {
+      throw new Error("trap");
+    },
+  });
+  const reason = new Proxy({}, {
+    ownKeys() {
+      throw thrown;
+    },
+  });
+  const local = await probe(a.runtime, { trapExit: true });
+  const remote = await probe(b.runtime, { trapExit: true });
+  const stopped = Promise.withResolvers<void>();
+  const dying = a.runtime.spawn(async (p) => {
+    p.link(local.pid);
+    p.link(remote.pid);
+    await p.receive();
+    stopped.resolve();
+    await p.stop(reason as never);
+  });
+  const exited = a.runtime.whenExited(dying);
+  // The links are up on b once a message sent after them has come back.
+  remote.proc.send(dying, "go");
+  await stopped.promise;
+  assert.equal(await within(exited, "the exit", 5_000), reason);
+  const there = await remote.next<Exit>(is(Exit));
+  assertInstanceOf(there.reason, Crash);
+  const here = await local.next<Exit>(is(Exit));
+  assert.equal(here.reason, reason);
+});

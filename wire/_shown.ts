@@ -40,3 +40,23 @@ export function checkOptions(value: unknown, what: string): void {
     throw new TypeError(`${what}: expected an object, got ${shown(value)}`);
   }
 }
+
+/** What a codec (or anyone) threw, as text: anything may be thrown. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message);
+  } catch { /* as any other value */ }
+  return shown(error);
+}
+
+/** `value instanceof type`, and false where asking throws (a Proxy may). */
+export function isInstance<T>(
+  value: unknown,
+  type: abstract new (...args: never[]) => T,
+): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}

@@ -90,7 +90,7 @@ import {
 import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
 import { Tag, tagName } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
-import { checkBytes, checkOptions, shown } from "./_shown.ts";
+import { checkBytes, checkOptions, messageOf, shown } from "./_shown.ts";
 
 /** Default {@linkcode FrameDecoderOptions.maxFrameBytes}: 16 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES: number = 16 * 1024 * 1024;
@@ -705,12 +705,4 @@ export class FrameDecoder {
   get buffered(): number {
     return this.#end - this.#start;
   }
-}
-
-/** What a codec threw, as text (anything may be thrown). */
-function messageOf(error: unknown): string {
-  try {
-    if (error instanceof Error) return String(error.message);
-  } catch { /* as any other value */ }
-  return shown(error);
 }

@@ -22,7 +22,7 @@ import {
 } from "./frame.ts";
 import { Tag } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
-import { shown } from "./_shown.ts";
+import { isInstance, messageOf, shown } from "./_shown.ts";
 
 /** Discriminator byte of a `Pid | null` field. */
 export const OPT_NONE = 0x00;
@@ -100,9 +100,9 @@ function payload(
       ? codec.encodeShared(value)
       : codec.encode(value);
   } catch (e) {
-    if (e instanceof UnencodableValueError) throw e.within(path);
+    if (isInstance(e, UnencodableValueError)) throw e.within(path);
     throw new UnencodableValueError(
-      `the codec refused it: ${(e as Error)?.message ?? e}`,
+      `the codec refused it: ${messageOf(e)}`,
       { path, cause: e },
     );
   }
