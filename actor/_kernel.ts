@@ -10,9 +10,9 @@ const TURN_BUDGET_MS = 50;
 const TURN_QUIET_MS = 10;
 import {
   badDestination,
+  checkMessage,
   describe,
   InvalidArgumentError,
-  InvalidMessageError,
   NameTakenError,
   NoProcessError,
   NotRegisteredError,
@@ -401,11 +401,7 @@ export class Kernel {
   };
 
   send(dest: Dest, message: unknown, from: Pid | undefined): void {
-    if (message === undefined) {
-      throw new InvalidMessageError(
-        "Cannot send undefined: receive uses undefined to report a timeout; send null instead",
-      );
-    }
+    checkMessage(message);
     if (dest instanceof Pid) {
       if (dest.node === this.node) {
         // Same node name: a live local pid, or a pid of an earlier creation (dropped, D1).

@@ -9,9 +9,9 @@ import { Pid, Ref } from "../wire/terms.ts";
 import type { Clock } from "./clock.ts";
 import {
   badDestination,
+  checkMessage,
   describe,
   InvalidArgumentError,
-  InvalidMessageError,
 } from "./errors.ts";
 import type { Dest } from "./process.ts";
 import { ReceiveTimers, type TimedWait } from "./_receive_timers.ts";
@@ -73,11 +73,7 @@ export class SendTimers {
   /** Files a send of `message` to `dest` in `ms` ms; returns its ref. */
   start(dest: Dest, message: unknown, ms: number): Ref {
     checkDest(dest);
-    if (message === undefined) {
-      throw new InvalidMessageError(
-        "Cannot send undefined: receive uses undefined to report a timeout; send null instead",
-      );
-    }
+    checkMessage(message);
     if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
       throw new InvalidArgumentError(
         "timer time",

@@ -105,7 +105,10 @@ export class RuntimeStoppedError extends MoteError {
   }
 }
 
-/** A message was `undefined`, which receive uses to mean "timed out". */
+/**
+ * A message a receive could not hand over: `undefined`, which receive uses
+ * to mean "timed out", or a thenable, which its promise would await.
+ */
 export class InvalidMessageError extends MoteError {
   /** Builds the error. */
   constructor(message: string) {
@@ -187,5 +190,26 @@ export function checkMethods(
         `expected ${method} to be a function, got ${describe(fn)}`,
       );
     }
+  }
+}
+
+/**
+ * Throws {@linkcode InvalidMessageError} for what a receive could not hand
+ * over: `undefined` (its timeout answer) and a thenable (its promise would
+ * call the `then` instead, and the message would be lost).
+ */
+export function checkMessage(message: unknown): void {
+  if (message === undefined) {
+    throw new InvalidMessageError(
+      "Cannot send undefined: receive uses undefined to report a timeout; send null instead",
+    );
+  }
+  if (
+    typeof message === "object" && message !== null &&
+    typeof (message as { then?: unknown }).then === "function"
+  ) {
+    throw new InvalidMessageError(
+      "Cannot send a thenable (a value with a then method, such as a promise): receive would await it instead of handing it over; send what it resolves to",
+    );
   }
 }

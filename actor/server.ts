@@ -12,6 +12,7 @@
  */
 import { Crash, Pid, Ref } from "../wire/terms.ts";
 import {
+  checkMessage,
   ConcurrentReceiveError,
   describe,
   InvalidArgumentError,
@@ -295,6 +296,9 @@ export class From {
 
   /** Sends `value` as the reply (what {@linkcode reply} does). */
   reply(value: unknown): void {
+    // undefined is a fine answer; a thenable, which call's promise would
+    // await (past its timeout, for one that never settles), is not.
+    if (value !== undefined) checkMessage(value);
     this.#runtime.send(this.pid, { $reply: this.ref, value });
   }
 }
@@ -612,7 +616,7 @@ export function call<Call, Reply>(
 ): Promise<Reply> {
   const timeout = options?.timeout ?? 5000;
   const bad = optionsError("call options", options) ??
-    timeoutError("call timeout", timeout);
+    timeoutError("call timeout", timeout) ?? thenableError(request);
   if (bad !== undefined) return Promise.reject(bad);
   if (!(caller instanceof Runtime)) {
     return callIn(caller, server, request, timeout) as Promise<Reply>;
@@ -644,6 +648,8 @@ export function cast<Cast>(
   message: NoInfer<Cast>,
 ): void {
   checkCaller(caller);
+  // Not a thenable, as any message: the server could not reply with it.
+  if (message !== undefined) checkMessage(message);
   try {
     caller.send(server as Dest, { $cast: message });
   } catch (error) {
@@ -883,7 +889,19 @@ function replied(state: CallState, value: unknown): void {
  * for exactly this reply gets it handed over, with no message to build,
  * deliver and match; any other gets the reply message.
  */
+/** A request that is a thenable: as any message, refused. */
+function thenableError(request: unknown): Error | undefined {
+  if (request === undefined) return undefined;
+  try {
+    checkMessage(request);
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
 function replyTo(kernel: Kernel, from: From, value: unknown): void {
+  if (value !== undefined) checkMessage(value);
   const caller = kernel.lookup(from.pid);
   const state = caller?.callWatch as CallState | undefined;
   if (

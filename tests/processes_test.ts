@@ -944,3 +944,19 @@ Deno.test("P2: a logger that throws does not keep an exit from links, monitors a
   assertInstanceOf(reason, Crash);
   assertInstanceOf(await watcher.promise, Down);
 });
+
+Deno.test("P5: a thenable message (which receive's promise would await, losing it) is refused with InvalidMessageError, by send and sendAfter", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  const pid = rt.spawn(async (p) => {
+    got.resolve([await p.receive(), await p.receive()]);
+  });
+  for (const thenable of [{ then() {} }, Promise.resolve(1)]) {
+    assert.throws(() => rt.send(pid, thenable), InvalidMessageError);
+    assert.throws(() => rt.sendAfter(pid, thenable, 0), InvalidMessageError);
+  }
+  // A then that is no method is just a field.
+  rt.send(pid, { then: 1 });
+  rt.send(pid, "second");
+  assert.deepEqual(await got.promise, [{ then: 1 }, "second"]);
+});

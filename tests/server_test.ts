@@ -1148,3 +1148,15 @@ Deno.test("startServer: a server keeps neither the process that started it once 
     args: 0,
   });
 });
+
+Deno.test("server: a thenable reply (which call's promise would await, past its timeout) is refused: the server crashes with InvalidMessageError, and the call fails", async () => {
+  await using rt = new Runtime();
+  const srv = await startServer(rt, {
+    init: () => 0,
+    handleCall: () => ({ reply: { then() {} }, state: 0 }),
+  }, null);
+  const error = await call(rt, srv, "x", { timeout: 1_000 }).catch((e) => e);
+  assertInstanceOf(error, CallError);
+  assertInstanceOf(error.reason, Crash);
+  assert.equal(error.reason.name, "InvalidMessageError");
+});
