@@ -520,9 +520,10 @@ Deno.test("TLS: S1: two nodes stopped at once, each with more queued for the oth
 });
 
 Deno.test("TLS: S1: a stopping node writes all it has queued to a peer that keeps reading, however long that takes, and the exit signals after it", async () => {
-  // A tick time of 400 ms: a drain that moved nothing for 100 ms would give
-  // up; 64 MiB over TLS takes longer than that, but keeps moving.
-  const options = { cookie: COOKIE, tickTime: 400 };
+  // A tick time of 1.6 s: a drain that moved nothing for 400 ms would give
+  // up; 160 MiB over TLS takes longer than that (0.5-0.7 s here), but keeps
+  // moving. (With 100 ms, a starved host failed it now and then.)
+  const options = { cookie: COOKIE, tickTime: 1_600 };
   const a = await startNode({
     name: nodeName("a"),
     ...options,
@@ -553,14 +554,14 @@ Deno.test("TLS: S1: a stopping node writes all it has queued to a peer that keep
     // The answer comes after the link has reached a (D5).
     watcher.proc.send(linked, watcher.pid);
     assert.equal(await watcher.next(), "linked");
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 160; i++) {
       a.runtime.send(sink, new Uint8Array(1 << 20));
     }
-    await within(a.stop(), "a.stop()", 20_000);
+    await within(a.stop(), "a.stop()", 30_000);
     const exit = await watcher.next<Exit>(is(Exit));
     assert.ok(exit.from.equals(linked));
     assert.equal(exit.reason, "shutdown");
-    assert.equal(received, 64);
+    assert.equal(received, 160);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
