@@ -205,11 +205,21 @@ export function checkMessage(message: unknown): void {
     );
   }
   if (
-    typeof message === "object" && message !== null &&
-    typeof (message as { then?: unknown }).then === "function"
+    (typeof message === "object" && message !== null) ||
+    typeof message === "function"
   ) {
-    throw new InvalidMessageError(
-      "Cannot send a thenable (a value with a then method, such as a promise): receive would await it instead of handing it over; send what it resolves to",
-    );
+    let then: unknown;
+    try {
+      then = (message as { then?: unknown }).then;
+    } catch {
+      throw new InvalidMessageError(
+        "Cannot send a value whose then cannot be read (it throws): receive would try to await it",
+      );
+    }
+    if (typeof then === "function") {
+      throw new InvalidMessageError(
+        "Cannot send a thenable (a value with a then method, such as a promise): receive would await it instead of handing it over; send what it resolves to",
+      );
+    }
   }
 }

@@ -103,7 +103,12 @@ export interface Process {
     options?: ReceiveOptions,
   ): Promise<unknown>;
 
-  /** Sends a message (P3, P4). Throws only for an unregistered local name or a value that cannot cross the wire. */
+  /**
+   * Sends a message (P3, P4). Throws only for an unregistered local name
+   * (`NotRegisteredError`), a message receive could not hand over
+   * (`undefined` or a thenable: `InvalidMessageError`), or a value that
+   * cannot cross the wire.
+   */
   send(dest: Dest, message: unknown): void;
   /**
    * Sends `message` to `dest` after `ms` milliseconds, as Erlang's

@@ -182,7 +182,9 @@ export class Runtime implements AsyncDisposable {
   /**
    * Sends `message` to a pid, a local name or `[name, node]` (P3): never
    * waits; dropped if the process is dead. Throws `NotRegisteredError` for
-   * an unregistered local name.
+   * an unregistered local name, and `InvalidMessageError` for `undefined`
+   * or a thenable (a value with a `then` method), which a receive could not
+   * hand over.
    */
   send(dest: Dest, message: unknown): void {
     this.#kernel.send(dest, message, undefined);

@@ -512,8 +512,12 @@ async function serve<State, Call, Reply, Cast>(
         const result = pending instanceof Promise ? await pending : pending;
         state = result.state;
         if ("stop" in result) {
+          if ("reply" in result) {
+            // Checked now, so that terminate hears of a bad one.
+            if (result.reply !== undefined) checkMessage(result.reply);
+            stopReply = { from, value: result.reply };
+          }
           stop = result.stop;
-          if ("reply" in result) stopReply = { from, value: result.reply };
         } else if ("reply" in result) {
           replyTo(kernel, from, result.reply);
         }
@@ -616,7 +620,7 @@ export function call<Call, Reply>(
 ): Promise<Reply> {
   const timeout = options?.timeout ?? 5000;
   const bad = optionsError("call options", options) ??
-    timeoutError("call timeout", timeout) ?? thenableError(request);
+    timeoutError("call timeout", timeout);
   if (bad !== undefined) return Promise.reject(bad);
   if (!(caller instanceof Runtime)) {
     return callIn(caller, server, request, timeout) as Promise<Reply>;
@@ -648,8 +652,6 @@ export function cast<Cast>(
   message: NoInfer<Cast>,
 ): void {
   checkCaller(caller);
-  // Not a thenable, as any message: the server could not reply with it.
-  if (message !== undefined) checkMessage(message);
   try {
     caller.send(server as Dest, { $cast: message });
   } catch (error) {
@@ -889,17 +891,6 @@ function replied(state: CallState, value: unknown): void {
  * for exactly this reply gets it handed over, with no message to build,
  * deliver and match; any other gets the reply message.
  */
-/** A request that is a thenable: as any message, refused. */
-function thenableError(request: unknown): Error | undefined {
-  if (request === undefined) return undefined;
-  try {
-    checkMessage(request);
-    return undefined;
-  } catch (error) {
-    return error as Error;
-  }
-}
-
 function replyTo(kernel: Kernel, from: From, value: unknown): void {
   if (value !== undefined) checkMessage(value);
   const caller = kernel.lookup(from.pid);

@@ -856,6 +856,20 @@ Deno.test("bad input: every Process method refuses hostile arguments with a Mote
 // --- Servers --------------------------------------------------------------
 
 /** Replies with the request itself; keeps the From of a call for "keep". */
+/** Whether `value` has a `then` method (or one that cannot be read). */
+function isThenableValue(value: unknown): boolean {
+  if (
+    value === null || (typeof value !== "object" && typeof value !== "function")
+  ) {
+    return false;
+  }
+  try {
+    return typeof (value as { then?: unknown }).then === "function";
+  } catch {
+    return true;
+  }
+}
+
 function echoServer(
   kept: From[] = [],
 ): ServerBehaviour<unknown, null, unknown, unknown, unknown> {
@@ -866,7 +880,8 @@ function echoServer(
         kept.push(from);
         return { noreply: true, state };
       }
-      return { reply: req, state };
+      // A thenable may be a request but not a reply: it answers with a word.
+      return { reply: isThenableValue(req) ? "a thenable" : req, state };
     },
     handleCast: (_msg, state) => ({ state }),
   };

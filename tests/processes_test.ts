@@ -951,7 +951,20 @@ Deno.test("P5: a thenable message (which receive's promise would await, losing i
   const pid = rt.spawn(async (p) => {
     got.resolve([await p.receive(), await p.receive()]);
   });
-  for (const thenable of [{ then() {} }, Promise.resolve(1)]) {
+  const callableThenable = Object.assign(() => {}, { then() {} });
+  const unreadableThen = new Proxy({}, {
+    get() {
+      throw new Error("then getter");
+    },
+  });
+  for (
+    const thenable of [
+      { then() {} },
+      Promise.resolve(1),
+      callableThenable,
+      unreadableThen,
+    ]
+  ) {
     assert.throws(() => rt.send(pid, thenable), InvalidMessageError);
     assert.throws(() => rt.sendAfter(pid, thenable, 0), InvalidMessageError);
   }

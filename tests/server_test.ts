@@ -1160,3 +1160,35 @@ Deno.test("server: a thenable reply (which call's promise would await, past its 
   assertInstanceOf(error.reason, Crash);
   assert.equal(error.reason.name, "InvalidMessageError");
 });
+
+Deno.test("server: a thenable may be a call request or a cast (nothing awaits those), and a thenable reply given with a stop crashes the server before terminate", async () => {
+  await using rt = new Runtime();
+  class Query {
+    then() {}
+  }
+  const seen: unknown[] = [];
+  const terminated = Promise.withResolvers<unknown>();
+  const srv = await startServer(rt, {
+    init: () => 0,
+    handleCall: (req, _from, state) => {
+      seen.push(req);
+      return req === "stop"
+        ? { stop: "normal", reply: new Query(), state }
+        : { reply: req instanceof Query ? "a query" : req, state };
+    },
+    handleCast: (msg, state) => {
+      seen.push(msg);
+      return { state };
+    },
+    terminate: (reason) => void terminated.resolve(reason),
+  }, null);
+  assert.equal(await call(rt, srv, new Query()), "a query");
+  cast(rt, srv, new Query());
+  assert.equal(await call(rt, srv, "sync"), "sync");
+  assert.ok(seen[0] instanceof Query && seen[1] instanceof Query);
+  const error = await call(rt, srv, "stop").catch((e) => e);
+  assertInstanceOf(error, CallError);
+  const reason = await terminated.promise;
+  assertInstanceOf(reason, Crash);
+  assert.equal(reason.name, "InvalidMessageError");
+});
