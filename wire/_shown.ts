@@ -60,3 +60,16 @@ export function isInstance<T>(
     return false;
   }
 }
+
+/** Throws a TypeError naming `what` unless `codec` has encode and decode. */
+export function checkCodec(codec: unknown, what: string): void {
+  const c = codec as { encode?: unknown; decode?: unknown } | null;
+  if (
+    typeof c !== "object" || c === null || typeof c.encode !== "function" ||
+    typeof c.decode !== "function"
+  ) {
+    throw new TypeError(
+      `${what}: expected a codec with encode and decode, got ${shown(codec)}`,
+    );
+  }
+}

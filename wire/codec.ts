@@ -32,7 +32,13 @@ import {
 } from "./errors.ts";
 import { MAX_NAME_BYTES } from "./frame.ts";
 import { Crash, Pid, Ref } from "./terms.ts";
-import { checkBytes, checkOptions, shown } from "./_shown.ts";
+import {
+  checkBytes,
+  checkOptions,
+  isInstance,
+  messageOf,
+  shown,
+} from "./_shown.ts";
 
 /**
  * Turns payload values into bytes and back.
@@ -261,16 +267,18 @@ export class MsgpackCodec implements Codec {
    * internal buffer, overwritten by the next call: copy them to keep them.
    */
   encodeShared(value: unknown): Uint8Array {
-    const small = this.#smallEncoder.encode(value);
-    if (small !== SMALL_ENCODE_BAIL) return small;
-    this.#ancestors.length = 0;
-    this.#segs.length = 0;
-    const prepared = this.#walk(value, 0);
     try {
+      const small = this.#smallEncoder.encode(value);
+      if (small !== SMALL_ENCODE_BAIL) return small;
+      this.#ancestors.length = 0;
+      this.#segs.length = 0;
+      const prepared = this.#walk(value, 0);
       return this.#encoders[0]!.encodeSharedRef(prepared);
     } catch (e) {
+      // What a getter or a Proxy's trap threw, too: always named.
+      if (isInstance(e, UnencodableValueError)) throw e;
       throw new UnencodableValueError(
-        `the encoder refused it: ${(e as Error)?.message}`,
+        `the encoder refused it: ${messageOf(e)}`,
         { path: "", cause: e },
       );
     } finally {

@@ -90,7 +90,13 @@ import {
 import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
 import { Tag, tagName } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
-import { checkBytes, checkOptions, messageOf, shown } from "./_shown.ts";
+import {
+  checkBytes,
+  checkCodec,
+  checkOptions,
+  messageOf,
+  shown,
+} from "./_shown.ts";
 
 /** Default {@linkcode FrameDecoderOptions.maxFrameBytes}: 16 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES: number = 16 * 1024 * 1024;
@@ -394,6 +400,7 @@ function carriesPayload(tag: number): boolean {
  */
 export function decodeFrame(bytes: Uint8Array, codec: Codec): Frame {
   checkBytes(bytes, "decodeFrame bytes");
+  checkCodec(codec, "decodeFrame codec");
   if (bytes.length < 4) {
     throw new TruncatedFrameError(
       `${bytes.length} bytes cannot hold a length prefix`,
@@ -491,6 +498,7 @@ export class FrameDecoder {
 
   /** A decoder for payloads of `codec`; see {@linkcode FrameDecoderOptions}. */
   constructor(codec: Codec, options?: FrameDecoderOptions) {
+    checkCodec(codec, "FrameDecoder codec");
     checkOptions(options, "FrameDecoder options");
     this.#codec = codec;
     this.#max = checkMaxFrameBytes(

@@ -22,7 +22,7 @@ import {
 } from "./frame.ts";
 import { Tag } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
-import { isInstance, messageOf, shown } from "./_shown.ts";
+import { checkCodec, isInstance, messageOf, shown } from "./_shown.ts";
 
 /** Discriminator byte of a `Pid | null` field. */
 export const OPT_NONE = 0x00;
@@ -435,6 +435,7 @@ function writeFrame(w: ByteWriter, f: Frame, c: Codec): void {
  * ```
  */
 export function encodeFrame(frame: Frame, codec: Codec): Uint8Array {
+  checkCodec(codec, "encodeFrame codec");
   const w = new ByteWriter(64);
   writeFrame(w, frame, codec);
   return w.buf.subarray(0, w.pos);
@@ -466,6 +467,7 @@ export class FrameWriter {
 
   /** A writer encoding payloads with `codec`. */
   constructor(codec: Codec) {
+    checkCodec(codec, "FrameWriter codec");
     this.#codec = codec;
   }
 
