@@ -12,8 +12,10 @@ import {
 import {
   type Connection,
   MemoryTransport,
+  type Node,
   NodeDown,
   type NodeEvent,
+  type NodeOptions,
   NodeStoppedError,
   NodeUnreachableError,
   NodeUp,
@@ -1007,6 +1009,22 @@ Deno.test("D7: a node stopped while it dials a peer gives noconnection to links 
   }
 });
 
+/** A node on `clock` that only dials out, through `transport`. */
+function dialOnlyNode(
+  transport: Transport,
+  clock: ManualClock,
+  more: Partial<NodeOptions> = {},
+): Promise<Node> {
+  return startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    transport,
+    clock,
+    listen: false,
+    ...more,
+  });
+}
+
 /**
  * A transport whose connections never come: connect settles only when its
  * signal aborts (or, with `ignoreSignal`, never; `deliver` hands one over
@@ -1038,12 +1056,7 @@ function hangingTransport(ignoreSignal = false) {
 Deno.test("D2: a connection that is not made within handshakeTimeout (a host that drops SYNs) fails with NodeUnreachableError, and the transport is told to stop", async () => {
   const clock = new ManualClock();
   const { transport, signals } = hangingTransport();
-  await using a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    transport,
-    clock,
-    listen: false,
+  await using a = await dialOnlyNode(transport, clock, {
     handshakeTimeout: 2_000,
   });
   const watcher = await probe(a.runtime);
@@ -1071,13 +1084,7 @@ Deno.test("D2: a connection that is not made within handshakeTimeout (a host tha
 Deno.test("S1: stop does not wait for a connection being made; the transport is told to stop", async () => {
   const clock = new ManualClock(); // its timers never fire on their own
   const { transport, signals } = hangingTransport();
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    transport,
-    clock,
-    listen: false,
-  });
+  const a = await dialOnlyNode(transport, clock);
   const outcome = a.connect(name("z"), { host: "10.0.0.9", port: 4369 })
     .then(() => "connected", (e: unknown) => e);
   await settle();
@@ -1089,12 +1096,7 @@ Deno.test("S1: stop does not wait for a connection being made; the transport is 
 Deno.test("D2: a connection the transport hands over after the node gave up on it is closed", async () => {
   const clock = new ManualClock();
   const { transport, late } = hangingTransport(true);
-  await using a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    transport,
-    clock,
-    listen: false,
+  await using a = await dialOnlyNode(transport, clock, {
     handshakeTimeout: 100,
   });
   const outcome = a.connect(name("z"), { host: "10.0.0.9", port: 4369 })
@@ -1149,12 +1151,7 @@ Deno.test("D2: the TCP and TLS transports give up a connect when its signal abor
 Deno.test("D2: a resolve that does not answer within handshakeTimeout makes the node unreachable, and does not hold a stop", async () => {
   const clock = new ManualClock();
   const asked: string[] = [];
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    transport: new MemoryTransport(),
-    clock,
-    listen: false,
+  const a = await dialOnlyNode(new MemoryTransport(), clock, {
     handshakeTimeout: 500,
     resolve: (node) => {
       asked.push(node);
@@ -1238,12 +1235,7 @@ Deno.test("D2: a transport whose connect throws at once fails the dial, and noth
 Deno.test("D2: resolve is given a signal that aborts when the dial gives up", async () => {
   const clock = new ManualClock();
   const signals: AbortSignal[] = [];
-  await using a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    transport: new MemoryTransport(),
-    clock,
-    listen: false,
+  await using a = await dialOnlyNode(new MemoryTransport(), clock, {
     handshakeTimeout: 200,
     resolve: (_node, { signal }) => {
       signals.push(signal);
