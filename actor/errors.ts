@@ -7,20 +7,9 @@
 import { Pid, Ref } from "../wire/terms.ts";
 import { MAX_NAME_BYTES } from "../wire/frame.ts";
 
-/**
- * `value instanceof type`, and false where asking throws: anything may be
- * thrown at the runtime, a Proxy whose `getPrototypeOf` throws included.
- */
-export function isInstance<T>(
-  value: unknown,
-  type: abstract new (...args: never[]) => T,
-): value is T {
-  try {
-    return value instanceof type;
-  } catch {
-    return false;
-  }
-}
+// Anything may be thrown at the runtime, a Proxy whose `getPrototypeOf`
+// throws included: `instanceof` on a thrown value goes through this.
+export { isInstance } from "../wire/_shown.ts";
 
 /** Base class of every error Mote throws; `name` is the class name. */
 export class MoteError extends Error {
