@@ -1,7 +1,9 @@
 // Test helper: fresh node names and a connected pair of nodes over TCP on
 // 127.0.0.1 (port 0), shared by the distribution tests.
 import { type Node, startNode } from "../dist/mod.ts";
+import assert from "node:assert/strict";
 import { within } from "./_util.ts";
+import { probe } from "./_probe.ts";
 
 let seq = 0;
 
@@ -47,4 +49,23 @@ export async function stopBothLoaded(
     b.runtime.send(sinkA, new Uint8Array(1 << 20));
   }
   await within(Promise.all([a.stop(), b.stop()]), "both stops", 8_000);
+}
+
+/**
+ * After whatever a test did to `node`, a well-behaved node (`friend` makes
+ * it) still connects to it and is heard; the friend is stopped after.
+ */
+export async function answersFriend(
+  node: Node,
+  friend: () => Promise<Node>,
+): Promise<void> {
+  const other = await friend();
+  try {
+    const inbox = await probe(node.runtime);
+    await other.connect(node.name, node.address!);
+    other.runtime.send(inbox.pid, "hello");
+    assert.equal(await inbox.next(), "hello");
+  } finally {
+    await other.stop();
+  }
 }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { Down, Exit, ManualClock, Pid, Ref } from "../mod.ts";
 import {
+  type Node,
   NodeDown,
   startNode,
   tcpTransport,
@@ -18,6 +19,7 @@ import {
 import { is, probe } from "./_probe.ts";
 import { rawPeer } from "./_raw_peer.ts";
 import { within } from "./_util.ts";
+import { answersFriend } from "./_nodes.ts";
 
 const COOKIE = "hostile-test";
 let seq = 0;
@@ -49,21 +51,11 @@ async function sendRaw(port: number, bytes: Uint8Array): Promise<void> {
 }
 
 /** After the bad input, a well-behaved node still connects and talks. */
-async function stillServes(
-  node: Awaited<ReturnType<typeof startNode>>,
-): Promise<void> {
-  const friend = await startNode({
-    name: `friend${++seq}@127.0.0.1`,
-    cookie: COOKIE,
-  });
-  try {
-    const inbox = await probe(node.runtime);
-    await friend.connect(node.name, node.address!);
-    friend.runtime.send(inbox.pid, "hello");
-    assert.equal(await inbox.next(), "hello");
-  } finally {
-    await friend.stop();
-  }
+function stillServes(node: Node): Promise<void> {
+  return answersFriend(
+    node,
+    () => startNode({ name: `friend${++seq}@127.0.0.1`, cookie: COOKIE }),
+  );
 }
 
 const cases: [string, Uint8Array][] = [

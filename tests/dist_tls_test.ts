@@ -16,7 +16,7 @@ import {
   type TlsTransportOptions,
 } from "../dist/mod.ts";
 import { is, probe } from "./_probe.ts";
-import { nodeName, stopBothLoaded } from "./_nodes.ts";
+import { answersFriend, nodeName, stopBothLoaded } from "./_nodes.ts";
 import { within } from "./_util.ts";
 
 const COOKIE = "tls-cookie";
@@ -42,17 +42,9 @@ function tlsNode(
   });
 }
 
-/** b (on the signed certificate) still reaches a and is answered. */
-async function stillServes(a: Node): Promise<void> {
-  const b = await tlsNode("friend");
-  try {
-    const inbox = await probe(a.runtime);
-    await b.connect(a.name, a.address!);
-    b.runtime.send(inbox.pid, "hello");
-    assert.equal(await inbox.next(), "hello");
-  } finally {
-    await b.stop();
-  }
+/** A node on the signed certificate still reaches `a` and is heard. */
+function stillServes(a: Node): Promise<void> {
+  return answersFriend(a, () => tlsNode("friend"));
 }
 
 Deno.test("TLS: two nodes connect over mutual TLS; messages, a link and a monitor cross, a crash reaches the other node, and a stop its NodeDown", async () => {
