@@ -670,13 +670,28 @@ export class Kernel {
         reason,
       });
     }
-    dropLinks(this, proc, reason);
-    dropMonitors(this, proc, reason);
-    untrackAll(this, proc);
-    const waiters = proc.exitWaiters;
-    proc.exitWaiters = undefined;
-    if (waiters !== undefined) { for (const w of waiters) w(reason); }
-    proc.controller?.abort(reason);
+    try {
+      dropLinks(this, proc, reason);
+      dropMonitors(this, proc, reason);
+      untrackAll(this, proc);
+    } finally {
+      // Whatever failed above, those who await the exit hear of it.
+      const waiters = proc.exitWaiters;
+      proc.exitWaiters = undefined;
+      if (waiters !== undefined) { for (const w of waiters) w(reason); }
+      proc.controller?.abort(reason);
+    }
+  }
+
+  /**
+   * A router call made while telling an exit threw: a bug in the router,
+   * logged, so that the exit's other links and monitors are still told.
+   */
+  routerFailed(from: Pid, error: unknown): void {
+    this.logger?.error(
+      `Telling another node of the exit of ${from} failed`,
+      { error },
+    );
   }
 
   register(name: string, pid: Pid): void {

@@ -47,7 +47,11 @@ export function dropLinks(
         kernel.signal(other, self, reason, "link");
       }
     } else {
-      kernel.router?.exit(self, pid, pid.node, reason, "link");
+      try {
+        kernel.router?.exit(self, pid, pid.node, reason, "link");
+      } catch (error) {
+        kernel.routerFailed(self, error);
+      }
     }
   }
 }

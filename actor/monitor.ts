@@ -188,7 +188,11 @@ export function dropMonitors(
       if (local !== undefined) {
         deliverDown(kernel, local, ref, reason, proc.self);
       } else if (watcher.node !== kernel.node) {
-        kernel.router?.monitorExit(proc.self, watcher, ref, reason, name);
+        try {
+          kernel.router?.monitorExit(proc.self, watcher, ref, reason, name);
+        } catch (error) {
+          kernel.routerFailed(proc.self, error);
+        }
       }
     }
   }
@@ -201,12 +205,16 @@ export function dropMonitors(
           kernel.lookup(out.pid)?.monitoredBy?.delete(key);
         }
       } else {
-        kernel.router?.demonitor(
-          proc.self,
-          out.pid ?? out.name!,
-          out.node,
-          out.ref,
-        );
+        try {
+          kernel.router?.demonitor(
+            proc.self,
+            out.pid ?? out.name!,
+            out.node,
+            out.ref,
+          );
+        } catch (error) {
+          kernel.routerFailed(proc.self, error);
+        }
       }
     }
   }

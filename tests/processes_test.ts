@@ -11,6 +11,7 @@ import {
   ManualClock,
   NotRegisteredError,
   Pid,
+  type Router,
   Runtime,
 } from "../mod.ts";
 import { assertInstanceOf, assertThrows, idle, settle } from "./_util.ts";
@@ -943,6 +944,66 @@ Deno.test("P2: a logger that throws does not keep an exit from links, monitors a
   const reason = await rt.whenExited(crasher);
   assertInstanceOf(reason, Crash);
   assertInstanceOf(await watcher.promise, Down);
+});
+
+Deno.test("P2: a router that throws while an exit is told does not keep it from the exit's other links, monitors and whenExited", async () => {
+  const logged: string[] = [];
+  await using rt = new Runtime({
+    logger: {
+      error(message: string) {
+        logged.push(message);
+      },
+      warn() {},
+    },
+  });
+  const fail = () => {
+    throw new Error("router bug");
+  };
+  rt.attachRouter(() =>
+    ({
+      link() {},
+      monitor() {},
+      exit: fail,
+      monitorExit: fail,
+      demonitor: fail,
+      close: () => Promise.resolve(),
+    }) as unknown as Router
+  );
+  const remote = new Pid("elsewhere@127.0.0.1", 1, 1);
+  const heard = Promise.withResolvers<unknown[]>();
+  const linked = Promise.withResolvers<Pid>();
+  const trapper = rt.spawn(async (p) => {
+    p.trapExit(true);
+    const got = [await p.receive(), await p.receive()];
+    heard.resolve(got);
+  });
+  const dying = rt.spawn(async (p) => {
+    // The remote link and monitor come first, so the throws come first.
+    p.link(remote);
+    p.monitor(remote);
+    p.link(trapper);
+    linked.resolve(p.self);
+    await p.receive();
+    throw new Error("crash");
+  });
+  rt.spawn(async (p) => {
+    p.monitor(await linked.promise);
+    rt.send(dying, "go");
+    rt.send(trapper, await p.receive());
+  });
+  await linked.promise;
+  const reason = await rt.whenExited(dying);
+  assertInstanceOf(reason, Crash);
+  const [first, second] = await heard.promise;
+  const exit = [first, second].find((m) => m instanceof Exit) as Exit;
+  const down = [first, second].find((m) => m instanceof Down) as Down;
+  assert.ok(exit?.from.equals(dying), "the local link was told");
+  assertInstanceOf(exit.reason, Crash);
+  assertInstanceOf(down.reason, Crash, "the local monitor was told");
+  assert.ok(
+    logged.filter((m) => m.startsWith("Telling another node")).length >= 2,
+    `the router's throws were logged: ${logged.join("; ")}`,
+  );
 });
 
 Deno.test("P5: a thenable message (which receive's promise would await, losing it) is refused with InvalidMessageError, by send and sendAfter", async () => {
