@@ -1713,6 +1713,18 @@ export class Node implements AsyncDisposable {
   #onPeerList(session: Session, peers: PeerInfo[]): void {
     for (const info of peers) {
       if (info.name === this.name) continue;
+      // An address no node could listen on is not dialled, nor kept.
+      const fault = hostFault(info.host) ??
+        (info.port >= 1
+          ? undefined
+          : `expected a port from 1 to 65535, got ${info.port}`);
+      if (fault !== undefined) {
+        this.#logger?.warn(
+          `A peer list from ${session.peer} gives ${info.name} an address that cannot be dialled; ignored`,
+          { node: session.peer, peer: info.name, fault },
+        );
+        continue;
+      }
       const peer = this.#peer(info.name);
       // The sender's own entry is authoritative; others fill gaps, or are
       // kept to try if the address known fails.

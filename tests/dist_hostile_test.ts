@@ -6,6 +6,7 @@ import { Down, Exit, ManualClock, Pid, Ref } from "../mod.ts";
 import {
   type Node,
   NodeDown,
+  NodeUp,
   startNode,
   tcpTransport,
   type Transport,
@@ -387,4 +388,52 @@ Deno.test("D10: a flood of connections that runs a node out of file descriptors 
     await lines.cancel();
     assert.equal(status.signal, "SIGKILL", "the child ran until killed");
   }
+});
+
+Deno.test("D10: a peer list entry with an address no node could listen on is ignored with a warning; the rest of the list is used", async () => {
+  const { lines, logger } = recordingLogger();
+  const dialled: string[] = [];
+  const tcp = tcpTransport();
+  const recording: Transport = {
+    listen: (address) => tcp.listen(address),
+    connect: (address, options) => {
+      dialled.push(`${address.host}:${address.port}`);
+      return tcp.connect(address, options);
+    },
+  };
+  await using node = await startNode({
+    name: `pl${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+    transport: recording,
+  });
+  await using good = await startNode({
+    name: `good${seq}@127.0.0.1`,
+    cookie: COOKIE,
+  });
+  const up = new Promise<void>((resolve) =>
+    node.onNodeEvent((e) => {
+      if (e instanceof NodeUp && e.node === good.name) resolve();
+    })
+  );
+  const evil = await rawPeer(node, `plevil${seq}@127.0.0.1`, COOKIE);
+  try {
+    await evil.write({
+      tag: Tag.PEER_LIST,
+      peers: [
+        { name: `sp${seq}@127.0.0.1`, host: "evil host", port: 4000 },
+        { name: `nl${seq}@127.0.0.1`, host: "a\nb", port: 4000 },
+        { name: `em${seq}@127.0.0.1`, host: "", port: 4000 },
+        { name: `p0${seq}@127.0.0.1`, host: "127.0.0.1", port: 0 },
+        { name: good.name, host: "127.0.0.1", port: good.address!.port },
+      ],
+    });
+    await within(up, "the good entry is dialled", 5_000);
+  } finally {
+    evil.close();
+  }
+  const warned = lines.filter((l) => l.includes("cannot be dialled"));
+  assert.equal(warned.length, 4, Deno.inspect(lines));
+  assert.deepEqual(dialled, [`127.0.0.1:${good.address!.port}`]);
+  assert.ok(node.nodes().includes(good.name));
 });
