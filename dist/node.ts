@@ -171,7 +171,12 @@ export interface NodeOptions {
   /**
    * Largest frame accepted, in bytes. Default 16 MiB. Until a peer has
    * passed the handshake, its frames may be no longer than 4 KiB
-   * (docs/protocol.md, "Handshake").
+   * (docs/protocol.md, "Handshake"). The node sends no frame longer than
+   * this either: a message that would make one is refused with
+   * `UnencodableValueError` when it is sent, and an exit reason reaches
+   * remote links and monitors as a `Crash` saying so. A peer with a lower
+   * limit closes the connection on such a frame, so give every node of a
+   * cluster the same limit.
    */
   readonly maxFrameBytes?: number;
   /** Byte streams. Default: TCP. */
@@ -461,6 +466,7 @@ export class Node implements AsyncDisposable {
       gate: this.#gate,
       clock: this.#clock,
       tickTime: this.#tickTime,
+      maxFrameBytes: this.#maxFrameBytes,
       peers: (session, peers) => this.#onPeerList(session, peers),
       global: (session, frame) => this.#global.receive(session, frame),
       ended: (session, reason, error) =>
@@ -987,8 +993,11 @@ export class Node implements AsyncDisposable {
    * fewer than `below` bytes (default 1 MiB) are queued for `node`, or at
    * once when nothing is queued or `node` is not connected. A send never
    * blocks, so a producer that sends in a loop awaits this now and then to
-   * keep memory bounded. Rejects with `InvalidArgumentError` for a `below`
-   * that is not a positive number.
+   * keep memory bounded. It measures only what this node has not yet
+   * written: a receiving process that awaits something else between
+   * messages (a timer, I/O) lets its mailbox grow on the other node, and
+   * there only calls or acknowledgements pace the producer. Rejects with
+   * `InvalidArgumentError` for a `below` that is not a positive number.
    *
    * @example
    * ```ts
@@ -1247,7 +1256,8 @@ export class Node implements AsyncDisposable {
     if (!connect && peer.pending === undefined) return;
     // Recorded only once encoded: a frame that cannot be (the caller gets
     // the error) leaves no empty queue behind to pass for frames waiting.
-    const pending = peer.pending ?? new FrameWriter(this.#codec);
+    const pending = peer.pending ??
+      new FrameWriter(this.#codec, { maxFrameBytes: this.#maxFrameBytes });
     pending.write(frame);
     peer.pending = pending;
     peer.pendingFrames++;

@@ -61,6 +61,8 @@ export interface SessionHost {
   readonly clock: Clock;
   /** D9: a session that hears nothing for this long is lost. */
   readonly tickTime: number;
+  /** Frames longer than this are refused when sent (the peer would refuse them). */
+  readonly maxFrameBytes: number;
   /** A PEER_LIST arrived. */
   peers(session: Session, peers: PeerInfo[]): void;
   /** A global-name frame arrived (0x30–0x34); may throw `ProtocolError`. */
@@ -127,7 +129,9 @@ export class Session {
   ) {
     this.#conn = conn;
     this.#decoder = decoder;
-    this.#writer = new FrameWriter(codec);
+    this.#writer = new FrameWriter(codec, {
+      maxFrameBytes: host.maxFrameBytes,
+    });
     this.#host = host;
     this.#gate = host.gate;
     this.#readsInHostTurns = conn.readsInHostTurns === true;

@@ -576,6 +576,62 @@ Deno.test("P3: sending a function to a remote pid is refused with a clear error"
   assert.equal(await target.next(), "still fine");
 });
 
+Deno.test("P3: a message or exit reason longer than maxFrameBytes is refused by the sender; the connection and its links live on", async () => {
+  const maxFrameBytes = 64 * 1024;
+  const b = await startNode({ name: name("b"), cookie: COOKIE, maxFrameBytes });
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    maxFrameBytes,
+    peers: { [b.name]: b.address! },
+  });
+  try {
+    const target = await probe(b.runtime);
+    const big = new Uint8Array(maxFrameBytes);
+    // Not yet connected: the frame is encoded and checked as it is sent.
+    assert.throws(
+      () => a.runtime.send(target.pid, big),
+      (e: unknown) =>
+        e instanceof UnencodableValueError && /maxFrameBytes/.test(e.message),
+    );
+    a.runtime.send(target.pid, "first");
+    assert.equal(await target.next(), "first");
+    // Connected: the same.
+    assert.throws(() => a.runtime.send(target.pid, big), UnencodableValueError);
+    assert.throws(
+      () => a.runtime.send(["anywhere", b.name], big),
+      UnencodableValueError,
+    );
+    // An exit reason that long reaches a remote link as a Crash saying so.
+    const linked = await probe(b.runtime, { trapExit: true });
+    const bystander = await probe(b.runtime, { trapExit: true });
+    const other = await probe(a.runtime);
+    bystander.proc.link(other.pid);
+    const dying = a.runtime.spawn(async (proc) => {
+      proc.link(linked.pid);
+      await proc.receive();
+      return proc.stop({ blob: big });
+    });
+    await settle();
+    a.runtime.send(dying, "go");
+    const exit = await linked.next<Exit>(is(Exit));
+    assert.ok(exit.from.equals(dying));
+    assertInstanceOf(exit.reason, Crash);
+    assert.equal(exit.reason.name, "UnencodableValueError");
+    assert.match(exit.reason.message, /maxFrameBytes/);
+    // The connection, and the link across it, are still there.
+    assert.deepEqual(a.nodes(), [b.name]);
+    a.runtime.send(target.pid, "after");
+    assert.equal(await target.next(), "after");
+    assert.deepEqual(
+      b.runtime.processInfo(bystander.pid)!.links,
+      [other.pid],
+    );
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("S1: stopping a node runs D7 for its connections and releases everything", async () => {
   const rt = new Runtime({ node: name("s") });
   const node = await startNode({ runtime: rt, cookie: COOKIE });

@@ -87,7 +87,12 @@ import {
   SPAWN_MONITOR,
   SPAWN_OK,
 } from "./frame.ts";
-import { OPT_NAME, OPT_NONE, OPT_PID } from "./frame_encoder.ts";
+import {
+  checkMaxFrameBytes,
+  OPT_NAME,
+  OPT_NONE,
+  OPT_PID,
+} from "./frame_encoder.ts";
 import { Tag, tagName } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
 import {
@@ -434,15 +439,6 @@ export interface FrameDecoderOptions {
    * allocated for it. Default 16 MiB.
    */
   maxFrameBytes?: number;
-}
-
-function checkMaxFrameBytes(max: number): number {
-  if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) {
-    throw new RangeError(
-      `maxFrameBytes must be an integer from 1 to 2^32-1, got ${shown(max)}`,
-    );
-  }
-  return max;
 }
 
 const EMPTY = new Uint8Array(0);

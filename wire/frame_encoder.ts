@@ -22,7 +22,13 @@ import {
 } from "./frame.ts";
 import { Tag } from "./tags.ts";
 import { Pid, Ref } from "./terms.ts";
-import { checkCodec, isInstance, messageOf, shown } from "./_shown.ts";
+import {
+  checkCodec,
+  checkOptions,
+  isInstance,
+  messageOf,
+  shown,
+} from "./_shown.ts";
 
 /** Discriminator byte of a `Pid | null` field. */
 export const OPT_NONE = 0x00;
@@ -387,7 +393,22 @@ function body(w: ByteWriter, f: Frame, c: Codec): void {
 }
 
 // Appends one whole frame to `w`; on failure `w` is left as it was.
-function writeFrame(w: ByteWriter, f: Frame, c: Codec): void {
+/** A frame length limit, checked: an integer from 1 to 2^32-1, or `RangeError`. */
+export function checkMaxFrameBytes(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > U32_MAX) {
+    throw new RangeError(
+      `maxFrameBytes must be an integer from 1 to 2^32-1, got ${shown(max)}`,
+    );
+  }
+  return max;
+}
+
+function writeFrame(
+  w: ByteWriter,
+  f: Frame,
+  c: Codec,
+  max: number = U32_MAX,
+): void {
   const given: unknown = f;
   if (
     typeof given !== "object" || given === null ||
@@ -409,9 +430,11 @@ function writeFrame(w: ByteWriter, f: Frame, c: Codec): void {
     w.buf[w.pos++] = f.tag;
     body(w, f, c);
     const length = w.pos - at - 4;
-    if (length > U32_MAX) {
+    if (length > max) {
       throw new UnencodableValueError(
-        `the frame is ${length} bytes, more than a u32 length allows`,
+        max === U32_MAX
+          ? `the frame is ${length} bytes, more than a u32 length allows`
+          : `the frame is ${length} bytes, more than the limit of ${max} (maxFrameBytes)`,
         { path: "" },
       );
     }
@@ -441,6 +464,17 @@ export function encodeFrame(frame: Frame, codec: Codec): Uint8Array {
   return w.buf.subarray(0, w.pos);
 }
 
+/** Options of a {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /**
+   * Largest length field (tag + body) a frame may have; a frame that would
+   * be longer is refused with {@linkcode UnencodableValueError}, as the
+   * peer's decoder would refuse it (and close the connection). Default
+   * 2^32-1, what the length field holds.
+   */
+  maxFrameBytes?: number;
+}
+
 /** Buffers at or below this size are kept between {@linkcode FrameWriter.take}s. */
 const KEEP_BYTES = 1 << 20;
 /** Returned buffers a {@linkcode FrameWriter} keeps for reuse. */
@@ -463,20 +497,24 @@ const SPARE_BUFFERS = 16;
  */
 export class FrameWriter {
   readonly #codec: Codec;
+  readonly #max: number;
   #w = new ByteWriter(4096);
 
-  /** A writer encoding payloads with `codec`. */
-  constructor(codec: Codec) {
+  /** A writer encoding payloads with `codec`; see {@linkcode FrameWriterOptions}. */
+  constructor(codec: Codec, options?: FrameWriterOptions) {
     checkCodec(codec, "FrameWriter codec");
+    checkOptions(options, "FrameWriter options");
     this.#codec = codec;
+    this.#max = checkMaxFrameBytes(options?.maxFrameBytes ?? U32_MAX);
   }
 
   /**
    * Appends one frame; throws {@linkcode UnencodableValueError} and appends
-   * nothing if it cannot be encoded.
+   * nothing if it cannot be encoded, or if its length field would exceed
+   * {@linkcode FrameWriterOptions.maxFrameBytes}.
    */
   write(frame: Frame): void {
-    writeFrame(this.#w, frame, this.#codec);
+    writeFrame(this.#w, frame, this.#codec, this.#max);
   }
 
   /** Bytes written since the last {@linkcode FrameWriter.take}. */

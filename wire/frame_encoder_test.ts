@@ -211,6 +211,34 @@ Deno.test("FrameWriter: a frame that fails to encode leaves nothing behind", () 
   assert.equal(hex(w.take()), "00000001080000000108");
 });
 
+Deno.test("FrameWriter: a frame longer than maxFrameBytes is refused and leaves nothing behind", () => {
+  const pid = new Pid("n@h", 1, 1);
+  const writer = new FrameWriter(codec, { maxFrameBytes: 100 });
+  writer.write({ tag: Tag.SEND, to: pid, message: "x".repeat(50) });
+  const before = writer.byteLength;
+  assert.throws(
+    () => writer.write({ tag: Tag.SEND, to: pid, message: "x".repeat(100) }),
+    UnencodableValueError,
+  );
+  assert.equal(writer.byteLength, before);
+  // Exactly at the limit is fine: the length field counts tag and body.
+  const exact = encodeFrame({ tag: Tag.SEND, to: pid, message: "" }, codec);
+  const fits = new FrameWriter(codec, { maxFrameBytes: exact.length - 4 });
+  fits.write({ tag: Tag.SEND, to: pid, message: "" });
+  assert.throws(
+    () => fits.write({ tag: Tag.SEND, to: pid, message: "a" }),
+    /more than the limit of \d+ \(maxFrameBytes\)/,
+  );
+  for (const bad of [0, -1, 1.5, 2 ** 32, NaN, "16"]) {
+    assert.throws(
+      () => new FrameWriter(codec, { maxFrameBytes: bad as number }),
+      RangeError,
+      String(bad),
+    );
+  }
+  assert.throws(() => new FrameWriter(codec, 5 as never), TypeError);
+});
+
 Deno.test("FrameWriter: take returns a buffer the writer no longer touches", () => {
   const w = new FrameWriter(codec);
   w.write({ tag: Tag.HANDSHAKE_REFUSE, reason: "one" });

@@ -52,7 +52,11 @@ export {
   MsgpackCodec,
   type MsgpackCodecOptions,
 } from "./codec.ts";
-export { encodeFrame, FrameWriter } from "./frame_encoder.ts";
+export {
+  encodeFrame,
+  FrameWriter,
+  type FrameWriterOptions,
+} from "./frame_encoder.ts";
 export {
   decodeFrame,
   DEFAULT_MAX_FRAME_BYTES,
