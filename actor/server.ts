@@ -20,6 +20,7 @@ import {
   MoteError,
   NameTakenError,
   NotRegisteredError,
+  RuntimeStoppedError,
 } from "./errors.ts";
 import { addMonitor, unwatchCall, watchCall } from "./monitor.ts";
 import { Down, Exit } from "./messages.ts";
@@ -347,7 +348,7 @@ export function reply<Reply>(from: From, value: Reply): void {
  * Rejects with `InvalidArgumentError`, before spawning anything, for a
  * caller that is not a runtime or one of its processes, a behaviour whose
  * `init` (or another callback, when given) is not a function, or bad
- * options.
+ * options; with `RuntimeStoppedError` on a runtime that has been shut down.
  *
  * @example
  * ```ts
@@ -407,6 +408,9 @@ export async function startServer<Args, State, Call, Reply, Cast>(
       ? parent!.spawnLink(body, spawnOptions)
       : (parent ?? runtime).spawn(body, spawnOptions);
   } catch (error) {
+    if (error instanceof RuntimeStoppedError) {
+      throw new RuntimeStoppedError("Cannot start a server");
+    }
     // As gen_server's {error, {already_started, Pid}}: nothing was spawned.
     if (!(error instanceof NameTakenError)) throw error;
     throw new ServerStartError(["already_started", error.pid], {
@@ -590,7 +594,8 @@ interface StopMessage {
  * pending call's is taken for such a reply, so do not use `$reply` in
  * messages of your own. From a {@linkcode Runtime}, the call runs in a
  * short-lived helper process. Rejects with `InvalidArgumentError` for a
- * caller that is not a runtime or one of its processes, or a bad timeout;
+ * caller that is not a runtime or one of its processes, or a bad timeout,
+ * and with `RuntimeStoppedError` from a runtime that has been shut down;
  * throws `ConcurrentReceiveError` if the calling process is already waiting
  * in a receive, sleep or call.
  *
@@ -629,6 +634,7 @@ export function call<Call, Reply>(
     caller,
     server,
     (proc) => callIn(proc, server, request, timeout),
+    "call",
   ) as Promise<Reply>;
 }
 
@@ -671,7 +677,8 @@ export function cast<Cast>(
  * itself (`calling_self`, at once, and nothing is sent, as gen_server's);
  * with `InvalidArgumentError`
  * for a caller that is not a runtime or one of its processes, or a bad
- * timeout.
+ * timeout; with `RuntimeStoppedError` from a runtime that has been shut
+ * down.
  *
  * @example
  * ```ts
@@ -702,7 +709,12 @@ export function stopServer(
   if (!(caller instanceof Runtime)) {
     return stopIn(caller, server, reason, timeout);
   }
-  return viaHelper(caller, server, (p) => stopIn(p, server, reason, timeout));
+  return viaHelper(
+    caller,
+    server,
+    (p) => stopIn(p, server, reason, timeout),
+    "stop",
+  );
 }
 
 function callIn(
@@ -1139,16 +1151,25 @@ function viaHelper<T>(
   runtime: Runtime,
   server: Dest,
   work: (proc: Process) => Promise<T>,
+  what: string,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let outcome: { value: T } | { error: unknown } | undefined;
-    const pid = runtime.spawn(async (proc) => {
-      try {
-        outcome = { value: await work(proc) };
-      } catch (error) {
-        outcome = { error };
-      }
-    });
+    let pid: Pid;
+    try {
+      pid = runtime.spawn(async (proc) => {
+        try {
+          outcome = { value: await work(proc) };
+        } catch (error) {
+          outcome = { error };
+        }
+      });
+    } catch (error) {
+      // The helper is ours, not the caller's: say what the caller asked.
+      throw error instanceof RuntimeStoppedError
+        ? new RuntimeStoppedError(`Cannot ${what} ${describe(server)}`)
+        : error;
+    }
     runtime.whenExited(pid).then((reason) => {
       if (outcome === undefined) reject(new CallError(server, reason));
       else if ("value" in outcome) resolve(outcome.value);

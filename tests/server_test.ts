@@ -22,10 +22,13 @@ import {
   type Process,
   reply,
   Runtime,
+  RuntimeStoppedError,
   type ServerBehaviour,
   ServerStartError,
   startServer,
+  startSupervisor,
   stopServer,
+  whichChildren,
 } from "../actor/mod.ts";
 import { NodeDown, startNode } from "../dist/mod.ts";
 import { assertInstanceOf, idle, runGcFixture, settle } from "./_util.ts";
@@ -1191,4 +1194,35 @@ Deno.test("server: a thenable may be a call request or a cast (nothing awaits th
   const reason = await terminated.promise;
   assertInstanceOf(reason, Crash);
   assert.equal(reason.name, "InvalidMessageError");
+});
+
+Deno.test("server: on a runtime that has been shut down, call, stopServer, startServer, startSupervisor and whichChildren reject with RuntimeStoppedError saying what was asked", async () => {
+  const rt = new Runtime();
+  const server = await startServer(rt, counter(), 0);
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [],
+  });
+  await rt.shutdown();
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ["call", () => call(rt, server, "get"), /^Cannot call the pid <.*>/],
+    ["stopServer", () => stopServer(rt, server), /^Cannot stop the pid <.*>/],
+    ["startServer", () => startServer(rt, counter(), 0), /^Cannot start/],
+    [
+      "startSupervisor",
+      () => startSupervisor(rt, { strategy: "one_for_one", children: [] }),
+      /^Cannot start/,
+    ],
+    [
+      "whichChildren",
+      () => whichChildren(rt, sup),
+      /^Cannot call the pid <.*>/,
+    ],
+  ];
+  for (const [what, run, message] of cases) {
+    const error = await run().then(() => undefined, (e: unknown) => e);
+    assertInstanceOf(error, RuntimeStoppedError, what);
+    assert.match(error.message, message, what);
+    assert.match(error.message, /the runtime has been shut down$/, what);
+  }
 });
