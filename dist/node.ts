@@ -1480,6 +1480,8 @@ export class Node implements AsyncDisposable {
    */
   #admit(identity: PeerIdentity): string | undefined {
     if (this.#stopped) return "the node is stopping";
+    // A runtime's node name has 1 to 255 characters; the wire allows 0.
+    if (identity.name.length === 0) return "bad node name: empty";
     if (identity.name === this.name) {
       return `duplicate name: this node is ${this.name}`;
     }

@@ -13,6 +13,7 @@ import {
 } from "../dist/mod.ts";
 import {
   encodeFrame,
+  FrameDecoder,
   FrameTooLargeError,
   MsgpackCodec,
   Tag,
@@ -436,4 +437,40 @@ Deno.test("D10: a peer list entry with an address no node could listen on is ign
   assert.equal(warned.length, 4, Deno.inspect(lines));
   assert.deepEqual(dialled, [`127.0.0.1:${good.address!.port}`]);
   assert.ok(node.nodes().includes(good.name));
+});
+
+Deno.test("D10: a handshake under an empty node name is refused, saying so", async () => {
+  const { logger } = recordingLogger();
+  await using node = await startNode({
+    name: `en${++seq}@127.0.0.1`,
+    cookie: COOKIE,
+    logger,
+  });
+  const codec = new MsgpackCodec();
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: node.address!.port,
+  });
+  try {
+    await conn.write(encodeFrame({
+      tag: Tag.HANDSHAKE_NAME,
+      name: "",
+      creation: 1,
+      version: 1,
+    }, codec));
+    const decoder = new FrameDecoder(codec);
+    const buf = new Uint8Array(512);
+    let frame;
+    while ((frame = decoder.next()) === undefined) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      decoder.push(buf.subarray(0, n));
+    }
+    assert.equal(frame?.tag, Tag.HANDSHAKE_REFUSE);
+    assert.match((frame as { reason: string }).reason, /bad node name: empty/);
+  } finally {
+    conn.close();
+  }
+  assert.deepEqual(node.nodes(), []);
+  await stillServes(node);
 });

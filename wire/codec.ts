@@ -9,6 +9,7 @@
 import {
   Decoder,
   Encoder,
+  ExtData,
   ExtensionCodec,
   type ExtensionCodecType,
 } from "@msgpack/msgpack";
@@ -456,6 +457,9 @@ export class MsgpackCodec implements Codec {
     if (o instanceof Date) {
       return Number.isNaN(o.getTime()) ? INVALID_DATE : o;
     }
+    if (o instanceof ExtData) {
+      throw this.#fail("a msgpack ExtData cannot be sent (no node decodes it)");
+    }
     const ancestors = this.#ancestors;
     if (ancestors.includes(o)) {
       throw this.#fail(
@@ -733,9 +737,25 @@ export class MsgpackCodec implements Codec {
         return -0;
       },
     });
-    return ext;
+    // msgpack hands an extension type nobody registered over as an ExtData
+    // object, which would reach a process as a value no node sent: refused.
+    return {
+      tryToEncode: (object, context) => ext.tryToEncode(object, context),
+      decode: (data, type, context) => {
+        if (!KNOWN_EXT_TYPES.has(type)) {
+          throw new RangeError(`Unknown extension type ${type}`);
+        }
+        return ext.decode(data, type, context);
+      },
+    };
   }
 }
+
+// The extension types MsgpackCodec decodes: its own, and msgpack's timestamp.
+const KNOWN_EXT_TYPES: ReadonlySet<number> = new Set([
+  -1,
+  ...Object.values(ExtType),
+]);
 
 function makeError(
   name: string,

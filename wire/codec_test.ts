@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { MsgpackCodec } from "./codec.ts";
-import { UnencodableValueError } from "./errors.ts";
+import { ExtData } from "@msgpack/msgpack";
+import { FrameDecodeError, UnencodableValueError } from "./errors.ts";
 import { Crash, Pid, Ref } from "./terms.ts";
 import { prng, randomValue } from "./_samples_test.ts";
 
@@ -203,4 +204,27 @@ Deno.test("codec: nested extensions deeper than maxDepth are refused on decode",
   let v: unknown = 1;
   for (let i = 0; i < 10; i++) v = new Set([v]);
   assert.throws(() => shallow.decode(deep.encode(v)), /nested deeper/);
+});
+
+Deno.test("codec: an extension type it does not know does not decode, and a msgpack ExtData is not sent", () => {
+  const c = new MsgpackCodec();
+  // fixext 1 of type 42 inside a map { a: … }, then the same with type 12
+  // (the first number after Mote's own).
+  for (const type of [42, 12, -2]) {
+    const bytes = new Uint8Array([0x81, 0xa1, 0x61, 0xd4, type & 0xff, 1]);
+    assert.throws(
+      () => c.decode(bytes),
+      (e: unknown) =>
+        e instanceof FrameDecodeError &&
+        e.message.includes(`Unknown extension type ${type}`),
+    );
+  }
+  // The timestamp extension (-1) still decodes.
+  const date = new Uint8Array([0xd6, 0xff, 0, 0, 0, 7]);
+  assert.deepEqual(c.decode(date), new Date(7000));
+  assert.throws(
+    () => c.encode({ a: new ExtData(42, new Uint8Array([1])) }),
+    (e: unknown) =>
+      e instanceof UnencodableValueError && e.message.includes(".a"),
+  );
 });
