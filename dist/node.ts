@@ -1179,8 +1179,10 @@ export class Node implements AsyncDisposable {
           name,
           message,
         }, true),
-      link: (from, to) =>
-        this.#emit(to.node, { tag: Tag.LINK, from, to }, true),
+      link: (from, to) => {
+        this.#peers.get(to.node)?.session?.relinked(from, to);
+        this.#emit(to.node, { tag: Tag.LINK, from, to }, true);
+      },
       linkName: (from, name, node, ref) =>
         this.#emit(node, { tag: Tag.LINK_NAME, from, ref, name }, true),
       unlink: (from, to) => {

@@ -224,6 +224,17 @@ export class Session {
     this.stats.framesOut += frames;
     this.#scheduleFlush();
   }
+  /**
+   * Local `from` links to `to` again before its UNLINK was acknowledged:
+   * that unlink's answer no longer matters (Erlang's link protocol), and an
+   * EXIT from `to` is again one through the link.
+   */
+  relinked(from: Pid, to: Pid): void {
+    if (this.#unlinking.size > 0) {
+      this.#unlinking.delete(`${from.key}|${to.key}`);
+    }
+  }
+
   /** Sends UNLINK with a fresh id and remembers it until acknowledged. */
   unlink(from: Pid, to: Pid): void {
     const id = ++this.#nextUnlinkId;
@@ -670,6 +681,13 @@ export class Session {
   #onLink(frame: FrameOf<typeof Tag.LINK>): void {
     this.#fromPeer(frame.from, frame.tag);
     this.#toHere(frame.to, frame.tag);
+    // Our UNLINK of this pair is on its way and the peer sent LINK before
+    // it saw it: the peer drops its new half when our UNLINK arrives, so we
+    // take none (Erlang's link protocol), and both end unlinked.
+    if (
+      this.#unlinking.size > 0 &&
+      this.#unlinking.has(`${frame.to.key}|${frame.from.key}`)
+    ) return;
     if (!this.#gate.link(frame.from, frame.to)) {
       this.send({
         tag: Tag.EXIT,

@@ -303,6 +303,87 @@ Deno.test("D6: linking to a remote pid that is already dead gives noproc", async
   assert.deepEqual(n.a.runtime.processInfo(watcher.pid)!.links, []);
 });
 
+Deno.test("D6: link and unlink calls that cross between nodes leave both sides agreeing, as Erlang's link protocol does", async () => {
+  await using n = await pair();
+  type Op = "link" | "unlink";
+  // Both sides call in the same turn, so their LINK and UNLINK frames cross.
+  const variants: [string, boolean, Op[], Op[]][] = [
+    ["linked; a unlinks, b unlinks and links", true, ["unlink"], [
+      "unlink",
+      "link",
+    ]],
+    ["unlinked; a links, b unlinks", false, ["link"], ["unlink"]],
+    ["linked; both unlink and link", true, ["unlink", "link"], [
+      "unlink",
+      "link",
+    ]],
+    ["unlinked; a links and unlinks, b links", false, ["link", "unlink"], [
+      "link",
+    ]],
+    ["unlinked; both link", false, ["link"], ["link"]],
+    ["linked; both unlink", true, ["unlink"], ["unlink"]],
+  ];
+  // Flushes both directions: every frame either side sent before is handled.
+  const quiet = async (x: Probe, y: Probe) => {
+    for (const [from, to] of [[x, y], [y, x]] as const) {
+      from.proc.send(to.pid, "ping");
+      await to.next((m) => m === "ping");
+      to.proc.send(from.pid, "pong");
+      await from.next((m) => m === "pong");
+    }
+  };
+  const linkedTo = (rt: Runtime, p: Probe, q: Probe) =>
+    rt.processInfo(p.pid)!.links.some((l) => l.equals(q.pid));
+  for (const [what, linked, opsA, opsB] of variants) {
+    for (let round = 0; round < 5; round++) {
+      const a = await probe(n.a.runtime, { trapExit: true });
+      const b = await probe(n.b.runtime, { trapExit: true });
+      if (linked) a.proc.link(b.pid);
+      await quiet(a, b);
+      for (const op of opsA) a.proc[op](b.pid);
+      for (const op of opsB) b.proc[op](a.pid);
+      await quiet(a, b);
+      const onA = linkedTo(n.a.runtime, a, b);
+      const onB = linkedTo(n.b.runtime, b, a);
+      assert.equal(onA, onB, `${what}: a says ${onA}, b says ${onB}`);
+      // And the link, if any, carries b's death to a.
+      n.b.runtime.exit(b.pid, "kill");
+      const flushA = await probe(n.a.runtime);
+      const flushB = await probe(n.b.runtime);
+      await quiet(flushA, flushB);
+      const exits = a.seen.filter((m) => m instanceof Exit);
+      assert.equal(exits.length, onA ? 1 : 0, what);
+      for (const p of [a, flushA, flushB]) {
+        n.a.runtime.exit(p.pid, "kill");
+        n.b.runtime.exit(p.pid, "kill");
+      }
+    }
+  }
+});
+
+Deno.test("D6: a remote link made again before its unlink was acknowledged carries the peer's exit reason, not noproc", async () => {
+  await using n = await pair();
+  const a = await probe(n.a.runtime, { trapExit: true });
+  const b = await probe(n.b.runtime);
+  a.proc.link(b.pid);
+  a.proc.send(b.pid, "linked?");
+  await b.next((m) => m === "linked?");
+  // In one turn: a unlinks and links again, and b dies before it sees either.
+  a.proc.unlink(b.pid);
+  a.proc.link(b.pid);
+  n.b.runtime.exit(b.pid, "boom");
+  const exit = await a.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(b.pid));
+  assert.equal(exit.reason, "boom");
+  // The noproc answering the LINK finds the link gone: nothing more.
+  const flushA = await probe(n.a.runtime);
+  const flushB = await probe(n.b.runtime);
+  flushB.proc.send(flushA.pid, "after");
+  await flushA.next((m) => m === "after");
+  assert.equal(a.seen.filter((m) => m instanceof Exit).length, 0);
+  assert.deepEqual(n.a.runtime.processInfo(a.pid)!.links, []);
+});
+
 Deno.test("D6: monitoring a dead remote pid gives noproc; by name too", async () => {
   await using n = await pair();
   const dead = n.b.runtime.spawn(() => {});
