@@ -555,8 +555,19 @@ export class Kernel {
   monitor(proc: ProcessImpl, dest: Dest): Ref {
     const ref = this.makeRef();
     if (!proc.alive) return ref;
+    // As Erlang: a process monitoring itself (by pid or by its name) gets a
+    // ref and nothing else; it could never receive that Down.
+    if (this.#namesSelf(proc, dest)) return ref;
     addMonitor(this, proc, ref, dest);
     return ref;
+  }
+
+  #namesSelf(proc: ProcessImpl, dest: Dest): boolean {
+    if (dest instanceof Pid) return dest.equals(proc.self);
+    if (proc.name === undefined) return false;
+    if (typeof dest === "string") return dest === proc.name;
+    return Array.isArray(dest) && dest[0] === proc.name &&
+      dest[1] === this.node;
   }
 
   demonitor(proc: ProcessImpl, ref: Ref, flush: boolean): boolean {

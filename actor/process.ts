@@ -134,7 +134,11 @@ export interface Process {
   link(dest: Dest): void;
   /** Removes a link in both directions (L1). */
   unlink(dest: Pid): void;
-  /** Monitors a process (M1, M2); returns the reference its `Down` will carry. */
+  /**
+   * Monitors a process (M1, M2); returns the reference its `Down` will
+   * carry. A process monitoring itself (by pid or by its name) gets a ref
+   * and no monitor, as in Erlang.
+   */
   monitor(dest: Dest): Ref;
   /** Removes a monitor (M3); true if it was still active. */
   demonitor(ref: Ref, options?: DemonitorOptions): boolean;

@@ -31,6 +31,28 @@ Deno.test("M1: monitor returns a unique ref; exactly one Down(ref, pid, reason) 
   assert.equal(extra, 0);
 });
 
+Deno.test("M1: a process monitoring itself, by pid or by its name, gets a ref and no monitor, as in Erlang", async () => {
+  await using rt = new Runtime();
+  const got = Promise.withResolvers<unknown[]>();
+  rt.spawn(async (proc) => {
+    rt.register("me", proc.self);
+    const refs = [
+      proc.monitor(proc.self),
+      proc.monitor("me"),
+      proc.monitor(["me", rt.node]),
+    ];
+    const info = rt.processInfo(proc.self)!;
+    got.resolve([
+      new Set(refs.map(String)).size,
+      info.monitors.length,
+      info.monitoredBy.length,
+      refs.map((r) => proc.demonitor(r)),
+    ]);
+    await proc.receive();
+  });
+  assert.deepEqual(await got.promise, [3, 0, 0, [false, false, false]]);
+});
+
 Deno.test("M1: several monitors on one target give several Downs with distinct refs", async () => {
   await using rt = new Runtime();
   const target = rt.spawn(idle);
