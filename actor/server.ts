@@ -585,7 +585,8 @@ interface StopMessage {
  * the duration, so the call rejects at once with {@linkcode CallError} when
  * the server does not exist (`noproc`), exits before replying (its reason),
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
- * (`timeout`). A server calling itself (by pid or by its name) would wait
+ * (`timeout`): a timeout of 0 sends the request and fails at once, as
+ * gen_server's, since no reply can be there yet. A server calling itself (by pid or by its name) would wait
  * for its own answer: that call rejects at once with `calling_self`, as
  * gen_server's, and sends nothing. A reply that comes after the timeout,
  * or after the server's exit failed the call, is dropped, never left in the
@@ -770,11 +771,16 @@ function callIn(
       );
     }
   }
-  if (timeout !== Infinity) armDeadline(state, timeout);
   const promise = new Promise(captureSettlers);
   state.resolve = capturedResolve!;
   state.reject = capturedReject!;
   capturedResolve = capturedReject = undefined;
+  if (timeout === 0) {
+    // As gen_server's: the request is sent, and no reply can be there yet.
+    state.settle(state.expired);
+    return promise;
+  }
+  if (timeout !== Infinity) armDeadline(state, timeout);
   // The reply, the Down or the timeout is handed to `settle` as it is
   // delivered, so the caller resumes straight from the call's own promise:
   // one turn, as a receive.

@@ -657,6 +657,42 @@ Deno.test("server: a caller killed during a call stops there; its monitor is rel
   await rt.shutdown();
 });
 
+Deno.test("server: a call with timeout 0 sends its request and times out at once, as gen_server's; the reply is dropped", async () => {
+  await using rt = new Runtime();
+  const handled: unknown[] = [];
+  const server = await startServer(rt, {
+    init: () => null,
+    handleCall: (req: string, _from, state) => {
+      handled.push(req);
+      return { reply: `re:${req}`, state };
+    },
+  }, undefined);
+  const remoteLike = Promise.withResolvers<unknown[]>();
+  const caller = rt.spawn(async (proc: Process) => {
+    const zero = await call(proc, server, "zero", { timeout: 0 }).catch((
+      e,
+    ) => e);
+    // The next call still gets its own reply, not the dropped one.
+    const next = await call(proc, server, "next");
+    remoteLike.resolve([zero, next]);
+    await proc.receive((m) => m === "never");
+  });
+  const [zero, next] = await remoteLike.promise;
+  assertInstanceOf(zero, CallError);
+  assert.equal(zero.reason, "timeout");
+  assert.equal(next, "re:next");
+  assert.deepEqual(handled, ["zero", "next"], "the request was sent");
+  await settle();
+  assert.equal(rt.processInfo(caller)?.mailboxLength, 0);
+  assert.deepEqual(rt.processInfo(caller)?.monitors, []);
+  // From the runtime too.
+  const fromRuntime = await call(rt, server, "rt", { timeout: 0 }).catch((
+    e,
+  ) => e);
+  assertInstanceOf(fromRuntime, CallError);
+  assert.equal(fromRuntime.reason, "timeout");
+});
+
 Deno.test("server: a call times out after its timeout, never before, and at most a sixteenth of it (plus one timer's lateness) after, however late each timer fires", async () => {
   // Every host timer fires 1 ms late, as a millisecond timer in Deno does.
   const manual = new ManualClock();
