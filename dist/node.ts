@@ -566,7 +566,9 @@ export class Node implements AsyncDisposable {
    * Delivers {@linkcode NodeDown} to local `pid` each time the connection to
    * `node` is lost (or cannot be made) and {@linkcode NodeUp} each time it is
    * made, until {@linkcode Node.demonitorNode} (D8). Connects if needed.
-   * Calls stack, as in Erlang: each needs its own demonitor.
+   * Calls stack, as in Erlang: each needs its own demonitor. Unlike
+   * `erlang:monitor_node/2`, which fires once and is gone, this one stays
+   * (a NodeUp after a NodeDown is how a watcher hears of a reconnect).
    */
   monitorNode(pid: Pid, node: string): void {
     if (!(pid instanceof Pid) || !this.runtime.isAlive(pid)) {
