@@ -554,11 +554,16 @@ export class Node implements AsyncDisposable {
     return waiter.promise;
   }
 
-  /** Closes the connection to `node`, if any (D7 runs with reason `disconnected`). */
+  /**
+   * Closes the connection to `node`, if any (D7 runs here at once, with
+   * reason `disconnected`). What was sent to `node` before, in this turn
+   * too (messages, an `unlink`), is still written before the connection
+   * closes, as a socket's close does, unless the peer has stopped reading.
+   */
   disconnect(node: string): boolean {
     const session = this.#peers.get(node)?.session;
     if (session === undefined) return false;
-    session.close("disconnected");
+    session.close("disconnected", undefined, true);
     return true;
   }
 

@@ -471,6 +471,30 @@ Deno.test("D6: monitoring a pid on a node that cannot be reached gives noconnect
   assert.deepEqual(a.runtime.processInfo(watcher.pid)!.monitors, []);
 });
 
+Deno.test("D7: disconnect still writes what was sent before it, in the same turn too: messages arrive, and an unlink keeps the peer from noconnection", async () => {
+  await using n = await pair();
+  const onA = await probe(n.a.runtime, { trapExit: true });
+  const onB = await probe(n.b.runtime); // not trapping: noconnection kills it
+  const sink = await probe(n.b.runtime);
+  onA.proc.link(onB.pid);
+  onA.proc.send(onB.pid, "sync");
+  assert.equal(await onB.next(), "sync");
+  const ended = new Promise<void>((resolve) =>
+    n.b.onNodeEvent((e) => {
+      if (e instanceof NodeDown) resolve();
+    })
+  );
+  // One turn: messages, an unlink, then the disconnect.
+  for (let i = 0; i < 1000; i++) onA.proc.send(sink.pid, i);
+  onA.proc.unlink(onB.pid);
+  n.a.disconnect(n.b.name);
+  await ended;
+  await sink.next((m) => m === 999);
+  assert.deepEqual(sink.seen, [...Array(999).keys()], "all, in order");
+  assert.ok(n.b.runtime.isAlive(onB.pid), "the unlink arrived first");
+  assert.deepEqual(n.b.runtime.processInfo(onB.pid)!.links, []);
+});
+
 Deno.test("D7: a lost connection fires noconnection on both sides and leaves no records", async () => {
   await using n = await pair();
   const onA = await probe(n.a.runtime, { trapExit: true });
