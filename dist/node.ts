@@ -245,6 +245,8 @@ interface Peer {
   graceTimer: unknown;
   /** Its address came from the user: the record is never forgotten. */
   pinned: boolean;
+  /** Settles once a connection `disconnect` is draining has closed. */
+  draining: Promise<void> | undefined;
 }
 
 /** Whether `peer` has no connection and nothing waits on one. */
@@ -559,11 +561,17 @@ export class Node implements AsyncDisposable {
    * reason `disconnected`). What was sent to `node` before, in this turn
    * too (messages, an `unlink`), is still written before the connection
    * closes, as a socket's close does, unless the peer has stopped reading.
+   * A send to `node` right after connects again once that is done, so it
+   * arrives after them.
    */
   disconnect(node: string): boolean {
-    const session = this.#peers.get(node)?.session;
+    const peer = this.#peers.get(node);
+    const session = peer?.session;
     if (session === undefined) return false;
     session.close("disconnected", undefined, true);
+    const draining = peer!.draining = session.done.then(() => {
+      if (peer!.draining === draining) peer!.draining = undefined;
+    }, () => {});
     return true;
   }
 
@@ -1139,6 +1147,7 @@ export class Node implements AsyncDisposable {
         waiters: [],
         graceTimer: undefined,
         pinned: false,
+        draining: undefined,
       };
       this.#peers.set(name, peer);
     }
@@ -1283,6 +1292,10 @@ export class Node implements AsyncDisposable {
   }
 
   async #connectTo(peer: Peer): Promise<void> {
+    // A connection disconnect is draining goes first: what was sent on it
+    // reaches the node before what waits for this one (D5), and the node
+    // sees it end before this one asks in.
+    if (peer.draining !== undefined) await peer.draining;
     let conn: Connection | undefined;
     let address: Address | undefined;
     // One deadline for finding the node, connecting and the handshake, as

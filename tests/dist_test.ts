@@ -495,6 +495,29 @@ Deno.test("D7: disconnect still writes what was sent before it, in the same turn
   assert.deepEqual(n.b.runtime.processInfo(onB.pid)!.links, []);
 });
 
+Deno.test("D5: a send right after disconnect waits for the drain: a backlog, then the new message, all arrive in order", async () => {
+  // A short tick: the node probes a connection of a peer that reconnects
+  // for a quarter of it, so a backlog longer than that to drain would be
+  // cut when the new connection was let in.
+  const a = await startNode({ name: name("a"), cookie: COOKIE, tickTime: 400 });
+  const b = await startNode({ name: name("b"), cookie: COOKIE, tickTime: 400 });
+  try {
+    await a.connect(b.name, b.address!);
+    const sink = await probe(b.runtime);
+    const chunk = new Uint8Array(1 << 20);
+    const chunks = 160;
+    for (let i = 0; i < chunks; i++) a.runtime.send(sink.pid, chunk);
+    a.runtime.send(sink.pid, "before");
+    a.disconnect(b.name);
+    a.runtime.send(sink.pid, "after"); // dials again
+    await sink.next((m) => m === "after", 20_000);
+    assert.equal(sink.seen.length, chunks + 1, "nothing lost");
+    assert.equal(sink.seen[chunks], "before", "in order");
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("D7: a lost connection fires noconnection on both sides and leaves no records", async () => {
   await using n = await pair();
   const onA = await probe(n.a.runtime, { trapExit: true });
