@@ -163,10 +163,14 @@ export async function startGroups(
 
 /**
  * Most pids in one message between scopes: a large join, leave or sync goes
- * in parts, each far below a frame's limit (16 MiB by default; a pid takes
- * some 30 bytes plus its node's name).
+ * in parts. Fewer when the node's frames are small: each part must fit its
+ * `maxFrameBytes` (see `#pidsPerMessage`).
  */
 const MAX_PIDS = 1024;
+// Bytes of a message between scopes besides its pids and group names (its
+// keys, the scope's pid, a part number), with room to spare.
+const ENVELOPE_BYTES = 1024;
+const utf8 = new TextEncoder();
 
 /** Keys of what only this module may call on a `Groups`. */
 const PRIVATE = Symbol("Groups");
@@ -280,6 +284,8 @@ export class Groups implements AsyncDisposable {
     checkGroup(group);
     const list = this.#localPids(pids);
     if (list.length === 0) return;
+    // Before anything changes: a group its node could never tell of.
+    this.#pidsPerMessage(group);
     for (const pid of list) {
       const key = pid.key;
       let watched = this.#watched.get(key);
@@ -540,20 +546,51 @@ export class Groups implements AsyncDisposable {
     });
   }
 
-  /** Tells the connected scopes, in messages of at most MAX_PIDS pids. */
+  /** Tells the connected scopes, in messages that fit a frame. */
   #tellPeers(op: "join" | "leave", group: string, pids: readonly Pid[]): void {
     const self = this.#proc!.self;
+    const most = this.#pidsPerMessage(group);
     for (const remote of this.#remote.values()) {
       if (!this.#connected(remote.scope.node)) continue;
-      for (let i = 0; i < pids.length; i += MAX_PIDS) {
+      for (let i = 0; i < pids.length; i += most) {
         this.#proc!.send(remote.scope, {
           $pg: op,
           scope: self,
           group,
-          pids: pids.slice(i, i + MAX_PIDS),
+          pids: pids.slice(i, i + most),
         });
       }
     }
+  }
+
+  /**
+   * How many of this node's pids one message about `group` may carry: at
+   * most MAX_PIDS, and what fits the node's `maxFrameBytes`. Throws
+   * `InvalidArgumentError` for a group whose name leaves no room for one.
+   */
+  #pidsPerMessage(group: string): number {
+    const room = this.#room - groupBytes(group);
+    const most = Math.min(MAX_PIDS, Math.floor(room / this.#pidBytes));
+    if (most < 1) {
+      throw new InvalidArgumentError(
+        "group",
+        `a name of ${
+          groupBytes(group)
+        } bytes leaves no room for a member in a frame of ${
+          this.#node!.maxFrameBytes
+        } bytes (maxFrameBytes)`,
+      );
+    }
+    return most;
+  }
+
+  // Bytes a message may give to group names and pids, and those of one of
+  // this node's pids (msgpack extension header, node name, id, creation).
+  get #room(): number {
+    return (this.#node?.maxFrameBytes ?? Infinity) - ENVELOPE_BYTES;
+  }
+  get #pidBytes(): number {
+    return 16 + utf8.encode(this.#runtime.node).length;
   }
 
   /**
@@ -578,12 +615,21 @@ export class Groups implements AsyncDisposable {
       chunk = [];
       size = 0;
     };
+    // `size` counts bytes against the frame, and pids against MAX_PIDS.
+    let pids = 0;
+    const pidBytes = this.#pidBytes;
     for (const [group, members] of this.#local) {
-      for (let i = 0; i < members.length; i += MAX_PIDS) {
-        const piece = members.slice(i, i + MAX_PIDS);
-        if (size + piece.length > MAX_PIDS) flush(true);
+      const most = this.#pidsPerMessage(group);
+      for (let i = 0; i < members.length; i += most) {
+        const piece = members.slice(i, i + most);
+        const bytes = groupBytes(group) + piece.length * pidBytes;
+        if (size + bytes > this.#room || pids + piece.length > MAX_PIDS) {
+          flush(true);
+          pids = 0;
+        }
         chunk.push([group, piece]);
-        size += piece.length;
+        size += bytes;
+        pids += piece.length;
       }
     }
     flush(false);
@@ -717,6 +763,11 @@ export class Groups implements AsyncDisposable {
       }
     }
   }
+}
+
+/** Bytes `group` takes in a message (its UTF-8, a string header, an array's). */
+function groupBytes(group: string): number {
+  return utf8.encode(group).length + 8;
 }
 
 function checkGroup(group: unknown): asserts group is string {

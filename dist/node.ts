@@ -176,7 +176,10 @@ export interface NodeOptions {
    * `UnencodableValueError` when it is sent, and an exit reason reaches
    * remote links and monitors as a `Crash` saying so. A peer with a lower
    * limit closes the connection on such a frame, so give every node of a
-   * cluster the same limit.
+   * cluster the same limit. Process groups cut their messages to fit it; a
+   * node's global names and its peer list each travel in one frame when a
+   * connection is made, so a limit far below the default must still hold
+   * them.
    */
   readonly maxFrameBytes?: number;
   /** Byte streams. Default: TCP. */
@@ -514,6 +517,14 @@ export class Node implements AsyncDisposable {
   /** This node's creation number. */
   get creation(): number {
     return this.runtime.creation;
+  }
+
+  /**
+   * The longest frame this node accepts and sends, in bytes (the
+   * `maxFrameBytes` option, 16 MiB by default).
+   */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
   }
 
   /** Names of the nodes connected now. */

@@ -497,6 +497,38 @@ Deno.test("groups: a sync larger than the peer's frame limit comes in parts, and
   }
 });
 
+Deno.test("groups: under a small maxFrameBytes, joins and syncs go in parts that fit it; a group name with no room for a member is refused before anything changes", async () => {
+  const small = { cookie: COOKIE, maxFrameBytes: 16 * 1024 };
+  const a = await startNode({ name: nodeName("a"), ...small });
+  const b = await startNode({ name: nodeName("b"), ...small });
+  try {
+    const ga = await startGroups(a);
+    const gb = await startGroups(b);
+    // 1 000 members before the nodes meet (a sync), 1 000 after (a join):
+    // a part of 1 000 pids would be some 30 KiB.
+    const early = Array.from({ length: 1000 }, () => idle(a.runtime));
+    ga.join("early", early);
+    const watcher = await probe(b.runtime);
+    const { ref } = gb.monitor(watcher.pid);
+    await b.connect(a.name, a.address!);
+    let joined = 0;
+    while (joined < 1000) joined += (await nextEvent(watcher, ref))[2].length;
+    const late = Array.from({ length: 1000 }, () => idle(a.runtime));
+    ga.join("late", late);
+    joined = 0;
+    while (joined < 1000) joined += (await nextEvent(watcher, ref))[2].length;
+    assert.deepEqual(keys(gb.members("early")), keys(early));
+    assert.deepEqual(keys(gb.members("late")), keys(late));
+    assert.deepEqual(b.nodes(), [a.name], "the connection stays");
+    // A name that fills the frame on its own: refused, and nothing joined.
+    const huge = "g".repeat(16 * 1024);
+    assert.throws(() => ga.join(huge, idle(a.runtime)), InvalidArgumentError);
+    assert.deepEqual(ga.members(huge), []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("groups: a watcher whose receive matcher leaves a group while a member's exit is told keeps every view right", async () => {
   const { a, ga, gb, watcher, ref, ...rest } = await groupsPair("g2");
   await using _ = rest;
