@@ -44,20 +44,27 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
       addLink(kernel, proc, from);
       return proc.self;
     },
-    linkNameReply(ref: Ref, pid: Pid | undefined, node: string): void {
+    linkNameReply(
+      ref: Ref,
+      pid: Pid | undefined,
+      node: string,
+    ): Pid | undefined {
       const key = kernel.refKey(ref);
       const request = kernel.nameLinks.get(key);
-      if (request === undefined || request.node !== node) return;
+      if (request === undefined || request.node !== node) return undefined;
       kernel.nameLinks.delete(key);
       const { proc } = request;
       if (pid === undefined) {
         kernel.signal(proc, nodePid(node), "noproc", "explicit");
       } else if (request.unlinked?.has(pid.key)) {
         // Unlinked while it waited: take the other half away too (and not
-        // with an exit signal, should it have died since).
+        // with an exit signal, should it have died since), and any half a
+        // LINK from that pid made here meanwhile: the unlink came later.
+        removeLink(kernel, proc, pid);
         kernel.router?.unlink(proc.self, pid);
       } else if (proc.alive) {
         addLink(kernel, proc, pid);
+        return proc.self;
       } else {
         // Died waiting: the other half learns why, as through the link.
         kernel.router?.exit(
@@ -68,6 +75,7 @@ export function makeGate(kernel: Kernel, detach: () => void): LocalGate {
           "link",
         );
       }
+      return undefined;
     },
     unlink(from: Pid, to: Pid): void {
       const proc = kernel.lookup(to);

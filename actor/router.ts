@@ -92,9 +92,12 @@ export interface LocalGate {
    * The answer of `node` to a link by name made under `ref` (see
    * {@linkcode Router.linkName}): the pid linked to, or `undefined` if no
    * process there had the name. Answers for requests not pending (or made
-   * to another node) are ignored.
+   * to another node) are ignored. Returns the requester's pid if it took
+   * its half of the link now, `undefined` otherwise (the router then sends
+   * LINK as well if an unlink of that pair is still on its way, since that
+   * unlink will take the other half away).
    */
-  linkNameReply(ref: Ref, pid: Pid | undefined, node: string): void;
+  linkNameReply(ref: Ref, pid: Pid | undefined, node: string): Pid | undefined;
   /** Remote `from` unlinked from local `to`. */
   unlink(from: Pid, to: Pid): void;
   /**

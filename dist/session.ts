@@ -652,7 +652,16 @@ export class Session {
         `LINK_NAME_REPLY with ${pid}, a pid of another node or creation`,
       );
     }
-    this.#gate.linkNameReply(ref, pid ?? undefined, this.peer);
+    const linked = this.#gate.linkNameReply(ref, pid ?? undefined, this.peer);
+    // The requester took its half while its own UNLINK of the pair is on
+    // its way, which takes the peer's half away: a LINK follows it, as a
+    // link made again does (Erlang's link protocol).
+    if (
+      linked !== undefined && this.#unlinking.size > 0 &&
+      this.#unlinking.delete(`${linked.key}|${pid!.key}`)
+    ) {
+      this.send({ tag: Tag.LINK, from: linked, to: pid! });
+    }
   }
 
   // A process never sees undefined as a message (receive uses it for a

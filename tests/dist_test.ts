@@ -303,26 +303,26 @@ Deno.test("D6: linking to a remote pid that is already dead gives noproc", async
   assert.deepEqual(n.a.runtime.processInfo(watcher.pid)!.links, []);
 });
 
-Deno.test("D6: link and unlink calls that cross between nodes leave both sides agreeing, as Erlang's link protocol does", async () => {
+Deno.test("D6, N3: link, link by name and unlink calls that cross between nodes leave both sides agreeing, as Erlang's link protocol does", async () => {
   await using n = await pair();
-  type Op = "link" | "unlink";
-  // Both sides call in the same turn, so their LINK and UNLINK frames cross.
-  const variants: [string, boolean, Op[], Op[]][] = [
-    ["linked; a unlinks, b unlinks and links", true, ["unlink"], [
-      "unlink",
-      "link",
-    ]],
-    ["unlinked; a links, b unlinks", false, ["link"], ["unlink"]],
-    ["linked; both unlink and link", true, ["unlink", "link"], [
-      "unlink",
-      "link",
-    ]],
-    ["unlinked; a links and unlinks, b links", false, ["link", "unlink"], [
-      "link",
-    ]],
-    ["unlinked; both link", false, ["link"], ["link"]],
-    ["linked; both unlink", true, ["unlink"], ["unlink"]],
+  // Every sequence of up to three calls, by either side, all in one turn so
+  // that their frames cross; from unlinked and from linked.
+  const OPS = [
+    "a:link",
+    "a:unlink",
+    "a:linkName",
+    "b:link",
+    "b:unlink",
+    "b:linkName",
   ];
+  const sequences: string[][] = [];
+  for (const x of OPS) {
+    sequences.push([x]);
+    for (const y of OPS) {
+      sequences.push([x, y]);
+      for (const z of OPS) sequences.push([x, y, z]);
+    }
+  }
   // Flushes both directions: every frame either side sent before is handled.
   const quiet = async (x: Probe, y: Probe) => {
     for (const [from, to] of [[x, y], [y, x]] as const) {
@@ -334,26 +334,39 @@ Deno.test("D6: link and unlink calls that cross between nodes leave both sides a
   };
   const linkedTo = (rt: Runtime, p: Probe, q: Probe) =>
     rt.processInfo(p.pid)!.links.some((l) => l.equals(q.pid));
-  for (const [what, linked, opsA, opsB] of variants) {
-    for (let round = 0; round < 5; round++) {
+  let round = 0;
+  for (const linked of [false, true]) {
+    for (const sequence of sequences) {
+      const what = `${linked ? "linked" : "unlinked"}: ${sequence.join(", ")}`;
       const a = await probe(n.a.runtime, { trapExit: true });
       const b = await probe(n.b.runtime, { trapExit: true });
+      n.a.runtime.register(`la${++round}`, a.pid);
+      n.b.runtime.register(`lb${round}`, b.pid);
       if (linked) a.proc.link(b.pid);
       await quiet(a, b);
-      for (const op of opsA) a.proc[op](b.pid);
-      for (const op of opsB) b.proc[op](a.pid);
-      await quiet(a, b);
+      for (const op of sequence) {
+        const [me, other, dest] = op.startsWith("a:")
+          ? [a, b, [`lb${round}`, n.b.name] as [string, string]]
+          : [b, a, [`la${round}`, n.a.name] as [string, string]];
+        if (op.endsWith(":link")) me.proc.link(other.pid);
+        else if (op.endsWith(":unlink")) me.proc.unlink(other.pid);
+        else me.proc.link(dest);
+      }
+      const flushA = await probe(n.a.runtime);
+      const flushB = await probe(n.b.runtime);
+      // Up to three exchanges: a reply may set off an unlink or a link.
+      for (let i = 0; i < 3; i++) await quiet(flushA, flushB);
       const onA = linkedTo(n.a.runtime, a, b);
       const onB = linkedTo(n.b.runtime, b, a);
       assert.equal(onA, onB, `${what}: a says ${onA}, b says ${onB}`);
-      // And the link, if any, carries b's death to a.
-      n.b.runtime.exit(b.pid, "kill");
-      const flushA = await probe(n.a.runtime);
-      const flushB = await probe(n.b.runtime);
-      await quiet(flushA, flushB);
-      const exits = a.seen.filter((m) => m instanceof Exit);
-      assert.equal(exits.length, onA ? 1 : 0, what);
-      for (const p of [a, flushA, flushB]) {
+      if (round % 16 === 0) {
+        // And now and then: the link, if any, carries b's death to a.
+        n.b.runtime.exit(b.pid, "kill");
+        await quiet(flushA, flushB);
+        const exits = a.seen.filter((m) => m instanceof Exit);
+        assert.equal(exits.length, onA ? 1 : 0, what);
+      }
+      for (const p of [a, b, flushA, flushB]) {
         n.a.runtime.exit(p.pid, "kill");
         n.b.runtime.exit(p.pid, "kill");
       }
