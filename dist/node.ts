@@ -250,6 +250,8 @@ interface Peer {
   pinned: boolean;
   /** Settles once a connection `disconnect` is draining has closed. */
   draining: Promise<void> | undefined;
+  /** UNLINKs among the `pending` frames: awaited once the session is up. */
+  unlinks: [from: Pid, to: Pid, id: number][] | undefined;
 }
 
 /** Whether `peer` has no connection and nothing waits on one. */
@@ -407,6 +409,12 @@ export class Node implements AsyncDisposable {
   #tickTime: number;
   #handshakeTimeout: number;
   #maxFrameBytes: number;
+  // Ids of this node's UNLINKs, on every connection: one made before its
+  // connection was up keeps its id on it.
+  #unlinkIds = 0;
+  #nextUnlinkId(): number {
+    return ++this.#unlinkIds;
+  }
   #logger: Logger | undefined;
   #resolve: NodeOptions["resolve"];
   #mesh: boolean;
@@ -472,6 +480,7 @@ export class Node implements AsyncDisposable {
       clock: this.#clock,
       tickTime: this.#tickTime,
       maxFrameBytes: this.#maxFrameBytes,
+      nextUnlinkId: () => this.#nextUnlinkId(),
       peers: (session, peers) => this.#onPeerList(session, peers),
       global: (session, frame) => this.#global.receive(session, frame),
       ended: (session, reason, error) =>
@@ -1104,7 +1113,7 @@ export class Node implements AsyncDisposable {
       for (const conn of this.#handshaking) conn.close();
       for (const peer of this.#peers.values()) {
         this.#clock.clearTimeout(peer.graceTimer);
-        peer.pending = undefined;
+        peer.pending = peer.unlinks = undefined;
         peer.session?.close("node_stopped", undefined, true);
         this.#failWaiters(
           peer,
@@ -1159,6 +1168,7 @@ export class Node implements AsyncDisposable {
         graceTimer: undefined,
         pinned: false,
         draining: undefined,
+        unlinks: undefined,
       };
       this.#peers.set(name, peer);
     }
@@ -1207,14 +1217,27 @@ export class Node implements AsyncDisposable {
           message,
         }, true),
       link: (from, to) => {
-        this.#peers.get(to.node)?.session?.relinked(from, to);
+        const peer = this.#peers.get(to.node);
+        if (peer?.session !== undefined) peer.session.relinked(from, to);
+        else if (peer?.unlinks !== undefined) {
+          // Linked again behind a queued UNLINK: its answer no longer matters.
+          peer.unlinks = peer.unlinks.filter(([f, t]) =>
+            !(f.equals(from) && t.equals(to))
+          );
+        }
         this.#emit(to.node, { tag: Tag.LINK, from, to }, true);
       },
       linkName: (from, name, node, ref) =>
         this.#emit(node, { tag: Tag.LINK_NAME, from, ref, name }, true),
       unlink: (from, to) => {
-        const session = this.#peers.get(to.node)?.session;
-        if (session !== undefined) session.unlink(from, to);
+        const peer = this.#peers.get(to.node);
+        if (peer?.session !== undefined) return peer.session.unlink(from, to);
+        // The LINK it undoes still waits for the connection (D2): so does
+        // the UNLINK, behind it.
+        if (peer?.pending === undefined) return;
+        const id = this.#nextUnlinkId();
+        this.#emit(to.node, { tag: Tag.UNLINK, id, from, to }, false);
+        (peer.unlinks ??= []).push([from, to, id]);
       },
       exit: (
         from: Pid,
@@ -1429,7 +1452,7 @@ export class Node implements AsyncDisposable {
 
   /** A connection to `peer` could not be made: what waited for it learns so. */
   #unreachable(peer: Peer, error: unknown): void {
-    peer.pending = undefined;
+    peer.pending = peer.unlinks = undefined;
     peer.pendingFrames = 0;
     this.#logger?.warn(`Cannot reach node ${peer.name}`, {
       node: peer.name,
@@ -1696,8 +1719,11 @@ export class Node implements AsyncDisposable {
     this.#track(session.done);
     try {
       if (peer.pending !== undefined) {
+        for (const [from, to, id] of peer.unlinks ?? []) {
+          session.awaitUnlinkAck(from, to, id);
+        }
         session.sendEncoded(peer.pending.take(), peer.pendingFrames);
-        peer.pending = undefined;
+        peer.pending = peer.unlinks = undefined;
         peer.pendingFrames = 0;
       }
       this.#spawner.sessionUp(peer.name, session);

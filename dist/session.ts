@@ -63,6 +63,8 @@ export interface SessionHost {
   readonly tickTime: number;
   /** Frames longer than this are refused when sent (the peer would refuse them). */
   readonly maxFrameBytes: number;
+  /** A fresh id for an UNLINK (unique on the node, so on every connection). */
+  nextUnlinkId(): number;
   /** A PEER_LIST arrived. */
   peers(session: Session, peers: PeerInfo[]): void;
   /** A global-name frame arrived (0x30–0x34); may throw `ProtocolError`. */
@@ -116,7 +118,6 @@ export class Session {
   #read = false;
   #wrote = false;
   #timer: unknown;
-  #nextUnlinkId = 0;
   // Unlinks sent and not yet acknowledged, by "local|remote" pid keys.
   #unlinking = new Map<string, number>();
 
@@ -237,9 +238,14 @@ export class Session {
 
   /** Sends UNLINK with a fresh id and remembers it until acknowledged. */
   unlink(from: Pid, to: Pid): void {
-    const id = ++this.#nextUnlinkId;
+    const id = this.#host.nextUnlinkId();
     this.#unlinking.set(`${from.key}|${to.key}`, id);
     this.send({ tag: Tag.UNLINK, id, from, to });
+  }
+
+  /** An UNLINK queued before this session was up (D2) leaves on it first. */
+  awaitUnlinkAck(from: Pid, to: Pid, id: number): void {
+    this.#unlinking.set(`${from.key}|${to.key}`, id);
   }
 
   /**

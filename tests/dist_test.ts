@@ -76,6 +76,41 @@ Deno.test("D2: sending to a pid of an unconnected node connects on first use, in
   }
 });
 
+Deno.test("D2: an unlink made while the connection is being made waits behind the link it undoes; so does a link made again", async () => {
+  const b = await startNode({ name: name("b"), cookie: COOKIE });
+  const a = await startNode({
+    name: name("a"),
+    cookie: COOKIE,
+    peers: { [b.name]: b.address! },
+  });
+  try {
+    const onB = await probe(b.runtime, { trapExit: true });
+    const gone = await probe(a.runtime, { trapExit: true });
+    const back = await probe(a.runtime, { trapExit: true });
+    // Not connected yet: these wait for the connection, in order.
+    gone.proc.link(onB.pid);
+    gone.proc.unlink(onB.pid);
+    back.proc.link(onB.pid);
+    back.proc.unlink(onB.pid);
+    back.proc.link(onB.pid);
+    gone.proc.send(onB.pid, "sync");
+    assert.equal(await onB.next(), "sync");
+    assert.deepEqual(a.runtime.processInfo(gone.pid)!.links, []);
+    assert.deepEqual(b.runtime.processInfo(onB.pid)!.links, [back.pid]);
+    // The one still linked carries its death; the other, nothing.
+    a.runtime.exit(gone.pid, "kill");
+    a.runtime.exit(back.pid, "kill");
+    const exit = await onB.next<Exit>(is(Exit));
+    assert.ok(exit.from.equals(back.pid));
+    const flushA = await probe(a.runtime);
+    flushA.proc.send(onB.pid, "after");
+    assert.equal(await onB.next(), "after");
+    assert.equal(onB.seen.length, 0, Deno.inspect(onB.seen));
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("D2: a name on another node is reachable as [name, node]", async () => {
   await using n = await pair();
   const target = await probe(n.b.runtime);
