@@ -1065,7 +1065,10 @@ class Fuzz {
       }
       case Tag.LINK: {
         const s = this.local(f.to);
-        if (s === undefined) {
+        if (this.unlinking.has(`${k(f.to)}|${k(f.from)}`)) {
+          // Sent before the peer saw our UNLINK, which takes its half away.
+          cover("LINK while our UNLINK is pending: ignored");
+        } else if (s === undefined) {
           cover("LINK to no live process: EXIT noproc");
           this.expectFrame({
             tag: Tag.EXIT,
@@ -1158,12 +1161,19 @@ class Fuzz {
         } else if (request.unlinked.has(k(f.pid))) {
           // Unlinked while it waited: the node takes the peer's half away.
           cover("LINK_NAME_REPLY for a pid unlinked meanwhile");
+          s.links.delete(k(f.pid)); // a half a LINK made meanwhile
           const id = ++this.unlinkIds;
           this.unlinking.set(`${k(s.pid)}|${k(f.pid)}`, { id, s, h: f.pid });
           this.expectFrame({ tag: Tag.UNLINK, id, from: s.pid, to: f.pid });
         } else if (s.alive) {
           cover("LINK_NAME_REPLY links");
           if (!s.links.has(k(f.pid))) s.links.set(k(f.pid), f.pid);
+          // Our UNLINK of the pid, still on its way, takes the peer's half
+          // away: a LINK follows it.
+          if (this.unlinking.delete(`${k(s.pid)}|${k(f.pid)}`)) {
+            cover("LINK_NAME_REPLY links behind a pending unlink: LINK");
+            this.expectFrame({ tag: Tag.LINK, from: s.pid, to: f.pid });
+          }
         } else {
           // Died waiting: the named process hears why, as through the link.
           cover("LINK_NAME_REPLY to a requester that died");
@@ -2011,7 +2021,6 @@ class Fuzz {
     this.creations.push(this.creation);
     this.expects = [];
     this.nodePings = [];
-    this.unlinkIds = 0;
     this.syncFrames = 0;
     this.expectedSync = [...this.replica].filter(([, pid]) =>
       pid.node === this.N
@@ -2326,6 +2335,8 @@ class Fuzz {
         }
         if (!s.links.has(k(h))) {
           s.links.set(k(h), h);
+          // Linked again: a pending unlink's answer no longer matters.
+          this.unlinking.delete(`${k(s.pid)}|${k(h)}`);
           this.expectFrame({ tag: Tag.LINK, from: s.pid, to: h });
         }
       } else if (r < 0.34) {
