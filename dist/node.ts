@@ -911,7 +911,9 @@ export class Node implements AsyncDisposable {
    * with its pid once it runs. Rejects with {@linkcode RemoteSpawnError}:
    * `unknown_spawnable` for a name not on that node's allow-list,
    * `noconnection` when the node cannot be reached or the connection is lost
-   * before the reply, `timeout`, or the reason a server's `init` failed.
+   * before the reply (the process may then have started there, unknown to
+   * anyone, as in Erlang: link or monitor it if that matters), `timeout`,
+   * or the reason a server's `init` failed.
    * Bad arguments reject with `InvalidArgumentError`, arguments that cannot
    * cross the wire with `UnencodableValueError`.
    */
