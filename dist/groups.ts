@@ -585,12 +585,13 @@ export class Groups implements AsyncDisposable {
   }
 
   // Bytes a message may give to group names and pids, and those of one of
-  // this node's pids (msgpack extension header, node name, id, creation).
+  // this node's pids: a msgpack extension header of up to 4 bytes, the node
+  // name (1 + n), the id (8) and the creation (4).
   get #room(): number {
     return (this.#node?.maxFrameBytes ?? Infinity) - ENVELOPE_BYTES;
   }
   get #pidBytes(): number {
-    return 16 + utf8.encode(this.#runtime.node).length;
+    return 17 + utf8.encode(this.#runtime.node).length;
   }
 
   /**

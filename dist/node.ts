@@ -258,7 +258,7 @@ interface Peer {
 function isIdle(peer: Peer): boolean {
   return peer.session === undefined && !peer.dialing && peer.inbound === 0 &&
     peer.pending === undefined && peer.waiters.length === 0 &&
-    peer.graceTimer === undefined;
+    peer.graceTimer === undefined && peer.draining === undefined;
 }
 
 /**
@@ -588,10 +588,13 @@ export class Node implements AsyncDisposable {
     const peer = this.#peers.get(node);
     const session = peer?.session;
     if (session === undefined) return false;
-    session.close("disconnected", undefined, true);
+    // Set first: closing tells node-event listeners, who may send again.
     const draining = peer!.draining = session.done.then(() => {
-      if (peer!.draining === draining) peer!.draining = undefined;
+      if (peer!.draining !== draining) return;
+      peer!.draining = undefined;
+      this.#idled(peer!);
     }, () => {});
+    session.close("disconnected", undefined, true);
     return true;
   }
 

@@ -638,6 +638,13 @@ export class Session {
     this.#fromPeer(frame.from, frame.tag);
     this.#fromPeer(frame.ref, frame.tag);
     const pid = this.#gate.linkName(frame.from, frame.name) ?? null;
+    // The named process took its half now, after any UNLINK of `from` it
+    // sent before: as for a link made again, that UNLINK's answer no longer
+    // matters (the requester takes its half on the reply, which comes after
+    // that UNLINK, so both end linked).
+    if (pid !== null && this.#unlinking.size > 0) {
+      this.#unlinking.delete(`${pid.key}|${frame.from.key}`);
+    }
     this.send({ tag: Tag.LINK_NAME_REPLY, ref: frame.ref, pid });
   }
 

@@ -1140,6 +1140,8 @@ class Fuzz {
         if (s !== undefined && !s.links.has(k(f.from))) {
           s.links.set(k(f.from), f.from);
         }
+        // The named process took its half after any UNLINK of its own.
+        if (s !== undefined) this.unlinking.delete(`${k(s.pid)}|${k(f.from)}`);
         this.expectFrame({
           tag: Tag.LINK_NAME_REPLY,
           ref: f.ref,

@@ -529,6 +529,36 @@ Deno.test("groups: under a small maxFrameBytes, joins and syncs go in parts that
   }
 });
 
+Deno.test("groups: the parts fit the frame for a node whose name takes 255 bytes too", async () => {
+  const long = (base: string) => {
+    const tail = nodeName(base);
+    return "n".repeat(255 - tail.length) + tail;
+  };
+  const small = { cookie: COOKIE, maxFrameBytes: 278_537 };
+  const a = await startNode({ name: long("a"), ...small });
+  const b = await startNode({ name: long("b"), ...small });
+  try {
+    assert.equal(new TextEncoder().encode(a.name).length, 255);
+    const ga = await startGroups(a);
+    const gb = await startGroups(b);
+    const early = Array.from({ length: 1024 }, () => idle(a.runtime));
+    ga.join("early", early); // a sync
+    const watcher = await probe(b.runtime);
+    const { ref } = gb.monitor(watcher.pid);
+    await b.connect(a.name, a.address!);
+    let joined = 0;
+    while (joined < 1024) joined += (await nextEvent(watcher, ref))[2].length;
+    const late = Array.from({ length: 1024 }, () => idle(a.runtime));
+    ga.join("late", late); // a join
+    joined = 0;
+    while (joined < 1024) joined += (await nextEvent(watcher, ref))[2].length;
+    assert.equal(gb.members("early").length, 1024);
+    assert.equal(gb.members("late").length, 1024);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
 Deno.test("groups: a watcher whose receive matcher leaves a group while a member's exit is told keeps every view right", async () => {
   const { a, ga, gb, watcher, ref, ...rest } = await groupsPair("g2");
   await using _ = rest;
