@@ -29,6 +29,30 @@ export async function nodePair(
 }
 
 /**
+ * Two nodes, `a` knowing where `b` listens (the `peers` option) but not yet
+ * connected to it: the first send, link or monitor to `b` connects. Stopped
+ * together on dispose.
+ */
+export async function knownPair(
+  cookie: string,
+  options: { maxFrameBytes?: number } = {},
+): Promise<{ a: Node; b: Node } & AsyncDisposable> {
+  const b = await startNode({ name: nodeName("b"), cookie, ...options });
+  const a = await startNode({
+    name: nodeName("a"),
+    cookie,
+    ...options,
+    peers: { [b.name]: b.address! },
+  });
+  return {
+    a,
+    b,
+    [Symbol.asyncDispose]: async () =>
+      void await Promise.all([a.stop(), b.stop()]),
+  };
+}
+
+/**
  * Queues `mib` messages of 1 MiB each way between connected nodes `a` and
  * `b` (to processes that take everything), then stops both at once; rejects
  * if the stops take over 8 s.

@@ -33,7 +33,7 @@ import {
 } from "../wire/mod.ts";
 import { is, type Probe, probe } from "./_probe.ts";
 import { assertInstanceOf, settle, within } from "./_util.ts";
-import { nodeName, nodePair, stopBothLoaded } from "./_nodes.ts";
+import { knownPair, nodeName, nodePair, stopBothLoaded } from "./_nodes.ts";
 
 const COOKIE = "test-cookie";
 const name = nodeName;
@@ -58,57 +58,41 @@ Deno.test("D1: pids carry node name and creation; an earlier creation's pid is d
 });
 
 Deno.test("D2: sending to a pid of an unconnected node connects on first use, in order", async () => {
-  const b = await startNode({ name: name("b"), cookie: COOKIE });
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    peers: { [b.name]: b.address! },
-  });
-  try {
-    const target = await probe(b.runtime);
-    assert.deepEqual(a.nodes(), []);
-    for (let i = 0; i < 100; i++) a.runtime.send(target.pid, i);
-    a.runtime.send([`never-registered`, b.name], "dropped quietly");
-    for (let i = 0; i < 100; i++) assert.equal(await target.next(), i);
-    assert.deepEqual(a.nodes(), [b.name]);
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
+  await using n = await knownPair(COOKIE);
+  const { a, b } = n;
+  const target = await probe(b.runtime);
+  assert.deepEqual(a.nodes(), []);
+  for (let i = 0; i < 100; i++) a.runtime.send(target.pid, i);
+  a.runtime.send([`never-registered`, b.name], "dropped quietly");
+  for (let i = 0; i < 100; i++) assert.equal(await target.next(), i);
+  assert.deepEqual(a.nodes(), [b.name]);
 });
 
 Deno.test("D2: an unlink made while the connection is being made waits behind the link it undoes; so does a link made again", async () => {
-  const b = await startNode({ name: name("b"), cookie: COOKIE });
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    peers: { [b.name]: b.address! },
-  });
-  try {
-    const onB = await probe(b.runtime, { trapExit: true });
-    const gone = await probe(a.runtime, { trapExit: true });
-    const back = await probe(a.runtime, { trapExit: true });
-    // Not connected yet: these wait for the connection, in order.
-    gone.proc.link(onB.pid);
-    gone.proc.unlink(onB.pid);
-    back.proc.link(onB.pid);
-    back.proc.unlink(onB.pid);
-    back.proc.link(onB.pid);
-    gone.proc.send(onB.pid, "sync");
-    assert.equal(await onB.next(), "sync");
-    assert.deepEqual(a.runtime.processInfo(gone.pid)!.links, []);
-    assert.deepEqual(b.runtime.processInfo(onB.pid)!.links, [back.pid]);
-    // The one still linked carries its death; the other, nothing.
-    a.runtime.exit(gone.pid, "kill");
-    a.runtime.exit(back.pid, "kill");
-    const exit = await onB.next<Exit>(is(Exit));
-    assert.ok(exit.from.equals(back.pid));
-    const flushA = await probe(a.runtime);
-    flushA.proc.send(onB.pid, "after");
-    assert.equal(await onB.next(), "after");
-    assert.equal(onB.seen.length, 0, Deno.inspect(onB.seen));
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
+  await using n = await knownPair(COOKIE);
+  const { a, b } = n;
+  const onB = await probe(b.runtime, { trapExit: true });
+  const gone = await probe(a.runtime, { trapExit: true });
+  const back = await probe(a.runtime, { trapExit: true });
+  // Not connected yet: these wait for the connection, in order.
+  gone.proc.link(onB.pid);
+  gone.proc.unlink(onB.pid);
+  back.proc.link(onB.pid);
+  back.proc.unlink(onB.pid);
+  back.proc.link(onB.pid);
+  gone.proc.send(onB.pid, "sync");
+  assert.equal(await onB.next(), "sync");
+  assert.deepEqual(a.runtime.processInfo(gone.pid)!.links, []);
+  assert.deepEqual(b.runtime.processInfo(onB.pid)!.links, [back.pid]);
+  // The one still linked carries its death; the other, nothing.
+  a.runtime.exit(gone.pid, "kill");
+  a.runtime.exit(back.pid, "kill");
+  const exit = await onB.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(back.pid));
+  const flushA = await probe(a.runtime);
+  flushA.proc.send(onB.pid, "after");
+  assert.equal(await onB.next(), "after");
+  assert.equal(onB.seen.length, 0, Deno.inspect(onB.seen));
 });
 
 Deno.test("D2: a name on another node is reachable as [name, node]", async () => {
@@ -120,31 +104,23 @@ Deno.test("D2: a name on another node is reachable as [name, node]", async () =>
 });
 
 Deno.test("P3: a message to another node is encoded as it is sent, connected or not: later changes to it do not reach the node", async () => {
-  const b = await startNode({ name: name("b"), cookie: COOKIE });
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    peers: { [b.name]: b.address! },
+  await using n = await knownPair(COOKIE);
+  const { a, b } = n;
+  const target = await probe(b.runtime);
+  // Sent before any connection exists: it waits for the handshake.
+  const early = { n: 1, bytes: new Uint8Array([1, 2, 3]) };
+  a.runtime.send(target.pid, early);
+  early.n = 2;
+  early.bytes[0] = 9;
+  assert.deepEqual(await target.next(), {
+    n: 1,
+    bytes: new Uint8Array([1, 2, 3]),
   });
-  try {
-    const target = await probe(b.runtime);
-    // Sent before any connection exists: it waits for the handshake.
-    const early = { n: 1, bytes: new Uint8Array([1, 2, 3]) };
-    a.runtime.send(target.pid, early);
-    early.n = 2;
-    early.bytes[0] = 9;
-    assert.deepEqual(await target.next(), {
-      n: 1,
-      bytes: new Uint8Array([1, 2, 3]),
-    });
-    const later = { n: 1, list: ["x"] };
-    a.runtime.send(target.pid, later);
-    later.n = 2;
-    later.list.push("y");
-    assert.deepEqual(await target.next(), { n: 1, list: ["x"] });
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
+  const later = { n: 1, list: ["x"] };
+  a.runtime.send(target.pid, later);
+  later.n = 2;
+  later.list.push("y");
+  assert.deepEqual(await target.next(), { n: 1, list: ["x"] });
 });
 
 Deno.test("D2: an address that cannot be dialled or sent in a peer list is refused with InvalidArgumentError, wherever it comes from", async () => {
@@ -777,58 +753,49 @@ Deno.test("P3: sending a function to a remote pid is refused with a clear error"
 
 Deno.test("P3: a message or exit reason longer than maxFrameBytes is refused by the sender; the connection and its links live on", async () => {
   const maxFrameBytes = 64 * 1024;
-  const b = await startNode({ name: name("b"), cookie: COOKIE, maxFrameBytes });
-  const a = await startNode({
-    name: name("a"),
-    cookie: COOKIE,
-    maxFrameBytes,
-    peers: { [b.name]: b.address! },
+  await using n = await knownPair(COOKIE, { maxFrameBytes });
+  const { a, b } = n;
+  const target = await probe(b.runtime);
+  const big = new Uint8Array(maxFrameBytes);
+  // Not yet connected: the frame is encoded and checked as it is sent.
+  assert.throws(
+    () => a.runtime.send(target.pid, big),
+    (e: unknown) =>
+      e instanceof UnencodableValueError && /maxFrameBytes/.test(e.message),
+  );
+  a.runtime.send(target.pid, "first");
+  assert.equal(await target.next(), "first");
+  // Connected: the same.
+  assert.throws(() => a.runtime.send(target.pid, big), UnencodableValueError);
+  assert.throws(
+    () => a.runtime.send(["anywhere", b.name], big),
+    UnencodableValueError,
+  );
+  // An exit reason that long reaches a remote link as a Crash saying so.
+  const linked = await probe(b.runtime, { trapExit: true });
+  const bystander = await probe(b.runtime, { trapExit: true });
+  const other = await probe(a.runtime);
+  bystander.proc.link(other.pid);
+  const dying = a.runtime.spawn(async (proc) => {
+    proc.link(linked.pid);
+    await proc.receive();
+    return proc.stop({ blob: big });
   });
-  try {
-    const target = await probe(b.runtime);
-    const big = new Uint8Array(maxFrameBytes);
-    // Not yet connected: the frame is encoded and checked as it is sent.
-    assert.throws(
-      () => a.runtime.send(target.pid, big),
-      (e: unknown) =>
-        e instanceof UnencodableValueError && /maxFrameBytes/.test(e.message),
-    );
-    a.runtime.send(target.pid, "first");
-    assert.equal(await target.next(), "first");
-    // Connected: the same.
-    assert.throws(() => a.runtime.send(target.pid, big), UnencodableValueError);
-    assert.throws(
-      () => a.runtime.send(["anywhere", b.name], big),
-      UnencodableValueError,
-    );
-    // An exit reason that long reaches a remote link as a Crash saying so.
-    const linked = await probe(b.runtime, { trapExit: true });
-    const bystander = await probe(b.runtime, { trapExit: true });
-    const other = await probe(a.runtime);
-    bystander.proc.link(other.pid);
-    const dying = a.runtime.spawn(async (proc) => {
-      proc.link(linked.pid);
-      await proc.receive();
-      return proc.stop({ blob: big });
-    });
-    await settle();
-    a.runtime.send(dying, "go");
-    const exit = await linked.next<Exit>(is(Exit));
-    assert.ok(exit.from.equals(dying));
-    assertInstanceOf(exit.reason, Crash);
-    assert.equal(exit.reason.name, "UnencodableValueError");
-    assert.match(exit.reason.message, /maxFrameBytes/);
-    // The connection, and the link across it, are still there.
-    assert.deepEqual(a.nodes(), [b.name]);
-    a.runtime.send(target.pid, "after");
-    assert.equal(await target.next(), "after");
-    assert.deepEqual(
-      b.runtime.processInfo(bystander.pid)!.links,
-      [other.pid],
-    );
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
+  await settle();
+  a.runtime.send(dying, "go");
+  const exit = await linked.next<Exit>(is(Exit));
+  assert.ok(exit.from.equals(dying));
+  assertInstanceOf(exit.reason, Crash);
+  assert.equal(exit.reason.name, "UnencodableValueError");
+  assert.match(exit.reason.message, /maxFrameBytes/);
+  // The connection, and the link across it, are still there.
+  assert.deepEqual(a.nodes(), [b.name]);
+  a.runtime.send(target.pid, "after");
+  assert.equal(await target.next(), "after");
+  assert.deepEqual(
+    b.runtime.processInfo(bystander.pid)!.links,
+    [other.pid],
+  );
 });
 
 Deno.test("S1: stopping a node runs D7 for its connections and releases everything", async () => {
