@@ -63,7 +63,13 @@ export interface GlobalHost {
   readonly gate: LocalGate;
   /** The sessions connected now. */
   sessions(): Iterable<Session>;
+  /** The node's frame limit: a sync longer than this goes in parts. */
+  readonly maxFrameBytes?: number;
 }
+
+// A GLOBAL_SYNC's length field, tag and count.
+const SYNC_HEADER_BYTES = 4 + 1 + 4;
+const utf8 = new TextEncoder();
 
 /**
  * The deterministic conflict rule: whether `a` wins a name over `b`. Pids
@@ -209,11 +215,27 @@ export class GlobalRegistry {
     return Promise.all(waits).then(() => {});
   }
 
-  /** A connection came up: tell the peer every name this node's processes hold. */
+  /**
+   * A connection came up: tell the peer every name this node's processes
+   * hold, in as many GLOBAL_SYNC frames as the node's frame limit needs
+   * (each is applied entry by entry, so parts add up).
+   */
   sessionUp(session: Session): void {
-    const entries: GlobalEntry[] = [];
+    const room = (this.#host.maxFrameBytes ?? Infinity) - SYNC_HEADER_BYTES;
+    const nodeBytes = utf8.encode(this.#node).length;
+    let entries: GlobalEntry[] = [];
+    let size = 0;
     for (const [name, pid] of this.#names) {
-      if (pid.node === this.#node) entries.push({ name, pid });
+      if (pid.node !== this.#node) continue;
+      // name:name, then pid: node:name id:u53 creation:u32.
+      const bytes = 1 + utf8.encode(name).length + 1 + nodeBytes + 12;
+      if (entries.length > 0 && size + bytes > room) {
+        session.send({ tag: Tag.GLOBAL_SYNC, entries });
+        entries = [];
+        size = 0;
+      }
+      entries.push({ name, pid });
+      size += bytes;
     }
     session.send({ tag: Tag.GLOBAL_SYNC, entries });
   }

@@ -176,10 +176,10 @@ export interface NodeOptions {
    * `UnencodableValueError` when it is sent, and an exit reason reaches
    * remote links and monitors as a `Crash` saying so. A peer with a lower
    * limit closes the connection on such a frame, so give every node of a
-   * cluster the same limit. Process groups cut their messages to fit it; a
-   * node's global names and its peer list each travel in one frame when a
-   * connection is made, so a limit far below the default must still hold
-   * them.
+   * cluster the same limit. Process groups and the global-name sync cut
+   * their messages to fit it; a node's peer list travels in one frame when
+   * a connection is made, so a limit far below the default must still hold
+   * it (about 520 bytes a connected node at most).
    */
   readonly maxFrameBytes?: number;
   /** Byte streams. Default: TCP. */
@@ -492,6 +492,7 @@ export class Node implements AsyncDisposable {
       runtime,
       gate: this.#gate,
       sessions: () => this.#sessions(),
+      maxFrameBytes: this.#maxFrameBytes,
     });
     const isStopped = () => this.#stopped;
     this.#spawner = new Spawner({

@@ -442,3 +442,26 @@ Deno.test("global: D10 — a forged frame sent right behind the handshake closes
   const again = await rawPeer(a, name);
   again.close();
 });
+
+Deno.test("global: a GLOBAL_SYNC longer than the frame limit goes in parts; the connection is made and every name arrives", async () => {
+  const small = { cookie: COOKIE, maxFrameBytes: 32 * 1024 };
+  const a = await startNode({ name: `a${++seq}@127.0.0.1`, ...small });
+  const b = await startNode({ name: `b${++seq}@127.0.0.1`, ...small });
+  try {
+    const holder = a.runtime.spawn(async (p) => void await p.receive());
+    // 200 names of 200 bytes: some 44 KB of entries.
+    const names = Array.from(
+      { length: 200 },
+      (_, i) => `${i}`.padEnd(200, "x"),
+    );
+    for (const name of names) a.registerGlobal(name, holder);
+    await a.connect(b.name, b.address!);
+    await b.syncGlobal();
+    await a.syncGlobal();
+    assert.deepEqual(b.globalNames().sort(), [...names].sort());
+    assert.ok(b.whereisGlobal(names[199]!)?.equals(holder));
+    assert.deepEqual(a.nodes(), [b.name]);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
