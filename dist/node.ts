@@ -254,6 +254,15 @@ interface Peer {
   unlinks: [from: Pid, to: Pid, id: number][] | undefined;
 }
 
+/** What a {@linkcode Node.events} iterator has heard, and how it lets go. */
+interface EventFeed {
+  readonly queue: NodeEvent[];
+  wake: (() => void) | undefined;
+  readonly waker: () => void;
+  /** Unsubscribes; may run more than once. */
+  readonly close: () => void;
+}
+
 /** Whether `peer` has no connection and nothing waits on one. */
 function isIdle(peer: Peer): boolean {
   return peer.session === undefined && !peer.dialing && peer.inbound === 0 &&
@@ -652,7 +661,9 @@ export class Node implements AsyncDisposable {
   /**
    * Calls `listener` with every {@linkcode NodeUp} and {@linkcode NodeDown}
    * (connection losses only, not failed attempts). Returns an unsubscribe
-   * function. Throws `InvalidArgumentError` if `listener` is not a function.
+   * function. A listener that throws is reported to the node's `logger`
+   * (`error`), and the others still run. Throws `InvalidArgumentError` if
+   * `listener` is not a function.
    */
   onNodeEvent(listener: (event: NodeEvent) => void): () => void {
     if (typeof listener !== "function") {
@@ -667,9 +678,11 @@ export class Node implements AsyncDisposable {
 
   /**
    * The same events as {@linkcode Node.onNodeEvent}, as an async iterator
-   * that ends when `signal` aborts or the node stops. Throws
-   * `InvalidArgumentError` at once if `signal` is given and is not an
-   * `AbortSignal`.
+   * that ends when `signal` aborts or the node stops. It subscribes at once,
+   * so events between this call and the first `next()` are kept (make it
+   * before a `connect` whose `NodeUp` you want); end it, by breaking out of
+   * the loop or calling `return()`, to let go. Throws `InvalidArgumentError`
+   * at once if `signal` is given and is not an `AbortSignal`.
    *
    * @example
    * ```ts ignore
@@ -677,46 +690,57 @@ export class Node implements AsyncDisposable {
    * ```
    */
   events(signal?: AbortSignal): AsyncGenerator<NodeEvent, void, undefined> {
-    // Checked here, not in the generator, whose body runs only on the first
-    // `next()`.
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError(
         "events signal",
         `expected an AbortSignal, got ${describe(signal)}`,
       );
     }
-    return this.#events(signal);
+    const feed: EventFeed = {
+      queue: [],
+      wake: undefined,
+      waker: () => {
+        const w = feed.wake;
+        feed.wake = undefined;
+        w?.();
+      },
+      close: () => {
+        unsubscribe();
+        this.#wakers.delete(feed.waker);
+        signal?.removeEventListener("abort", feed.waker);
+      },
+    };
+    const unsubscribe = this.onNodeEvent((event) => {
+      feed.queue.push(event);
+      feed.waker();
+    });
+    this.#wakers.add(feed.waker);
+    signal?.addEventListener("abort", feed.waker);
+    const events = this.#events(feed, signal);
+    // A generator ended before its first next() never runs its finally.
+    const end = events.return.bind(events);
+    events.return = (value) => {
+      feed.close();
+      return end(value);
+    };
+    return events;
   }
 
   async *#events(
+    feed: EventFeed,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<NodeEvent, void, undefined> {
-    const queue: NodeEvent[] = [];
-    let wake: (() => void) | undefined;
-    const waker = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const unsubscribe = this.onNodeEvent((event) => {
-      queue.push(event);
-      waker();
-    });
-    this.#wakers.add(waker);
-    signal?.addEventListener("abort", waker);
     try {
       for (;;) {
-        if (queue.length > 0) {
-          yield queue.shift()!;
+        if (feed.queue.length > 0) {
+          yield feed.queue.shift()!;
           continue;
         }
         if (this.#stopped || signal?.aborted === true) return;
-        await new Promise<void>((resolve) => wake = resolve);
+        await new Promise<void>((resolve) => feed.wake = resolve);
       }
     } finally {
-      unsubscribe();
-      this.#wakers.delete(waker);
-      signal?.removeEventListener("abort", waker);
+      feed.close();
     }
   }
 

@@ -653,6 +653,20 @@ Deno.test("D8: monitorNode delivers NodeUp on connect, NodeDown on loss, and Nod
   }
 });
 
+Deno.test("D8: node.events() subscribes when called: a NodeUp before the first next() is kept; one ended before it lets go", async () => {
+  await using n = await knownPair(COOKIE);
+  const { a, b } = n;
+  const early = a.events();
+  const dropped = a.events();
+  assert.deepEqual(await dropped.return(), { done: true, value: undefined });
+  await a.connect(b.name, b.address!);
+  const first = await within(early.next(), "the NodeUp", 5_000);
+  assert.ok(first.value instanceof NodeUp, Deno.inspect(first));
+  assert.equal(first.value.node, b.name);
+  assert.deepEqual(await dropped.next(), { done: true, value: undefined });
+  await early.return();
+});
+
 Deno.test("D8: a cluster forms a full mesh from one seed", async () => {
   const seed = await startNode({ name: name("seed"), cookie: COOKIE });
   const others = await Promise.all(
