@@ -324,7 +324,8 @@ export class Runtime implements AsyncDisposable {
    * Resolves with the exit reason of `pid` once it exits (`"noproc"` at once
    * if it is not alive). For code outside processes, such as tests. Rejects
    * with `InvalidArgumentError` if `pid` is not a {@linkcode Pid} (for a
-   * registered name, pass `whereis(name)`).
+   * registered name, pass `whereis(name)`), or is a pid of another node
+   * (monitor it from a process instead).
    */
   whenExited(pid: Pid): Promise<ExitReason> {
     if (!(pid instanceof Pid)) {
@@ -332,6 +333,15 @@ export class Runtime implements AsyncDisposable {
         new InvalidArgumentError(
           "pid",
           `expected a Pid, got ${describe(pid)}`,
+        ),
+      );
+    }
+    if (pid.node !== this.node) {
+      // "noproc" would pass for an exit the runtime cannot see.
+      return Promise.reject(
+        new InvalidArgumentError(
+          "pid",
+          `expected a pid of this runtime (${this.node}), got ${pid}: monitor a process of another node from a process instead`,
         ),
       );
     }

@@ -808,7 +808,9 @@ Deno.test("bad input: Runtime options, whenExited and exit without a reason are 
   assertThrows(() => new NewRuntime({ logger: {} }), InvalidArgumentError);
   assertThrows(() => anyRt.attachRouter(null), InvalidArgumentError);
   // whenExited rejects (it returns a promise), for anything but a pid.
-  for (const bad of [undefined, "x", 42, { id: 1 }]) {
+  // A pid of another node: "noproc" would pass for an exit it cannot see.
+  const remote = new Pid("elsewhere@127.0.0.1", 1, 1);
+  for (const bad of [undefined, "x", 42, { id: 1 }, remote]) {
     const e = await anyRt.whenExited(bad).then(
       () => "resolved",
       (e: unknown) => e,
