@@ -4,7 +4,10 @@
  * list of nodes that accepts. The child is linked to the supervisor
  * atomically, so when its node goes away the supervisor sees it exit with
  * `noconnection` and restarts it by its usual rules, on the next node that
- * answers.
+ * answers. A node that is stopped (not lost) stops its processes first, so
+ * the child exits with `shutdown`: a `permanent` child is restarted
+ * elsewhere, but a `transient` one, for which `shutdown` is a normal end, is
+ * not, as in OTP.
  *
  * @module
  */
