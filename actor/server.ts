@@ -44,7 +44,11 @@ export type Awaitable<T> = T | Promise<T>;
 /**
  * What {@linkcode ServerBehaviour.handleCall} returns: a reply now, no reply
  * yet (answer later with {@linkcode reply}), or a stop (with an optional
- * reply, sent after `terminate` ran).
+ * reply, sent after `terminate` ran). Anything else (no `state`, neither a
+ * reply nor `noreply: true` nor a stop) stops the server with
+ * `["bad_return_value", result]`, as gen_server's `{bad_return_value, Ret}`:
+ * `terminate` hears it, with the state from before, and the caller's call
+ * fails with it.
  */
 export type CallResult<State, Reply> =
   | { readonly reply: Reply; readonly state: State }
@@ -55,7 +59,11 @@ export type CallResult<State, Reply> =
     readonly state: State;
   };
 
-/** What `handleCast` and `handleInfo` return: the next state, or a stop. */
+/**
+ * What `handleCast` and `handleInfo` return: the next state, or a stop.
+ * Anything else (no `state`, or a `reply` or `noreply`) stops the server
+ * with `["bad_return_value", result]`, as gen_server's.
+ */
 export type CastResult<State> =
   | { readonly state: State }
   | { readonly stop: ExitReason; readonly state: State };
@@ -514,6 +522,7 @@ async function serve<State, Call, Reply, Cast>(
           proc,
         );
         const result = pending instanceof Promise ? await pending : pending;
+        if (!isCallResult(result)) throw new BadReturn(result);
         state = result.state;
         if ("stop" in result) {
           if ("reply" in result) {
@@ -531,6 +540,7 @@ async function serve<State, Call, Reply, Cast>(
         }
         const pending = behaviour.handleCast(m.$cast as Cast, state, proc);
         const result = pending instanceof Promise ? await pending : pending;
+        if (!isCastResult(result)) throw new BadReturn(result);
         state = result.state;
         if ("stop" in result) stop = result.stop;
       } else if (
@@ -545,13 +555,17 @@ async function serve<State, Call, Reply, Cast>(
       } else if (behaviour.handleInfo !== undefined) {
         const pending = behaviour.handleInfo(message, state, proc);
         const result = pending instanceof Promise ? await pending : pending;
+        if (!isCastResult(result)) throw new BadReturn(result);
         state = result.state;
         if ("stop" in result) stop = result.stop;
       } else if (message instanceof Exit && message.reason !== "normal") {
         stop = message.reason;
       }
     } catch (error) {
-      stop = Crash.from(error);
+      // As gen_server: {bad_return_value, Ret}, with the state before it.
+      stop = error instanceof BadReturn
+        ? ["bad_return_value", error.result]
+        : Crash.from(error);
     }
     if (stop === undefined) continue;
     try {
@@ -565,6 +579,28 @@ async function serve<State, Call, Reply, Cast>(
     if (stopReply !== undefined) stopReply.from.reply(stopReply.value);
     return proc.stop(stop);
   }
+}
+
+/** A callback returned what is not one of its results (thrown, never seen). */
+class BadReturn {
+  constructor(readonly result: unknown) {}
+}
+
+/**
+ * Whether `r` is a {@linkcode CallResult}: a state, and exactly one of a
+ * reply, `noreply: true` or a stop (which may carry a reply).
+ */
+function isCallResult(r: unknown): r is CallResult<unknown, unknown> {
+  if (r === null || typeof r !== "object" || !("state" in r)) return false;
+  if ("stop" in r) return !("noreply" in r);
+  if ("reply" in r) return !("noreply" in r);
+  return (r as { noreply?: unknown }).noreply === true;
+}
+
+/** Whether `r` is a {@linkcode CastResult}: a state, and perhaps a stop. */
+function isCastResult(r: unknown): r is CastResult<unknown> {
+  return r !== null && typeof r === "object" && "state" in r &&
+    !("reply" in r) && !("noreply" in r);
 }
 
 interface CallMessage {

@@ -1262,3 +1262,42 @@ Deno.test("server: on a runtime that has been shut down, call, stopServer, start
     assert.match(error.message, /the runtime has been shut down$/, what);
   }
 });
+
+Deno.test('server: a callback result of the wrong shape stops the server with ["bad_return_value", result], as gen_server\'s; terminate hears it with the state from before', async () => {
+  await using rt = new Runtime();
+  type Terminated = [unknown, unknown];
+  const start = (terminated: Terminated[]) =>
+    startServer(rt, {
+      init: () => "before",
+      // deno-lint-ignore no-explicit-any
+      handleCall: (() => ({ state: "after" })) as any,
+      // deno-lint-ignore no-explicit-any
+      handleCast: (() => ({ reply: 1, state: "after" })) as any,
+      // deno-lint-ignore no-explicit-any
+      handleInfo: (() => undefined) as any,
+      terminate: (reason, state) => void terminated.push([reason, state]),
+    }, undefined);
+  // A call: the caller's call fails with the reason, at once.
+  const calls: Terminated[] = [];
+  const viaCall = await start(calls);
+  const error = await call(rt, viaCall, "x").catch((e) => e);
+  assertInstanceOf(error, CallError);
+  assert.deepEqual(error.reason, ["bad_return_value", { state: "after" }]);
+  assert.deepEqual(calls, [[error.reason, "before"]]);
+  // A cast and a plain message, for which a reply means nothing.
+  const casts: Terminated[] = [];
+  const viaCast = await start(casts);
+  cast(rt, viaCast, "x");
+  assert.deepEqual(await rt.whenExited(viaCast), [
+    "bad_return_value",
+    { reply: 1, state: "after" },
+  ]);
+  const infos: Terminated[] = [];
+  const viaInfo = await start(infos);
+  rt.send(viaInfo, "hello");
+  assert.deepEqual(await rt.whenExited(viaInfo), [
+    "bad_return_value",
+    undefined,
+  ]);
+  assert.equal(infos[0]![1], "before");
+});
