@@ -64,6 +64,7 @@ export interface ChildSpec {
    * atomically: `startServer(sup, behaviour, args, { link: true })`,
    * `sup.spawnLink(body)` or `startSupervisor(sup, { ...opts, link: true })`.
    * (The supervisor links again afterwards, which is harmless, as a safety net.)
+   * Anything but a pid is a failed start: OTP's `ignore` has no counterpart.
    */
   readonly start: (sup: Process) => Promise<Pid> | Pid;
   /** Default `permanent`. */
@@ -71,8 +72,9 @@ export interface ChildSpec {
   /**
    * How to stop it: milliseconds between the exit signal `shutdown` and a
    * `kill` (`Infinity` waits forever, the right choice for a supervisor
-   * child), or `brutal_kill`. Default 5000 for a worker, `Infinity` for a
-   * supervisor (as in OTP).
+   * child; 0 kills at once, giving a child that traps exits no turn to act
+   * on the `shutdown`), or `brutal_kill`. Default 5000 for a worker,
+   * `Infinity` for a supervisor (as in OTP).
    */
   readonly shutdown?: number | "brutal_kill";
   /**
@@ -93,7 +95,9 @@ export interface SupervisorOptions {
   readonly intensity?: number;
   /**
    * Milliseconds over which restarts are counted (one exactly `period` ago
-   * still counts, as in OTP): a number > 0. Default 5000.
+   * still counts, as in OTP): a number > 0. Default 5000. Mote counts
+   * milliseconds; OTP counts whole seconds (`period` 1000 there counts a
+   * restart up to almost 2 s old), so Mote gives up a little less often.
    */
   readonly period?: number;
   /**
@@ -610,6 +614,9 @@ const supervisorBehaviour: ServerBehaviour<
     if (request === "countChildren") {
       return { reply: { ok: count(state, sup) }, state };
     }
+    if (request === null || typeof request !== "object") {
+      throw unknownRequest(request);
+    }
     if ("restartChild" in request) {
       const child = state.children.find((c) =>
         c.spec.id === request.restartChild
@@ -654,11 +661,18 @@ const supervisorBehaviour: ServerBehaviour<
       }
       return { reply: { ok: undefined }, state };
     }
-    const child = state.children.find((c) => c.spec.id === request.deleteChild);
-    if (child === undefined) return { reply: { error: "not_found" }, state };
-    if (child.pid !== undefined) return { reply: { error: "running" }, state };
-    state.children = state.children.filter((c) => c !== child);
-    return { reply: { ok: undefined }, state };
+    if ("deleteChild" in request) {
+      const child = state.children.find((c) =>
+        c.spec.id === request.deleteChild
+      );
+      if (child === undefined) return { reply: { error: "not_found" }, state };
+      if (child.pid !== undefined) {
+        return { reply: { error: "running" }, state };
+      }
+      state.children = state.children.filter((c) => c !== child);
+      return { reply: { ok: undefined }, state };
+    }
+    throw unknownRequest(request);
   },
 
   async handleInfo(message, state, sup): Promise<CastResult<State>> {
@@ -802,8 +816,8 @@ async function restartFrom(
 
 async function startOne(sup: Process, child: Child): Promise<void> {
   const pid: unknown = await child.spec.start(sup);
-  // As OTP's supervisor, anything but a pid is a failed start (a name
-  // would be linked by name, and then taken for the child).
+  // Anything but a pid is a failed start (a name would be linked by name,
+  // and then taken for the child). OTP's `ignore` has no counterpart here.
   if (!(pid instanceof Pid)) {
     throw new InvalidArgumentError(
       `start result of child ${describe(child.spec.id)}`,
@@ -840,6 +854,16 @@ async function stopOne(sup: Process, child: Child): Promise<void> {
   if (shutdown === "brutal_kill") {
     sup.exit(pid, "kill");
     await sup.receive(isDown);
+  } else if (shutdown === 0) {
+    // As OTP: the kill follows at once, and the child gets no turn between.
+    // One of this runtime that traps exits gets the kill alone: the Exit of
+    // the shutdown, handed to its receive, would resume it once more (its
+    // terminate, say) after its death. One that does not ends `shutdown`.
+    if (sup.runtime.processInfo(pid)?.trapExit !== true) {
+      sup.exit(pid, "shutdown");
+    }
+    sup.exit(pid, "kill");
+    await sup.receive(isDown);
   } else {
     sup.exit(pid, "shutdown");
     const down = await sup.receive(isDown, { timeout: shutdown });
@@ -852,6 +876,17 @@ async function stopOne(sup: Process, child: Child): Promise<void> {
   await sup.receive(
     (m) => m instanceof Exit && m.from.equals(pid),
     { timeout: 0 },
+  );
+}
+
+/**
+ * A call no function of this module makes: a bug in its sender, which
+ * crashes the supervisor, as OTP's (a function_clause there).
+ */
+function unknownRequest(request: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    "supervisor request",
+    `expected one of this module's requests, got ${describe(request)}`,
   );
 }
 

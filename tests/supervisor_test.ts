@@ -4,6 +4,8 @@
 // exit, then asks the supervisor, whose mailbox already holds that exit.
 import assert from "node:assert/strict";
 import {
+  call,
+  CallError,
   type ChildSpec,
   countChildren,
   Crash,
@@ -301,6 +303,52 @@ Deno.test("supervisor: a child that ignores shutdown is killed after its shutdow
     undefined,
   ]);
   await rt.shutdown();
+});
+
+Deno.test("supervisor: shutdown 0 kills at once: a child that traps exits gets no turn to act on the shutdown, as in OTP", async () => {
+  await using rt = new Runtime();
+  const acted: unknown[] = [];
+  const trapping: ChildSpec = {
+    id: "trapping",
+    start: (sup) =>
+      sup.spawnLink(async (p) => {
+        acted.push(await p.receive()); // the Exit of the shutdown
+        return p.stop("its own reason");
+      }, { trapExit: true }),
+    shutdown: 0,
+  };
+  const plain: ChildSpec = {
+    id: "plain",
+    start: (sup) => sup.spawnLink(idle),
+    shutdown: 0,
+  };
+  const sup = await startSupervisor(rt, {
+    strategy: "one_for_one",
+    children: [trapping, plain],
+  });
+  const [child, other] = await whichChildren(rt, sup);
+  const exited = [rt.whenExited(child!.pid!), rt.whenExited(other!.pid!)];
+  await terminateChild(rt, sup, "trapping");
+  await terminateChild(rt, sup, "plain");
+  assert.deepEqual(await Promise.all(exited), ["killed", "shutdown"]);
+  assert.deepEqual(acted, []);
+});
+
+Deno.test("supervisor: a call it does not know crashes it, as OTP's (function_clause there); it was taken for deleteChild", async () => {
+  await using rt = new Runtime();
+  for (const request of [{ bogus: 1 }, "bogus", null]) {
+    const sup = await startSupervisor(rt, {
+      strategy: "one_for_one",
+      children: [],
+    });
+    const error = await call(rt, sup as never, request as never).catch((
+      e,
+    ) => e);
+    assertInstanceOf(error, CallError);
+    assert.ok(error.reason instanceof Crash, Deno.inspect(error.reason));
+    assert.equal(error.reason.name, "InvalidArgumentError");
+    assert.ok(!rt.isAlive(sup));
+  }
 });
 
 Deno.test("supervisor: startChild, terminateChild, deleteChild and whichChildren", async () => {
