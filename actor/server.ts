@@ -622,9 +622,9 @@ interface StopMessage {
  * the server does not exist (`noproc`), exits before replying (its reason),
  * or its node is lost (`noconnection`); otherwise after `timeout` ms
  * (`timeout`): a timeout of 0 sends the request and fails at once, as
- * gen_server's, since no reply can be there yet. A server calling itself (by pid or by its name) would wait
- * for its own answer: that call rejects at once with `calling_self`, as
- * gen_server's, and sends nothing. A reply that comes after the timeout,
+ * gen_server's, since no reply can be there yet. A server calling itself
+ * (by pid or by its name) would wait for its own answer: that call rejects
+ * at once with `calling_self`, as gen_server's, and sends nothing. A reply that comes after the timeout,
  * or after the server's exit failed the call, is dropped, never left in the
  * caller's mailbox: once a call of a process has failed so, any message
  * `{ $reply: ref }` reaching it with a ref of its node that is not its
