@@ -561,9 +561,7 @@ export class Node implements AsyncDisposable {
    * stops first, with
    * `InvalidArgumentError` if `node` is not a node name or `address` is not
    * `{ host, port }` with a host of 1 to 255 bytes (no spaces or control characters) and a port from 1 to
-   * 65535. Connecting to this node's own name resolves at once, as in
-   * Erlang, unless an address other than its own is given (two nodes under
-   * one name): that rejects with `InvalidArgumentError`.
+   * 65535.
    */
   connect(node: string, address?: Address): Promise<void> {
     if (this.#stopped) {
@@ -575,19 +573,7 @@ export class Node implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (node === this.name) {
-      // As Erlang, a node is connected to itself. An address elsewhere
-      // means another node under this one's name: a mistake to say now.
-      if (address === undefined || sameAddress(address, this.address)) {
-        return Promise.resolve();
-      }
-      return Promise.reject(
-        new InvalidArgumentError(
-          "node",
-          `${node} is this node's own name, but ${address.host}:${address.port} is not where it listens: another node cannot have it`,
-        ),
-      );
-    }
+    if (node === this.name) return Promise.resolve();
     const peer = this.#peer(node);
     if (address !== undefined) {
       peer.address = address;

@@ -213,16 +213,6 @@ Deno.test("D3: a duplicate name is refused", async () => {
   }
 });
 
-Deno.test("D3: connect to this node's own name resolves, unless given an address where another node listens", async () => {
-  await using n = await pair();
-  await n.a.connect(n.a.name);
-  await n.a.connect(n.a.name, n.a.address!);
-  const error = await n.a.connect(n.a.name, n.b.address!).catch((e) => e);
-  assertInstanceOf(error, InvalidArgumentError);
-  assert.match(error.message, /own name/);
-  assert.deepEqual(n.a.nodes(), [n.b.name]);
-});
-
 Deno.test("D3: a handshake that never finishes is dropped at the deadline; others still connect", async () => {
   const b = await startNode({
     name: name("b"),
