@@ -561,7 +561,9 @@ export class Node implements AsyncDisposable {
    * stops first, with
    * `InvalidArgumentError` if `node` is not a node name or `address` is not
    * `{ host, port }` with a host of 1 to 255 bytes (no spaces or control characters) and a port from 1 to
-   * 65535.
+   * 65535. Connecting to this node's own name resolves at once, whatever
+   * the address, as in Erlang (so a second node under the same name is not
+   * noticed from here; the other nodes refuse it, `duplicate name`).
    */
   connect(node: string, address?: Address): Promise<void> {
     if (this.#stopped) {
