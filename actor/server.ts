@@ -44,8 +44,8 @@ export type Awaitable<T> = T | Promise<T>;
 /**
  * What {@linkcode ServerBehaviour.handleCall} returns: a reply now, no reply
  * yet (answer later with {@linkcode reply}), or a stop (with an optional
- * reply, sent after `terminate` ran). Anything else (no `state`, neither a
- * reply nor `noreply: true` nor a stop) stops the server with
+ * reply, sent after `terminate` ran). Anything else (no `state`, or none
+ * of a stop, a reply and `noreply: true`) stops the server with
  * `["bad_return_value", result]`, as gen_server's `{bad_return_value, Ret}`:
  * `terminate` hears it, with the state from before, and the caller's call
  * fails with it.
@@ -61,8 +61,8 @@ export type CallResult<State, Reply> =
 
 /**
  * What `handleCast` and `handleInfo` return: the next state, or a stop.
- * Anything else (no `state`, or a `reply` or `noreply`) stops the server
- * with `["bad_return_value", result]`, as gen_server's.
+ * Anything without a `state` stops the server with
+ * `["bad_return_value", result]`, as gen_server's.
  */
 export type CastResult<State> =
   | { readonly state: State }
@@ -587,20 +587,19 @@ class BadReturn {
 }
 
 /**
- * Whether `r` is a {@linkcode CallResult}: a state, and exactly one of a
- * reply, `noreply: true` or a stop (which may carry a reply).
+ * Whether `r` can be read as a {@linkcode CallResult}: a state, and a stop,
+ * a reply or `noreply: true`, taken in that order (what the types accept,
+ * an object with more than one of them included).
  */
 function isCallResult(r: unknown): r is CallResult<unknown, unknown> {
   if (r === null || typeof r !== "object" || !("state" in r)) return false;
-  if ("stop" in r) return !("noreply" in r);
-  if ("reply" in r) return !("noreply" in r);
-  return (r as { noreply?: unknown }).noreply === true;
+  return "stop" in r || "reply" in r ||
+    (r as { noreply?: unknown }).noreply === true;
 }
 
-/** Whether `r` is a {@linkcode CastResult}: a state, and perhaps a stop. */
+/** Whether `r` can be read as a {@linkcode CastResult}: it has a state. */
 function isCastResult(r: unknown): r is CastResult<unknown> {
-  return r !== null && typeof r === "object" && "state" in r &&
-    !("reply" in r) && !("noreply" in r);
+  return r !== null && typeof r === "object" && "state" in r;
 }
 
 interface CallMessage {

@@ -1272,7 +1272,7 @@ Deno.test('server: a callback result of the wrong shape stops the server with ["
       // deno-lint-ignore no-explicit-any
       handleCall: (() => ({ state: "after" })) as any,
       // deno-lint-ignore no-explicit-any
-      handleCast: (() => ({ reply: 1, state: "after" })) as any,
+      handleCast: (() => ({ status: "after" })) as any,
       // deno-lint-ignore no-explicit-any
       handleInfo: (() => undefined) as any,
       terminate: (reason, state) => void terminated.push([reason, state]),
@@ -1284,13 +1284,13 @@ Deno.test('server: a callback result of the wrong shape stops the server with ["
   assertInstanceOf(error, CallError);
   assert.deepEqual(error.reason, ["bad_return_value", { state: "after" }]);
   assert.deepEqual(calls, [[error.reason, "before"]]);
-  // A cast and a plain message, for which a reply means nothing.
+  // A cast and a plain message.
   const casts: Terminated[] = [];
   const viaCast = await start(casts);
   cast(rt, viaCast, "x");
   assert.deepEqual(await rt.whenExited(viaCast), [
     "bad_return_value",
-    { reply: 1, state: "after" },
+    { status: "after" },
   ]);
   const infos: Terminated[] = [];
   const viaInfo = await start(infos);
