@@ -257,9 +257,13 @@ interface Peer {
 /** What a {@linkcode Node.events} iterator has heard, and how it lets go. */
 interface EventFeed {
   readonly queue: NodeEvent[];
+  /** Resolves the next() waiting, if any. */
   wake: (() => void) | undefined;
+  closed: boolean;
+  readonly wakeUp: () => void;
+  /** Told of the node stopping and of the signal aborting. */
   readonly waker: () => void;
-  /** Unsubscribes; may run more than once. */
+  /** Unsubscribes and ends a waiting next(); may run more than once. */
   readonly close: () => void;
 }
 
@@ -701,29 +705,45 @@ export class Node implements AsyncDisposable {
     const feed: EventFeed = {
       queue: [],
       wake: undefined,
-      waker: () => {
+      closed: false,
+      wakeUp: () => {
         const w = feed.wake;
         feed.wake = undefined;
         w?.();
       },
+      // The node stopping (after its last events) or the signal aborting
+      // ends the feed, iterated or not.
+      waker: () => {
+        if (this.#stopped || signal?.aborted === true) feed.close();
+        else feed.wakeUp();
+      },
       close: () => {
+        if (feed.closed) return;
+        feed.closed = true;
         unsubscribe();
         this.#wakers.delete(feed.waker);
         signal?.removeEventListener("abort", feed.waker);
+        feed.wakeUp(); // a next() waiting ends
       },
     };
     const unsubscribe = this.onNodeEvent((event) => {
       feed.queue.push(event);
-      feed.waker();
+      feed.wakeUp();
     });
     this.#wakers.add(feed.waker);
     signal?.addEventListener("abort", feed.waker);
+    if (this.#stopped || signal?.aborted === true) feed.close();
     const events = this.#events(feed, signal);
     // A generator ended before its first next() never runs its finally.
     const end = events.return.bind(events);
     events.return = (value) => {
       feed.close();
       return end(value);
+    };
+    const fail = events.throw.bind(events);
+    events.throw = (error) => {
+      feed.close();
+      return fail(error);
     };
     return events;
   }
@@ -738,7 +758,7 @@ export class Node implements AsyncDisposable {
           yield feed.queue.shift()!;
           continue;
         }
-        if (this.#stopped || signal?.aborted === true) return;
+        if (feed.closed || this.#stopped || signal?.aborted === true) return;
         await new Promise<void>((resolve) => feed.wake = resolve);
       }
     } finally {

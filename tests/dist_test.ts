@@ -667,6 +667,44 @@ Deno.test("D8: node.events() subscribes when called: a NodeUp before the first n
   await early.return();
 });
 
+Deno.test("D8: node.events() lets go however it ends: return() while a next() waits settles both; throw() first, an abort, or the node stopping unsubscribe it, iterated or not", async () => {
+  const a = await startNode({ name: name("a"), cookie: COOKIE });
+  let live = 0;
+  const subscribe = a.onNodeEvent.bind(a);
+  a.onNodeEvent = (listener) => {
+    live++;
+    const off = subscribe(listener);
+    return () => {
+      live--;
+      off();
+    };
+  };
+  try {
+    const waiting = a.events();
+    const next = waiting.next();
+    const ended = await within(
+      Promise.all([next, waiting.return()]),
+      "next and return",
+      2_000,
+    );
+    assert.deepEqual(ended.map((r) => r.done), [true, true]);
+    assert.equal(live, 0);
+    const thrown = a.events();
+    await thrown.throw(new Error("no thanks")).catch(() => {});
+    assert.equal(live, 0);
+    const abort = new AbortController();
+    a.events(abort.signal); // never iterated
+    assert.equal(live, 1);
+    abort.abort();
+    assert.equal(live, 0);
+    a.events(); // never iterated either
+    assert.equal(live, 1);
+  } finally {
+    await a.stop();
+  }
+  assert.equal(live, 0);
+});
+
 Deno.test("D8: a cluster forms a full mesh from one seed", async () => {
   const seed = await startNode({ name: name("seed"), cookie: COOKIE });
   const others = await Promise.all(
