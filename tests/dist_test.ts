@@ -534,16 +534,19 @@ Deno.test("D7: disconnect still writes what was sent before it, in the same turn
 });
 
 Deno.test("D5: a send right after disconnect waits for the drain: a backlog, then the new message, all arrive in order", async () => {
-  // A short tick: the node probes a connection of a peer that reconnects
-  // for a quarter of it, so a backlog longer than that to drain would be
-  // cut when the new connection was let in.
-  const a = await startNode({ name: name("a"), cookie: COOKIE, tickTime: 400 });
-  const b = await startNode({ name: name("b"), cookie: COOKIE, tickTime: 400 });
+  // The node probes a connection of a peer that reconnects for half the
+  // handshake timeout (500 ms here), so a backlog that takes longer to
+  // drain would be cut when the new connection was let in. The tick is
+  // long enough for a drain on a loaded host (it gives up after a quarter
+  // of it, at most 2 s, without progress).
+  const options = { cookie: COOKIE, tickTime: 8000, handshakeTimeout: 1000 };
+  const a = await startNode({ name: name("a"), ...options });
+  const b = await startNode({ name: name("b"), ...options });
   try {
     await a.connect(b.name, b.address!);
     const sink = await probe(b.runtime);
     const chunk = new Uint8Array(1 << 20);
-    const chunks = 160;
+    const chunks = 320;
     for (let i = 0; i < chunks; i++) a.runtime.send(sink.pid, chunk);
     a.runtime.send(sink.pid, "before");
     // A node-event listener that sends at once, as D7 tells it.
