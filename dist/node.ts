@@ -425,9 +425,6 @@ export class Node implements AsyncDisposable {
   // Ids of this node's UNLINKs, on every connection: one made before its
   // connection was up keeps its id on it.
   #unlinkIds = 0;
-  #nextUnlinkId(): number {
-    return ++this.#unlinkIds;
-  }
   #logger: Logger | undefined;
   #resolve: NodeOptions["resolve"];
   #mesh: boolean;
@@ -493,7 +490,7 @@ export class Node implements AsyncDisposable {
       clock: this.#clock,
       tickTime: this.#tickTime,
       maxFrameBytes: this.#maxFrameBytes,
-      nextUnlinkId: () => this.#nextUnlinkId(),
+      nextUnlinkId: () => ++this.#unlinkIds,
       peers: (session, peers) => this.#onPeerList(session, peers),
       global: (session, frame) => this.#global.receive(session, frame),
       ended: (session, reason, error) =>
@@ -1287,7 +1284,7 @@ export class Node implements AsyncDisposable {
         // The LINK it undoes still waits for the connection (D2): so does
         // the UNLINK, behind it.
         if (peer?.pending === undefined) return;
-        const id = this.#nextUnlinkId();
+        const id = ++this.#unlinkIds;
         this.#emit(to.node, { tag: Tag.UNLINK, id, from, to }, false);
         (peer.unlinks ??= []).push([from, to, id]);
       },

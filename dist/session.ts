@@ -232,20 +232,20 @@ export class Session {
    */
   relinked(from: Pid, to: Pid): void {
     if (this.#unlinking.size > 0) {
-      this.#unlinking.delete(`${from.key}|${to.key}`);
+      this.#unlinking.delete(unlinkKey(from, to));
     }
   }
 
   /** Sends UNLINK with a fresh id and remembers it until acknowledged. */
   unlink(from: Pid, to: Pid): void {
     const id = this.#host.nextUnlinkId();
-    this.#unlinking.set(`${from.key}|${to.key}`, id);
+    this.#unlinking.set(unlinkKey(from, to), id);
     this.send({ tag: Tag.UNLINK, id, from, to });
   }
 
   /** An UNLINK queued before this session was up (D2) leaves on it first. */
   awaitUnlinkAck(from: Pid, to: Pid, id: number): void {
-    this.#unlinking.set(`${from.key}|${to.key}`, id);
+    this.#unlinking.set(unlinkKey(from, to), id);
   }
 
   /**
@@ -642,9 +642,7 @@ export class Session {
     // sent before: as for a link made again, that UNLINK's answer no longer
     // matters (the requester takes its half on the reply, which comes after
     // that UNLINK, so both end linked).
-    if (pid !== null && this.#unlinking.size > 0) {
-      this.#unlinking.delete(`${pid.key}|${frame.from.key}`);
-    }
+    if (pid !== null) this.relinked(pid, frame.from);
     this.send({ tag: Tag.LINK_NAME_REPLY, ref: frame.ref, pid });
   }
 
@@ -671,7 +669,7 @@ export class Session {
     // link made again does (Erlang's link protocol).
     if (
       linked !== undefined && this.#unlinking.size > 0 &&
-      this.#unlinking.delete(`${linked.key}|${pid!.key}`)
+      this.#unlinking.delete(unlinkKey(linked, pid!))
     ) {
       this.send({ tag: Tag.LINK, from: linked, to: pid! });
     }
@@ -708,7 +706,7 @@ export class Session {
     // take none (Erlang's link protocol), and both end unlinked.
     if (
       this.#unlinking.size > 0 &&
-      this.#unlinking.has(`${frame.to.key}|${frame.from.key}`)
+      this.#unlinking.has(unlinkKey(frame.to, frame.from))
     ) return;
     if (!this.#gate.link(frame.from, frame.to)) {
       this.send({
@@ -732,14 +730,14 @@ export class Session {
   }
 
   #onUnlinkAck(frame: FrameOf<typeof Tag.UNLINK_ACK>): void {
-    const key = `${frame.to.key}|${frame.from.key}`;
+    const key = unlinkKey(frame.to, frame.from);
     if (this.#unlinking.get(key) === frame.id) this.#unlinking.delete(key);
   }
 
   #onExit(frame: FrameOf<typeof Tag.EXIT>): void {
     this.#fromPeer(frame.from, frame.tag);
     // Sent before the peer saw our UNLINK: it belongs to the link we removed.
-    if (this.#unlinking.has(`${frame.to.key}|${frame.from.key}`)) return;
+    if (this.#unlinking.has(unlinkKey(frame.to, frame.from))) return;
     this.#gate.exit(frame.from, frame.to, frame.reason as ExitReason, "link");
   }
 
@@ -757,4 +755,9 @@ export class Session {
       });
     }
   }
+}
+
+/** The key of a pending UNLINK of remote `to` by local `from`. */
+function unlinkKey(from: Pid, to: Pid): string {
+  return `${from.key}|${to.key}`;
 }
